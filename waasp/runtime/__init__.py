@@ -1,0 +1,1 @@
+"""A pure-asyncio task runtime on Redis Streams."""
