@@ -1,0 +1,5 @@
+"""``python -m waasp.runtime``."""
+
+from waasp.runtime.cli import main
+
+main()

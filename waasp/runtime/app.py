@@ -1,0 +1,250 @@
+"""``Runtime``: the registry of tasks, the configuration and the clients."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, overload
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from redis.asyncio import Redis
+
+from waasp.runtime.broker import Broker
+from waasp.runtime.config import Config, config_from_env
+from waasp.runtime.dlq import DeadLetters
+from waasp.runtime.errors import NotRegistered
+from waasp.runtime.keys import Keys, check_queue_name
+from waasp.runtime.message import TaskMessage, encode_message
+from waasp.runtime.results import AsyncResult as _AsyncResult
+from waasp.runtime.results import ResultBackend
+from waasp.runtime.routing import resolve_queue
+from waasp.runtime.task import Signature, Task
+
+SEND_MANY_BATCH = 1000
+
+
+def default_result_url(broker_url: str) -> str:
+    """The broker's server, database 1."""
+    parts = urlsplit(broker_url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = "1"
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(path="/1"))
+
+
+def connect(url: str) -> Redis:
+    """A client with timeouts, so a stalled network raises instead of hanging forever."""
+    return Redis.from_url(
+        url,
+        socket_timeout=10.0,
+        socket_connect_timeout=5.0,
+        health_check_interval=15,
+        retry_on_timeout=False,
+    )
+
+
+class Runtime:
+    """A task runtime on Redis Streams, configured like a Celery app.
+
+    ``Runtime("waasp")`` reads ``WAASP_REDIS_URL``, ``WAASP_RESULT_URL``, ``WAASP_KEY_PREFIX``
+    and ``WAASP_VISIBILITY_TIMEOUT``; explicit ``broker_url``/``result_url`` win.
+    """
+
+    def __init__(
+        self,
+        name: str = "waasp",
+        *,
+        broker_url: str | None = None,
+        result_url: str | None = None,
+        key_prefix: str | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.conf: Config = config_from_env(name, environ)
+        if broker_url:
+            self.conf.broker_url = broker_url
+        if result_url:
+            self.conf.result_backend = result_url
+        if key_prefix:
+            self.conf.update(key_prefix=key_prefix)
+        self.tasks: dict[str, Task] = {}
+        self._broker: Broker | None = None
+        self._results: ResultBackend | None = None
+        self._announced: set[str] = set()
+
+    # -- clients (created lazily, so conf.update may still change URLs) -------------------
+
+    @property
+    def keys(self) -> Keys:
+        """The key builder for ``conf.key_prefix``."""
+        return Keys(self.conf.key_prefix)
+
+    @property
+    def broker(self) -> Broker:
+        """The broker client, connected on first use."""
+        if self._broker is None:
+            self._broker = Broker(connect(self.conf.broker_url), self.keys)
+        return self._broker
+
+    @property
+    def results(self) -> ResultBackend:
+        """The result backend client, connected on first use."""
+        if self._results is None:
+            url = self.conf.result_backend or default_result_url(self.conf.broker_url)
+            self._results = ResultBackend(connect(url), self.keys, self.conf.result_expires)
+        return self._results
+
+    @property
+    def dlq(self) -> DeadLetters:
+        """The dead-letter streams of every queue."""
+        return DeadLetters(self)
+
+    async def close(self) -> None:
+        """Close the Redis connections."""
+        if self._results is not None:
+            await self._results.close()
+            await self._results.client.aclose()
+            self._results = None
+        if self._broker is not None:
+            await self._broker.client.aclose()
+            self._broker = None
+
+    # -- registry --------------------------------------------------------------------------
+
+    @overload
+    def task(self, fn: Callable[..., Any], /) -> Task: ...
+
+    @overload
+    def task(self, /, **options: Any) -> Callable[[Callable[..., Any]], Task]: ...
+
+    def task(
+        self, fn: Callable[..., Any] | None = None, /, **options: Any
+    ) -> Task | Callable[[Callable[..., Any]], Task]:
+        """Register a function as a task: ``@runtime.task`` or ``@runtime.task(bind=True, ...)``."""
+
+        def register(func: Callable[..., Any]) -> Task:
+            name = options.pop("name", None) or f"{func.__module__}.{func.__qualname__}"
+            if options.get("queue"):
+                check_queue_name(options["queue"])
+            task = Task(self, func, name, **options)
+            self.tasks[name] = task
+            return task
+
+        return register(fn) if fn is not None else register
+
+    def get_task(self, name: str) -> Task:
+        """The registered task called ``name``."""
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise NotRegistered(f"task {name!r} is not registered") from None
+
+    def AsyncResult(self, task_id: str) -> _AsyncResult:
+        """A handle on the task with this id."""
+        return _AsyncResult(task_id, self)
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def route(self, name: str, queue: str | None = None, task: Task | None = None) -> str:
+        """The queue a task goes to."""
+        own = task.queue if task is not None else None
+        if own is None and task is None and name in self.tasks:
+            own = self.tasks[name].queue
+        return check_queue_name(
+            resolve_queue(name, queue, own, self.conf.task_routes, self.conf.task_default_queue)
+        )
+
+    def build_message(
+        self,
+        name: str,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        task: Task | None = None,
+        queue: str | None = None,
+        task_id: str | None = None,
+        eta: float | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> TaskMessage:
+        """The message that ``send_task`` would send."""
+        return TaskMessage(
+            id=task_id or str(uuid.uuid4()),
+            task=name,
+            args=tuple(args),
+            kwargs=dict(kwargs or {}),
+            queue=self.route(name, queue, task),
+            enqueued_at=time.time(),
+            eta=eta,
+            headers=dict(headers or {}),
+        )
+
+    async def send_task(
+        self,
+        name: str,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        task: Task | None = None,
+        countdown: float | None = None,
+        eta: datetime | None = None,
+        queue: str | None = None,
+        task_id: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> _AsyncResult:
+        """Send a task by name (it need not be registered in this process)."""
+        eta_s = eta.timestamp() if eta is not None else None
+        message = self.build_message(
+            name,
+            args,
+            kwargs,
+            task=task,
+            queue=queue,
+            task_id=task_id,
+            eta=eta_s,
+            headers=headers,
+        )
+        body = encode_message(message)
+        await self._announce(message.queue)
+        if countdown is not None and countdown > 0:
+            await self.broker.schedule(message.queue, body, delay_ms=countdown * 1000)
+        elif eta_s is not None:
+            await self.broker.schedule(message.queue, body, eta_ms=eta_s * 1000)
+        else:
+            await self.broker.enqueue(message.queue, body)
+        return _AsyncResult(message.id, self)
+
+    async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult]:
+        """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk)."""
+        out: list[_AsyncResult] = []
+        batch: list[tuple[str, bytes]] = []
+        for sig in signatures:
+            options = sig.options
+            message = self.build_message(
+                sig.task.name,
+                sig.args,
+                sig.kwargs,
+                task=sig.task,
+                queue=options.get("queue"),
+                task_id=options.get("task_id"),
+            )
+            batch.append((message.queue, encode_message(message)))
+            out.append(_AsyncResult(message.id, self))
+            if len(batch) >= SEND_MANY_BATCH:
+                await self._send_batch(batch)
+                batch = []
+        if batch:
+            await self._send_batch(batch)
+        return out
+
+    async def _send_batch(self, batch: list[tuple[str, bytes]]) -> None:
+        for queue in {q for q, _ in batch}:
+            await self._announce(queue)
+        await self.broker.enqueue_many(batch)
+
+    async def _announce(self, queue: str) -> None:
+        if queue not in self._announced:
+            await self.broker.register_queues([queue])
+            self._announced.add(queue)

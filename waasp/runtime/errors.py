@@ -1,0 +1,72 @@
+"""The runtime's exceptions: one root, control flow kept apart from failures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class TaskRuntimeError(Exception):
+    """Root of every error the runtime raises."""
+
+
+class ConfigurationError(TaskRuntimeError):
+    """A setting has a value the runtime cannot work with."""
+
+
+class AppImportError(TaskRuntimeError):
+    """``-A module:attr`` did not name an importable Runtime."""
+
+
+class NotRegistered(TaskRuntimeError):
+    """A task name is not in the registry."""
+
+
+class ResultTimeout(TaskRuntimeError, TimeoutError):
+    """``AsyncResult.get`` waited longer than its timeout."""
+
+
+class TaskFailed(TaskRuntimeError):
+    """The task ended FAILURE on a worker; carries the remote error."""
+
+    def __init__(self, exc_type: str, message: str, traceback: str | None = None) -> None:
+        super().__init__(f"{exc_type}: {message}" if message else exc_type)
+        self.exc_type = exc_type
+        self.message = message
+        self.traceback = traceback
+
+
+class TimeLimitExceeded(TaskRuntimeError):
+    """The task ran past its ``time_limit``."""
+
+
+class SoftTimeLimitExceeded(TaskRuntimeError):
+    """The task ran past its ``soft_time_limit``."""
+
+
+class MaxRetriesExceededError(TaskRuntimeError):
+    """``retry()`` was called past ``max_retries`` without an exception to re-raise."""
+
+
+class Retry(Exception):
+    """Raised by task code (``raise self.retry(...)``) to run the task again later."""
+
+    def __init__(
+        self,
+        exc: BaseException | None = None,
+        countdown: float | None = None,
+        eta: datetime | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        super().__init__(f"retry in {countdown}s" if countdown is not None else "retry")
+        self.exc = exc
+        self.countdown = countdown
+        self.eta = eta
+        self.max_retries = max_retries
+
+
+class Reject(Exception):
+    """Raised by task code to dead-letter the current message by hand."""
+
+    def __init__(self, reason: str = "rejected") -> None:
+        super().__init__(reason)
+        self.reason = reason

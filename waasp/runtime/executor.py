@@ -1,0 +1,283 @@
+"""Run one delivery and decide how it leaves the queue: success, retry, failure, dead letter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from waasp.runtime.backoff import exponential_backoff
+from waasp.runtime.broker import RawDelivery, SettleOp
+from waasp.runtime.errors import Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
+from waasp.runtime.message import (
+    DecodeError,
+    EncodeError,
+    RemoteError,
+    TaskMessage,
+    TaskMeta,
+    dead_letter_fields,
+    decode_message,
+    encode_message,
+    encode_meta,
+)
+from waasp.runtime.states import FAILURE, RETRY, STARTED, SUCCESS, TaskState
+from waasp.runtime.task import Request, Task, reset_request, set_request
+
+if TYPE_CHECKING:
+    from waasp.runtime.app import Runtime
+
+log = structlog.get_logger("waasp.runtime.executor")
+TRACEBACK_LIMIT = 16_000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a delivery ended: the record to store (if any) and how to settle its entry."""
+
+    state: TaskState
+    op: SettleOp
+    record: tuple[TaskMeta, bytes | None] | None = None
+
+
+def remote_error(exc: BaseException) -> RemoteError:
+    """An exception as stored and shown elsewhere: qualified type, message, traceback."""
+    kind = type(exc)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else (f"{kind.__module__}.{kind.__qualname__}")
+    )
+    text = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
+    return RemoteError(name, str(exc), text)
+
+
+def dead_outcome(
+    delivery: RawDelivery,
+    reason: str,
+    error: RemoteError,
+    worker: str,
+    message: TaskMessage | None = None,
+) -> Outcome:
+    """Dead-letter the delivery; if its id is known, record it as FAILURE."""
+    fields = dead_letter_fields(
+        reason,
+        delivery.raw,
+        error,
+        message.retries if message else 0,
+        delivery.deliveries,
+        worker,
+    )
+    record = None
+    if message is not None:
+        meta = TaskMeta(
+            id=message.id,
+            state=FAILURE,
+            name=message.task,
+            error=error,
+            retries=message.retries,
+            queue=delivery.queue,
+            worker=worker,
+            date_done=time.time(),
+        )
+        record = (meta, None)
+    return Outcome(FAILURE, SettleOp("dead", delivery.entry_id, fields[1], fields[3]), record)
+
+
+class Executor:
+    """Runs deliveries of one worker's tasks."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        worker: str,
+        pool: ThreadPoolExecutor,
+        on_started: Callable[[TaskMeta], None],
+    ) -> None:
+        self.runtime = runtime
+        self.worker = worker
+        self.pool = pool
+        self.on_started = on_started
+        self.track_started = runtime.conf.task_track_started
+
+    async def run(self, delivery: RawDelivery) -> Outcome:
+        """Execute a delivery; never raises except on cancellation."""
+        try:
+            message = decode_message(delivery.raw)
+        except DecodeError as exc:
+            log.error(
+                "message_undecodable",
+                queue=delivery.queue,
+                entry_id=delivery.entry_id,
+                error=str(exc),
+            )
+            return dead_outcome(delivery, "undecodable", remote_error(exc), self.worker)
+        task = self.runtime.tasks.get(message.task)
+        if task is None:
+            log.error("task_unknown", task=message.task, task_id=message.id)
+            error = RemoteError("NotRegistered", f"task {message.task!r} is not registered")
+            return dead_outcome(delivery, "unknown_task", error, self.worker, message)
+        with structlog.contextvars.bound_contextvars(
+            task_id=message.id, task=message.task, queue=delivery.queue
+        ):
+            return await self._run_task(task, message, delivery)
+
+    async def _run_task(self, task: Task, message: TaskMessage, delivery: RawDelivery) -> Outcome:
+        started = time.time()
+        request = Request(
+            id=message.id,
+            task=message.task,
+            args=message.args,
+            kwargs=message.kwargs,
+            retries=message.retries,
+            eta=message.eta,
+            headers=message.headers,
+            delivery_info={
+                "queue": delivery.queue,
+                "entry_id": delivery.entry_id,
+                "deliveries": delivery.deliveries,
+                "worker": self.worker,
+            },
+            hostname=self.worker,
+        )
+        if self.track_started and not task.ignore_result:
+            self.on_started(self._meta(message, delivery, STARTED, started_at=started))
+        token = set_request(request)
+        try:
+            result = await self._call(task, message)
+        except Retry as retry:
+            return self._retry(message, delivery, retry, started)
+        except Reject as reject:
+            log.warning("task_rejected", reason=reject.reason)
+            return dead_outcome(
+                delivery, f"rejected: {reject.reason}", remote_error(reject), self.worker, message
+            )
+        except Exception as exc:
+            return self._failed(task, message, delivery, exc, started)
+        finally:
+            reset_request(token)
+        return self._succeeded(task, message, delivery, result, started)
+
+    async def _call(self, task: Task, message: TaskMessage) -> Any:
+        args = (task, *message.args) if task.bind else message.args
+        limits = [
+            (task.soft_time_limit or self.runtime.conf.task_soft_time_limit, SoftTimeLimitExceeded),
+            (task.time_limit or self.runtime.conf.task_time_limit, TimeLimitExceeded),
+        ]
+        active = [(s, e) for s, e in limits if s]
+        if not active:
+            return await self._invoke(task, args, message.kwargs)
+        seconds, error = min(active, key=lambda pair: pair[0])
+        async with asyncio.timeout(seconds) as deadline:
+            try:
+                return await self._invoke(task, args, message.kwargs)
+            except TimeoutError:
+                if deadline.expired():
+                    raise error(f"{task.name} exceeded its time limit of {seconds}s") from None
+                raise
+
+    async def _invoke(self, task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if task.is_async:
+            return await task.fn(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        call = functools.partial(task.fn, *args, **kwargs)
+        result = await loop.run_in_executor(self.pool, contextvars.copy_context().run, call)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def _meta(
+        self, message: TaskMessage, delivery: RawDelivery, state: TaskState, **fields: Any
+    ) -> TaskMeta:
+        return TaskMeta(
+            id=message.id,
+            state=state,
+            name=message.task,
+            retries=message.retries,
+            queue=delivery.queue,
+            worker=self.worker,
+            **fields,
+        )
+
+    def _succeeded(
+        self, task: Task, message: TaskMessage, delivery: RawDelivery, result: Any, started: float
+    ) -> Outcome:
+        op = SettleOp("ack", delivery.entry_id)
+        if task.ignore_result:
+            return Outcome(SUCCESS, op)
+        meta = self._meta(
+            message, delivery, SUCCESS, result=result, started_at=started, date_done=time.time()
+        )
+        try:
+            encoded = encode_meta(meta)
+        except EncodeError as exc:
+            return self._failed(task, message, delivery, exc, started)
+        log.debug("task_succeeded", runtime_ms=round((time.time() - started) * 1000, 3))
+        return Outcome(SUCCESS, op, (meta, encoded))
+
+    def _failed(
+        self,
+        task: Task,
+        message: TaskMessage,
+        delivery: RawDelivery,
+        exc: Exception,
+        started: float,
+    ) -> Outcome:
+        if task.autoretry_for and isinstance(exc, task.autoretry_for):
+            countdown = self._autoretry_countdown(task, message.retries)
+            try:
+                retry = task.retry(exc=exc, countdown=countdown)
+            except Exception as final:
+                exc = final
+            else:
+                return self._retry(message, delivery, retry, started)
+        error = remote_error(exc)
+        log.error(
+            "task_failed",
+            error=f"{error.type}: {error.message}",
+            retries=message.retries,
+            traceback=error.traceback,
+        )
+        return dead_outcome(delivery, "failed", error, self.worker, message)
+
+    @staticmethod
+    def _autoretry_countdown(task: Task, retries: int) -> float:
+        if task.retry_backoff:
+            factor = 1.0 if task.retry_backoff is True else float(task.retry_backoff)
+            return exponential_backoff(retries, factor, task.retry_backoff_max, task.retry_jitter)
+        return task.default_retry_delay
+
+    def _retry(
+        self, message: TaskMessage, delivery: RawDelivery, retry: Retry, started: float
+    ) -> Outcome:
+        now = time.time()
+        if retry.countdown is not None:
+            delay = max(float(retry.countdown), 0.0)
+        elif retry.eta is not None:
+            delay = max(retry.eta.timestamp() - now, 0.0)
+        else:
+            delay = 0.0
+        following = message.next_attempt(eta=now + delay)
+        error = remote_error(retry.exc) if retry.exc is not None else None
+        meta = replace(
+            self._meta(message, delivery, RETRY, error=error, started_at=started),
+            retries=following.retries,
+        )
+        log.warning(
+            "task_retried",
+            retries=following.retries,
+            countdown=round(delay, 3),
+            error=f"{error.type}: {error.message}" if error else None,
+        )
+        op = SettleOp(
+            "retry", delivery.entry_id, encode_message(following), str(int(delay * 1000)).encode()
+        )
+        return Outcome(RETRY, op, (meta, None))

@@ -1,0 +1,91 @@
+"""A worker's heartbeat: who it is, what it holds, and whether its consumer loop is alive."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+import structlog
+
+from waasp.runtime.broker import Broker
+from waasp.runtime.retrying import REDIS_ERRORS, Backoff
+
+log = structlog.get_logger("waasp.runtime.heartbeat")
+
+
+class Heartbeat:
+    """Writes the worker's hash (with a TTL) every ``interval`` seconds.
+
+    ``stats`` returns the live figures; ``loop_age`` says how long ago the consumer loop last
+    came round. A loop silent for ``stall_after`` seconds is reported as stalled, and a dead
+    event loop stops the heartbeat altogether, so its key expires.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        name: str,
+        interval: float,
+        stats: Callable[[], Mapping[str, Any]],
+        loop_age: Callable[[], float],
+        stall_after: float,
+    ) -> None:
+        self.broker = broker
+        self.name = name
+        self.interval = interval
+        self.ttl_ms = int(max(interval * 3, 10.0) * 1000)
+        self.stats = stats
+        self.loop_age = loop_age
+        self.stall_after = stall_after
+        self.started_at = time.time()
+        self.stalled = False
+
+    async def run(self) -> None:
+        """Beat until cancelled."""
+        backoff = Backoff()
+        while True:
+            try:
+                await self.beat()
+                backoff.reset()
+            except REDIS_ERRORS as exc:
+                log.warning("heartbeat_failed", error=str(exc))
+                await backoff.sleep()
+                continue
+            await asyncio.sleep(self.interval)
+
+    async def beat(self) -> None:
+        """Write one heartbeat."""
+        age = self.loop_age()
+        stalled = age > self.stall_after
+        if stalled and not self.stalled:
+            log.error("worker_stalled", loop_age_s=round(age, 1))
+        self.stalled = stalled
+        fields: dict[str, Any] = {
+            "name": self.name,
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "loop_age": round(age, 3),
+            "stalled": int(stalled),
+            **self.stats(),
+        }
+        args: list[Any] = [self.name, self.ttl_ms]
+        for key, value in fields.items():
+            args += [key, value if isinstance(value, str | int | float) else orjson.dumps(value)]
+        keys = self.broker.keys
+        await self.broker.scripts["heartbeat"](
+            keys=[keys.worker(self.name), keys.workers], args=args
+        )
+
+    async def remove(self) -> None:
+        """Delete the heartbeat at a clean exit."""
+        keys = self.broker.keys
+        async with self.broker.client.pipeline(transaction=False) as pipe:
+            pipe.delete(keys.worker(self.name))
+            pipe.zrem(keys.workers, self.name)
+            await pipe.execute()

@@ -1,0 +1,95 @@
+"""Every Redis key and channel name the runtime uses, built in one place.
+
+Layout (prefix ``waasp``, queue ``default``)::
+
+    waasp:{default}:stream     the queue's stream (consumer group ``workers``)
+    waasp:{default}:delayed    sorted set of delayed/retried messages, scored by due ms
+    waasp:{default}:dead       the queue's dead-letter stream
+    waasp:{default}:wake       pub/sub channel: an earlier due time was added
+    waasp:{default}:cron:NAME  last fired tick of a beat entry that targets this queue
+    waasp:result:ID            task state and result (on the result backend)
+    waasp:worker:NAME          a worker's heartbeat hash
+    waasp:workers              sorted set of worker names by last heartbeat
+    waasp:queues               set of known queue names
+    waasp:events               capped stream of recent task events
+
+The keys of one queue share the hash tag ``{queue}``, so each atomic script touches one
+Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from waasp.runtime.errors import ConfigurationError
+
+GROUP = "workers"
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
+
+
+def check_queue_name(name: str) -> str:
+    """Return ``name`` if it is a valid queue name, else raise ConfigurationError."""
+    if not _NAME.match(name):
+        raise ConfigurationError(
+            f"invalid queue name {name!r}: use 1-100 letters, digits, '_', '.', '-'"
+        )
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The keys of one queue."""
+
+    name: str
+    stream: str
+    delayed: str
+    dead: str
+    wake: str
+    cron_prefix: str
+
+    def cron(self, entry: str) -> str:
+        """Key of the last fired tick of beat entry ``entry``."""
+        return f"{self.cron_prefix}{entry}"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder for one key prefix."""
+
+    prefix: str
+
+    def queue(self, name: str) -> QueueKeys:
+        """The keys of queue ``name``."""
+        base = f"{self.prefix}:{{{check_queue_name(name)}}}"
+        return QueueKeys(
+            name=name,
+            stream=f"{base}:stream",
+            delayed=f"{base}:delayed",
+            dead=f"{base}:dead",
+            wake=f"{base}:wake",
+            cron_prefix=f"{base}:cron:",
+        )
+
+    def result(self, task_id: str) -> str:
+        """Key (and pub/sub channel) of a task's state and result."""
+        return f"{self.prefix}:result:{task_id}"
+
+    def worker(self, name: str) -> str:
+        """A worker's heartbeat hash."""
+        return f"{self.prefix}:worker:{name}"
+
+    @property
+    def workers(self) -> str:
+        """Sorted set of worker names scored by last heartbeat (ms)."""
+        return f"{self.prefix}:workers"
+
+    @property
+    def queues(self) -> str:
+        """Set of known queue names."""
+        return f"{self.prefix}:queues"
+
+    @property
+    def events(self) -> str:
+        """Capped stream of recent task events."""
+        return f"{self.prefix}:events"

@@ -1,0 +1,88 @@
+"""Keep what this worker holds, and take over what dead workers held.
+
+A live worker renews its entries well inside the visibility timeout, so a long task is never
+handed to a second worker; entries silent for longer than the timeout belonged to a worker
+that died, and are claimed (or dead-lettered past ``broker_max_deliveries``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from waasp.runtime.broker import Broker, RawDelivery
+from waasp.runtime.inflight import Inflight
+from waasp.runtime.retrying import REDIS_ERRORS, Backoff
+
+log = structlog.get_logger("waasp.runtime.leases")
+
+
+class LeaseKeeper:
+    """Renews held entries and reclaims abandoned ones, on the visibility timeout's rhythm."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        consumer: str,
+        queues: Sequence[str],
+        inflight: Inflight,
+        visibility_timeout: float,
+        max_deliveries: int,
+        on_claimed: Callable[[list[RawDelivery]], None],
+        on_dead: Callable[[list[RawDelivery]], None],
+    ) -> None:
+        self.broker = broker
+        self.consumer = consumer
+        self.queues = list(queues)
+        self.inflight = inflight
+        self.timeout_ms = int(visibility_timeout * 1000)
+        self.interval = max(visibility_timeout / 4, 0.02)
+        self.max_deliveries = max_deliveries
+        self.on_claimed = on_claimed
+        self.on_dead = on_dead
+        self.reclaiming = True
+
+    async def run(self) -> None:
+        """Renew and reclaim until cancelled."""
+        backoff = Backoff()
+        while True:
+            try:
+                await self.renew()
+                if self.reclaiming:
+                    await self.reclaim()
+                backoff.reset()
+            except REDIS_ERRORS as exc:
+                log.warning("lease_upkeep_failed", error=str(exc))
+                await backoff.sleep()
+                continue
+            await asyncio.sleep(self.interval)
+
+    async def renew(self) -> None:
+        """Reset the idle time of every held entry."""
+        for queue, ids in self.inflight.ids_by_queue().items():
+            lost = await self.broker.renew(queue, self.consumer, ids)
+            # An entry settled while the renewal ran is gone for a good reason.
+            lost = [entry_id for entry_id in lost if self.inflight.holds(queue, entry_id)]
+            if lost:
+                # Another worker claimed them while this one was silent: both may run them.
+                log.warning("leases_lost", queue=queue, entry_ids=lost)
+
+    async def reclaim(self) -> None:
+        """Claim entries idle past the visibility timeout, up to the free slots."""
+        for queue in self.queues:
+            free = self.inflight.free
+            if free <= 0:
+                return
+            claimed, dead = await self.broker.reclaim(
+                queue, self.consumer, self.timeout_ms, free, self.max_deliveries
+            )
+            if claimed:
+                log.info("entries_reclaimed", queue=queue, count=len(claimed))
+                self.on_claimed(claimed)
+            if dead:
+                log.error(
+                    "entries_dead_lettered", queue=queue, count=len(dead), reason="max_deliveries"
+                )
+                self.on_dead(dead)

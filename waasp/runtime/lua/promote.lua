@@ -1,0 +1,19 @@
+-- Move due messages from a queue's delay set into its stream.
+-- KEYS[1] delay set, KEYS[2] stream
+-- ARGV[1] most messages to move in one call
+-- Returns {moved, ms until the next message is due (-1: none left)}, by the server's clock.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+for _, message in ipairs(due) do
+  redis.call('XADD', KEYS[2], '*', 'message', message)
+end
+if #due > 0 then
+  redis.call('ZREM', KEYS[1], unpack(due))
+end
+local wait = -1
+local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #nxt > 0 then
+  wait = math.max(0, math.ceil(tonumber(nxt[2]) - now))
+end
+return {#due, wait}

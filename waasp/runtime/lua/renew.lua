@@ -1,0 +1,15 @@
+-- Renew the leases a live consumer holds: reset the idle time of its pending entries.
+-- KEYS[1] stream
+-- ARGV[1] group, ARGV[2] consumer, ARGV[3..] entry ids
+-- Only entries still owned by this consumer are renewed, so a worker that lost an entry to
+-- a reclaim never takes it back. Returns the ids it no longer holds.
+local lost = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])
+  if #p == 1 then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+  else
+    table.insert(lost, ARGV[i])
+  end
+end
+return lost

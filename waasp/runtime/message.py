@@ -1,0 +1,245 @@
+"""Task messages, result records and dead letters, and their JSON encoding.
+
+The one module that turns payloads into bytes and back (orjson; never pickle).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from waasp.runtime.errors import TaskRuntimeError
+from waasp.runtime.states import TaskState
+
+
+class EncodeError(TaskRuntimeError, TypeError):
+    """A payload (arguments or result) cannot be encoded as JSON."""
+
+
+class DecodeError(TaskRuntimeError, ValueError):
+    """Bytes from Redis are not a valid message or record."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMessage:
+    """One request to run a task: what travels through the stream."""
+
+    id: str
+    task: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    queue: str = "default"
+    retries: int = 0
+    enqueued_at: float = 0.0
+    eta: float | None = None
+    headers: dict[str, Any] = field(default_factory=dict)
+
+    def next_attempt(self, eta: float | None) -> TaskMessage:
+        """The message for the attempt after this one."""
+        return replace(self, retries=self.retries + 1, eta=eta)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteError:
+    """An exception as it crossed the wire: type, message, traceback."""
+
+    type: str
+    message: str
+    traceback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMeta:
+    """A task's state and outcome as stored on the result backend."""
+
+    id: str
+    state: TaskState
+    name: str | None = None
+    result: Any = None
+    error: RemoteError | None = None
+    retries: int = 0
+    queue: str | None = None
+    worker: str | None = None
+    started_at: float | None = None
+    date_done: float | None = None
+
+
+def _dumps(value: Any, what: str) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError as exc:
+        raise EncodeError(f"{what} is not JSON-serializable: {exc}") from exc
+
+
+def encode_message(message: TaskMessage) -> bytes:
+    """Encode a task message for the stream."""
+    payload: dict[str, Any] = {
+        "id": message.id,
+        "task": message.task,
+        "args": message.args,
+        "kwargs": message.kwargs,
+        "queue": message.queue,
+        "retries": message.retries,
+        "enqueued_at": message.enqueued_at,
+    }
+    if message.eta is not None:
+        payload["eta"] = message.eta
+    if message.headers:
+        payload["headers"] = message.headers
+    return _dumps(payload, f"arguments of {message.task}")
+
+
+def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    value = data.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):
+        raise DecodeError(f"message field {name!r} is missing or of the wrong type")
+    return value
+
+
+def decode_message(raw: bytes) -> TaskMessage:
+    """Decode a stream payload, raising DecodeError on anything malformed."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"message is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DecodeError("message is not a JSON object")
+    retries = _field(data, "retries", int)
+    if retries < 0:
+        raise DecodeError("message field 'retries' is negative")
+    eta = data.get("eta")
+    headers = data.get("headers", {})
+    if (eta is not None and not isinstance(eta, int | float)) or not isinstance(headers, dict):
+        raise DecodeError("message field 'eta' or 'headers' is of the wrong type")
+    return TaskMessage(
+        id=_field(data, "id", str),
+        task=_field(data, "task", str),
+        args=tuple(_field(data, "args", list)),
+        kwargs=_field(data, "kwargs", dict),
+        queue=_field(data, "queue", str),
+        retries=retries,
+        enqueued_at=float(data.get("enqueued_at") or 0.0),
+        eta=float(eta) if eta is not None else None,
+        headers=headers,
+    )
+
+
+def encode_meta(meta: TaskMeta) -> bytes:
+    """Encode a result record; a result JSON cannot hold raises EncodeError."""
+    payload: dict[str, Any] = {
+        "id": meta.id,
+        "state": meta.state.value,
+        "name": meta.name,
+        "result": meta.result,
+        "retries": meta.retries,
+        "queue": meta.queue,
+        "worker": meta.worker,
+        "started_at": meta.started_at,
+        "date_done": meta.date_done,
+        "error": None,
+    }
+    if meta.error is not None:
+        payload["error"] = {
+            "type": meta.error.type,
+            "message": meta.error.message,
+            "traceback": meta.error.traceback,
+        }
+    return _dumps(payload, f"result of {meta.name}")
+
+
+def decode_meta(raw: bytes) -> TaskMeta:
+    """Decode a result record."""
+    try:
+        data = orjson.loads(raw)
+        error = data.get("error")
+        return TaskMeta(
+            id=data["id"],
+            state=TaskState(data["state"]),
+            name=data.get("name"),
+            result=data.get("result"),
+            error=RemoteError(error["type"], error["message"], error.get("traceback"))
+            if error
+            else None,
+            retries=int(data.get("retries") or 0),
+            queue=data.get("queue"),
+            worker=data.get("worker"),
+            started_at=data.get("started_at"),
+            date_done=data.get("date_done"),
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise DecodeError(f"result record is malformed: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An entry of a queue's dead-letter stream."""
+
+    id: str
+    queue: str
+    reason: str
+    raw_message: bytes
+    error: RemoteError | None
+    retries: int
+    deliveries: int
+    failed_at: float
+    worker: str | None = None
+    replays: int = 0
+
+    @property
+    def message(self) -> TaskMessage | None:
+        """The original message, or None when it could not be decoded."""
+        try:
+            return decode_message(self.raw_message)
+        except DecodeError:
+            return None
+
+
+def dead_letter_fields(
+    reason: str,
+    raw_message: bytes,
+    error: RemoteError | None,
+    retries: int,
+    deliveries: int,
+    worker: str | None,
+) -> list[bytes]:
+    """The field/value list a dead-letter stream entry is written with."""
+    details = {
+        "reason": reason,
+        "error": None
+        if error is None
+        else {"type": error.type, "message": error.message, "traceback": error.traceback},
+        "retries": retries,
+        "deliveries": deliveries,
+        "failed_at": time.time(),
+        "worker": worker,
+    }
+    return [b"message", raw_message, b"details", orjson.dumps(details)]
+
+
+def decode_dead_letter(queue: str, entry_id: str, fields: dict[bytes, bytes]) -> DeadLetter:
+    """Decode a dead-letter stream entry (tolerant: it is shown to humans)."""
+    raw = fields.get(b"message", b"")
+    try:
+        details = orjson.loads(fields.get(b"details", b"{}"))
+    except orjson.JSONDecodeError:
+        details = {}
+    if not isinstance(details, dict):
+        details = {}
+    error = details.get("error")
+    return DeadLetter(
+        id=entry_id,
+        queue=queue,
+        reason=str(details.get("reason", "unknown")),
+        raw_message=raw,
+        error=RemoteError(str(error.get("type")), str(error.get("message")), error.get("traceback"))
+        if isinstance(error, dict)
+        else None,
+        retries=int(details.get("retries") or 0),
+        deliveries=int(details.get("deliveries") or 0),
+        failed_at=float(details.get("failed_at") or 0.0),
+        worker=details.get("worker"),
+        replays=int(details.get("replays") or 0),
+    )

@@ -1,0 +1,83 @@
+"""Move delayed and retried messages into their streams when due.
+
+It sleeps until the earliest due time, measured on the Redis server's clock, and wakes
+early when a schedule publishes an earlier one: no fixed polling interval adds latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+import structlog
+
+from waasp.runtime.broker import Broker
+from waasp.runtime.retrying import REDIS_ERRORS, Backoff
+
+log = structlog.get_logger("waasp.runtime.promoter")
+
+# A safety net for a wake-up lost while the pub/sub connection was down; not a poll that
+# anything waits on, since a due time always comes with a timer or a wake-up.
+MAX_SLEEP = 2.0
+
+
+class Promoter:
+    """Promotes due messages of ``queues``."""
+
+    def __init__(self, broker: Broker, queues: Sequence[str]) -> None:
+        self.broker = broker
+        self.queues = list(queues)
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Promote until cancelled."""
+        listener = asyncio.create_task(self._listen(), name="promoter-wake")
+        try:
+            await self._promote_forever()
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def _promote_forever(self) -> None:
+        backoff = Backoff()
+        while True:
+            self._wake.clear()
+            sleep = MAX_SLEEP
+            try:
+                for queue in self.queues:
+                    moved, wait_ms = await self.broker.promote(queue)
+                    if moved:
+                        log.debug("delayed_promoted", queue=queue, count=moved)
+                    if wait_ms >= 0:
+                        sleep = min(sleep, wait_ms / 1000)
+                backoff.reset()
+            except REDIS_ERRORS as exc:
+                log.warning("promote_failed", error=str(exc))
+                await backoff.sleep()
+                continue
+            if sleep > 0:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(sleep):
+                        await self._wake.wait()
+
+    async def _listen(self) -> None:
+        channels = [self.broker.keys.queue(q).wake for q in self.queues]
+        backoff = Backoff()
+        while True:
+            pubsub = self.broker.client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(*channels)
+                self._wake.set()  # anything scheduled while unsubscribed is looked at now
+                backoff.reset()
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is not None:
+                        self._wake.set()
+            except REDIS_ERRORS as exc:
+                log.debug("promoter_wake_lost", error=str(exc))
+                await backoff.sleep()
+            finally:
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await pubsub.aclose()

@@ -1,0 +1,168 @@
+"""The result backend: task states and results in Redis, and ``AsyncResult``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from waasp.runtime.errors import ResultTimeout, TaskFailed
+from waasp.runtime.keys import Keys
+from waasp.runtime.message import TaskMeta, decode_meta, encode_meta
+from waasp.runtime.states import PENDING, READY_STATES, SUCCESS, TaskState
+
+if TYPE_CHECKING:
+    from waasp.runtime.app import Runtime
+
+REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class ResultBackend:
+    """Stores task records with a TTL and tells waiters when one becomes ready."""
+
+    def __init__(self, client: Redis, keys: Keys, expires: float) -> None:
+        self.client = client
+        self.keys = keys
+        self.expires_ms = int(expires * 1000)
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._pubsub: PubSub | None = None
+        self._listener: asyncio.Task[None] | None = None
+
+    async def get_meta(self, task_id: str) -> TaskMeta:
+        """The stored record, or a PENDING one when nothing is stored."""
+        raw = await self.client.get(self.keys.result(task_id))
+        return decode_meta(raw) if raw else TaskMeta(id=task_id, state=PENDING)
+
+    async def store_many(self, records: Sequence[tuple[TaskMeta, bytes | None]]) -> None:
+        """Write records (meta, pre-encoded bytes or None) in one round trip; ready ones
+        are announced to waiters."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for meta, encoded in records:
+                key = self.keys.result(meta.id)
+                pipe.set(
+                    key, encoded if encoded is not None else encode_meta(meta), px=self.expires_ms
+                )
+                if meta.state in READY_STATES:
+                    pipe.publish(key, meta.state.value)
+            await pipe.execute()
+
+    async def forget(self, task_id: str) -> None:
+        """Delete a task's record."""
+        await self.client.delete(self.keys.result(task_id))
+
+    async def wait(self, task_id: str, timeout: float | None) -> TaskMeta:
+        """Wait until the task is ready (pub/sub, no polling loop) and return its record."""
+        meta = await self.get_meta(task_id)
+        if meta.state in READY_STATES:
+            return meta
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        channel = self.keys.result(task_id)
+        self._waiters.setdefault(channel, []).append(future)
+        try:
+            await self._subscribe(channel)
+            # The record may have become ready before the subscription took effect.
+            meta = await self.get_meta(task_id)
+            if meta.state not in READY_STATES:
+                async with asyncio.timeout(timeout):
+                    await future
+                meta = await self.get_meta(task_id)
+        except TimeoutError:
+            raise ResultTimeout(f"task {task_id} not ready after {timeout}s") from None
+        finally:
+            waiters = self._waiters.get(channel, [])
+            if future in waiters:
+                waiters.remove(future)
+            if not waiters:
+                self._waiters.pop(channel, None)
+                await self._unsubscribe(channel)
+        return meta
+
+    async def _subscribe(self, channel: str) -> None:
+        if self._pubsub is None:
+            self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(channel)
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen(), name="result-listener")
+
+    async def _unsubscribe(self, channel: str) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._pubsub.unsubscribe(channel)
+
+    async def _listen(self) -> None:
+        pubsub = self._pubsub
+        assert pubsub is not None
+        while self._waiters:
+            try:
+                message = await pubsub.get_message(timeout=1.0)
+            except REDIS_ERRORS:
+                # Re-subscribe after a reconnect; waiters re-read the record when woken.
+                self._wake_all()
+                await asyncio.sleep(0.5)
+                continue
+            if message and message.get("type") == "message":
+                channel = message["channel"]
+                name = channel.decode() if isinstance(channel, bytes) else channel
+                for future in self._waiters.get(name, []):
+                    if not future.done():
+                        future.set_result(None)
+
+    def _wake_all(self) -> None:
+        for futures in self._waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.set_result(None)
+
+    async def close(self) -> None:
+        """Stop listening and release the pub/sub connection."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._pubsub is not None:
+            await self._pubsub.aclose()
+        self._listener = None
+        self._pubsub = None
+
+
+class AsyncResult:
+    """A handle on one task's state and result."""
+
+    def __init__(self, task_id: str, runtime: Runtime) -> None:
+        self.id = task_id
+        self._runtime = runtime
+
+    def __repr__(self) -> str:
+        return f"<AsyncResult: {self.id}>"
+
+    async def meta(self) -> TaskMeta:
+        """The task's whole stored record."""
+        return await self._runtime.results.get_meta(self.id)
+
+    async def state(self) -> TaskState:
+        """PENDING, STARTED, RETRY, SUCCESS or FAILURE."""
+        return (await self.meta()).state
+
+    async def ready(self) -> bool:
+        """Tell whether the task has finished (SUCCESS or FAILURE)."""
+        return await self.state() in READY_STATES
+
+    async def get(self, timeout: float | None = None, propagate: bool = True) -> Any:
+        """Wait for the task and return its value, or raise TaskFailed with the remote error."""
+        meta = await self._runtime.results.wait(self.id, timeout)
+        if meta.state == SUCCESS or not propagate:
+            return meta.result if meta.state == SUCCESS else meta.error
+        error = meta.error
+        if error is None:
+            raise TaskFailed("UnknownError", "task failed without an error record")
+        raise TaskFailed(error.type, error.message, error.traceback)
+
+    async def forget(self) -> None:
+        """Delete the stored record."""
+        await self._runtime.results.forget(self.id)

@@ -1,0 +1,108 @@
+"""Write states and results, then acknowledge, in batches: one flush per round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from waasp.runtime.broker import Broker, RawDelivery, SettleOp
+from waasp.runtime.executor import Outcome
+from waasp.runtime.message import TaskMeta
+from waasp.runtime.results import ResultBackend
+from waasp.runtime.retrying import REDIS_ERRORS, Backoff
+
+log = structlog.get_logger("waasp.runtime.settler")
+
+
+class Settler:
+    """Collects STARTED states and finished deliveries and flushes them in order.
+
+    A result is stored before its entry is acknowledged, so an acknowledged task always has
+    its result; a crash in between only causes a redelivery. While one flush is in flight the
+    next batch accumulates, so under load many tasks share each round trip.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        results: ResultBackend,
+        on_settled: Callable[[list[RawDelivery]], None],
+    ) -> None:
+        self.broker = broker
+        self.results = results
+        self.on_settled = on_settled
+        self._started: dict[str, TaskMeta] = {}
+        self._records: list[TaskMeta] = []
+        self._finished: list[tuple[RawDelivery, Outcome]] = []
+        self._wake = asyncio.Event()
+        self._closing = False
+
+    @property
+    def pending(self) -> int:
+        """Finished deliveries not yet acknowledged."""
+        return len(self._finished)
+
+    def started(self, meta: TaskMeta) -> None:
+        """Queue a STARTED record."""
+        self._started[meta.id] = meta
+        self._wake.set()
+
+    def record(self, meta: TaskMeta) -> None:
+        """Queue a record that settles no entry (e.g. a task dead-lettered by a reclaim)."""
+        self._records.append(meta)
+        self._wake.set()
+
+    def finish(self, delivery: RawDelivery, outcome: Outcome) -> None:
+        """Queue a finished delivery."""
+        self._finished.append((delivery, outcome))
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Flush what is queued, then let ``run`` return."""
+        self._closing = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Flush until closed."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._started or self._records or self._finished:
+                await self._flush()
+            elif self._closing:
+                return
+
+    async def _flush(self) -> None:
+        started, self._started = self._started, {}
+        extra, self._records = self._records, []
+        finished, self._finished = self._finished, []
+        done_ids = {o.record[0].id for _, o in finished if o.record is not None}
+        records: list[tuple[TaskMeta, bytes | None]] = [
+            (meta, None) for task_id, meta in started.items() if task_id not in done_ids
+        ]
+        records += [(meta, None) for meta in extra]
+        records += [o.record for _, o in finished if o.record is not None]
+        if records:
+            await self._persist(functools.partial(self.results.store_many, records), "results")
+        ops: dict[str, list[SettleOp]] = defaultdict(list)
+        for delivery, outcome in finished:
+            ops[delivery.queue].append(outcome.op)
+        for queue, queue_ops in ops.items():
+            await self._persist(functools.partial(self.broker.settle, queue, queue_ops), "acks")
+        if finished:
+            self.on_settled([delivery for delivery, _ in finished])
+
+    async def _persist(self, write: Callable[[], Awaitable[object]], what: str) -> None:
+        # Never drop a batch: the entries stay unacknowledged until the write succeeds.
+        backoff = Backoff()
+        while True:
+            try:
+                await write()
+                return
+            except REDIS_ERRORS as exc:
+                log.warning("settle_write_failed", what=what, error=str(exc))
+                await backoff.sleep()

@@ -1,0 +1,296 @@
+"""The worker: one reader fills a bounded buffer, N executors drain it, and beside them the
+settler, the lease keeper, the promoter and the heartbeat, all under one TaskGroup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from redis.exceptions import ResponseError
+
+from waasp.runtime.broker import RawDelivery, is_nogroup
+from waasp.runtime.executor import Executor
+from waasp.runtime.heartbeat import Heartbeat
+from waasp.runtime.inflight import Inflight
+from waasp.runtime.keys import GROUP, check_queue_name
+from waasp.runtime.leases import LeaseKeeper
+from waasp.runtime.message import DecodeError, RemoteError, TaskMeta, decode_message
+from waasp.runtime.promoter import Promoter
+from waasp.runtime.retrying import REDIS_ERRORS, Backoff
+from waasp.runtime.settler import Settler
+from waasp.runtime.states import FAILURE, RETRY, SUCCESS
+
+if TYPE_CHECKING:
+    from waasp.runtime.app import Runtime
+
+log = structlog.get_logger("waasp.runtime.worker")
+
+READ_BLOCK_MS = 1000
+BURST_READ_BLOCK_MS = 50
+MAX_READ_COUNT = 500
+
+
+def consumer_name() -> str:
+    """A name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    """Consumes ``queues`` with ``concurrency`` executors until stopped (or, in burst mode,
+    until the queues are empty)."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        queues: Sequence[str] | None = None,
+        concurrency: int | None = None,
+        *,
+        burst: bool = False,
+        name: str | None = None,
+        prefetch_multiplier: int | None = None,
+        shutdown_timeout: float | None = None,
+    ) -> None:
+        conf = runtime.conf
+        self.runtime = runtime
+        self.queues = [check_queue_name(q) for q in (queues or [conf.task_default_queue])]
+        self.concurrency = concurrency or conf.worker_concurrency
+        multiplier = prefetch_multiplier or conf.worker_prefetch_multiplier
+        self.burst = burst
+        self.name = name or consumer_name()
+        self.shutdown_timeout = (
+            conf.worker_shutdown_timeout if shutdown_timeout is None else shutdown_timeout
+        )
+        self.inflight = Inflight(self.concurrency * multiplier)
+        self.buffer: asyncio.Queue[RawDelivery | None] = asyncio.Queue()
+        self.broker = runtime.broker
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
+        self.settler = Settler(self.broker, runtime.results, self._settled)
+        self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
+        self.leases = LeaseKeeper(
+            self.broker,
+            self.name,
+            self.queues,
+            self.inflight,
+            conf.broker_visibility_timeout,
+            conf.broker_max_deliveries,
+            self._enqueue_local,
+            self._record_dead,
+        )
+        self.promoter = Promoter(self.broker, self.queues)
+        self.heartbeat = Heartbeat(
+            self.broker,
+            self.name,
+            conf.worker_heartbeat_interval,
+            self.stats,
+            self.loop_age,
+            stall_after=max(10.0, READ_BLOCK_MS / 1000 * 5),
+        )
+        self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0}
+        self._stop = asyncio.Event()
+        self._last_loop = time.monotonic()
+        self._running: set[asyncio.Task[Any]] = set()
+
+    # -- public --------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Begin the drain: stop fetching, finish what runs, hand back the rest."""
+        if not self._stop.is_set():
+            log.info("worker_stopping", worker=self.name)
+        self._stop.set()
+
+    def loop_age(self) -> float:
+        """Seconds since the consumer loop last came round."""
+        return time.monotonic() - self._last_loop
+
+    def stats(self) -> dict[str, Any]:
+        """Live figures for the heartbeat."""
+        return {
+            "queues": self.queues,
+            "concurrency": self.concurrency,
+            "held": self.inflight.count,
+            "running": self.inflight.running,
+            "done": self.counts[SUCCESS.value],
+            "failed": self.counts[FAILURE.value],
+            "retried": self.counts[RETRY.value],
+        }
+
+    async def run(self) -> None:
+        """Work until ``stop()`` (or until idle, in burst mode)."""
+        log.info(
+            "worker_started",
+            worker=self.name,
+            queues=self.queues,
+            concurrency=self.concurrency,
+            burst=self.burst,
+        )
+        await self._prepare()
+        try:
+            async with asyncio.TaskGroup() as group:
+                services = [
+                    group.create_task(self.settler.run(), name="settler"),
+                    group.create_task(self.leases.run(), name="leases"),
+                    group.create_task(self.promoter.run(), name="promoter"),
+                    group.create_task(self.heartbeat.run(), name="heartbeat"),
+                ]
+                reader = group.create_task(self._read_loop(), name="reader")
+                executors = [
+                    group.create_task(self._execute_loop(), name=f"executor-{i}")
+                    for i in range(self.concurrency)
+                ]
+                await self._stop.wait()
+                await self._drain(reader, executors, services)
+        finally:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        log.info("worker_stopped", worker=self.name, **self.stats())
+
+    # -- start and stop --------------------------------------------------------------------
+
+    async def _prepare(self) -> None:
+        backoff = Backoff()
+        while not self._stop.is_set():
+            try:
+                for queue in self.queues:
+                    await self.broker.ensure_group(queue)
+                await self.broker.register_queues(self.queues)
+                return
+            except REDIS_ERRORS as exc:
+                log.warning("broker_unreachable", error=str(exc))
+                await backoff.sleep()
+
+    async def _drain(
+        self,
+        reader: asyncio.Task[None],
+        executors: list[asyncio.Task[None]],
+        services: list[asyncio.Task[None]],
+    ) -> None:
+        reader.cancel()
+        self.leases.reclaiming = False
+        unstarted = []
+        while not self.buffer.empty():
+            item = self.buffer.get_nowait()
+            if item is not None:
+                unstarted.append(item)
+        for _ in executors:
+            self.buffer.put_nowait(None)
+        _, late = await asyncio.wait(executors, timeout=self.shutdown_timeout)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning("tasks_abandoned_at_shutdown", count=self.inflight.running)
+        await self.settler.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(self.shutdown_timeout, 1.0)):
+                await services[0]
+        await self._hand_back()
+        for task in services:
+            task.cancel()
+        with contextlib.suppress(*REDIS_ERRORS):
+            await self.heartbeat.remove()
+
+    async def _hand_back(self) -> None:
+        # Whatever this consumer still holds (never started, abandoned, or read just as the
+        # reader was cancelled) goes back to the stream for other workers now.
+        for queue in self.queues:
+            try:
+                ids = await self.broker.owned(queue, self.name)
+                released = await self.broker.release(queue, self.name, ids)
+            except REDIS_ERRORS as exc:
+                log.warning("hand_back_failed", queue=queue, error=str(exc))
+                continue
+            if released:
+                log.info("entries_handed_back", queue=queue, count=released)
+
+    # -- the loops -------------------------------------------------------------------------
+
+    async def _read_loop(self) -> None:
+        backoff = Backoff()
+        block = BURST_READ_BLOCK_MS if self.burst else READ_BLOCK_MS
+        while True:
+            self._last_loop = time.monotonic()
+            await self.inflight.wait_free()
+            try:
+                entries = await self.broker.read(
+                    self.queues, self.name, min(self.inflight.free, MAX_READ_COUNT), block
+                )
+                backoff.reset()
+            except ResponseError as exc:
+                if not is_nogroup(exc):
+                    raise
+                log.warning("consumer_group_recreated", queues=self.queues)
+                await self._prepare()
+                continue
+            except REDIS_ERRORS as exc:
+                log.warning("broker_read_failed", error=str(exc))
+                await backoff.sleep()
+                continue
+            self._enqueue_local(entries)
+            if self.burst and not entries and await self._idle():
+                self.stop()
+                return
+
+    async def _execute_loop(self) -> None:
+        while True:
+            delivery = await self.buffer.get()
+            if delivery is None:
+                return
+            self.inflight.running += 1
+            try:
+                outcome = await self.executor.run(delivery)
+            finally:
+                self.inflight.running -= 1
+            self.counts[outcome.state.value] += 1
+            self.settler.finish(delivery, outcome)
+
+    # -- callbacks -------------------------------------------------------------------------
+
+    def _enqueue_local(self, deliveries: list[RawDelivery]) -> None:
+        for delivery in deliveries:
+            if self.inflight.add(delivery):
+                self.buffer.put_nowait(delivery)
+
+    def _settled(self, deliveries: list[RawDelivery]) -> None:
+        self.inflight.remove(deliveries)
+
+    def _record_dead(self, deliveries: list[RawDelivery]) -> None:
+        for delivery in deliveries:
+            try:
+                message = decode_message(delivery.raw)
+            except DecodeError:
+                continue
+            self.settler.record(
+                TaskMeta(
+                    id=message.id,
+                    state=FAILURE,
+                    name=message.task,
+                    retries=message.retries,
+                    queue=delivery.queue,
+                    worker=self.name,
+                    date_done=time.time(),
+                    error=RemoteError(
+                        "MaxDeliveriesExceeded",
+                        f"delivered {delivery.deliveries} times without finishing",
+                    ),
+                )
+            )
+
+    async def _idle(self) -> bool:
+        if self.inflight.count or self.settler.pending:
+            return False
+        async with self.broker.client.pipeline(transaction=False) as pipe:
+            for queue in self.queues:
+                q = self.broker.keys.queue(queue)
+                pipe.zcard(q.delayed)
+                pipe.xpending(q.stream, GROUP)
+            replies = await pipe.execute()
+        for delayed, pending in zip(replies[::2], replies[1::2], strict=True):
+            if delayed or (pending and pending.get("pending")):
+                return False
+        return True
