@@ -19,6 +19,7 @@ Redis Cluster slot.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -53,6 +54,19 @@ class QueueKeys:
         return f"{self.cron_prefix}{entry}"
 
 
+@functools.lru_cache(maxsize=1024)
+def _queue_keys(prefix: str, name: str) -> QueueKeys:
+    base = f"{prefix}:{{{check_queue_name(name)}}}"
+    return QueueKeys(
+        name=name,
+        stream=f"{base}:stream",
+        delayed=f"{base}:delayed",
+        dead=f"{base}:dead",
+        wake=f"{base}:wake",
+        cron_prefix=f"{base}:cron:",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     """Key builder for one key prefix."""
@@ -61,15 +75,7 @@ class Keys:
 
     def queue(self, name: str) -> QueueKeys:
         """The keys of queue ``name``."""
-        base = f"{self.prefix}:{{{check_queue_name(name)}}}"
-        return QueueKeys(
-            name=name,
-            stream=f"{base}:stream",
-            delayed=f"{base}:delayed",
-            dead=f"{base}:dead",
-            wake=f"{base}:wake",
-            cron_prefix=f"{base}:cron:",
-        )
+        return _queue_keys(self.prefix, name)
 
     def result(self, task_id: str) -> str:
         """Key (and pub/sub channel) of a task's state and result."""

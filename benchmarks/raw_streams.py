@@ -1,0 +1,77 @@
+"""The baseline: a minimal redis-py Streams loop doing what a task queue must do.
+
+XADD to enqueue; XREADGROUP COUNT 100 to consume; per message XACK + XDEL + SET result EX 3600.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+
+import orjson
+from redis.asyncio import Redis
+
+GROUP = "raw"
+
+
+async def ensure_group(client: Redis, stream: str) -> None:
+    """Create the consumer group (and stream) if missing."""
+    try:
+        await client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    except Exception as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+
+
+def body(**fields: object) -> bytes:
+    """A message body like a task queue's: an id, a name, arguments."""
+    return orjson.dumps({"id": str(uuid.uuid4()), "task": "noop", "args": [], **fields})
+
+
+async def enqueue_one_by_one(client: Redis, stream: str, n: int) -> float:
+    """Seconds to XADD n messages, one round trip each."""
+    start = time.perf_counter()
+    for _ in range(n):
+        await client.xadd(stream, {"message": body()})
+    return time.perf_counter() - start
+
+
+async def enqueue_pipelined(client: Redis, stream: str, n: int, batch: int = 1000) -> float:
+    """Seconds to XADD n messages in pipelines of ``batch``."""
+    start = time.perf_counter()
+    for offset in range(0, n, batch):
+        async with client.pipeline(transaction=False) as pipe:
+            for _ in range(min(batch, n - offset)):
+                pipe.xadd(stream, {"message": body()})
+            await pipe.execute()
+    return time.perf_counter() - start
+
+
+async def consume(client: Redis, stream: str, n: int | None, latency_key: str | None) -> None:
+    """Consume (n messages, or forever): XREADGROUP, then per message XACK + XDEL + SET."""
+    done = 0
+    while n is None or done < n:
+        reply = await client.xreadgroup(GROUP, "c1", {stream: ">"}, count=100, block=1000)
+        for _, entries in reply or ():
+            for entry_id, fields in entries:
+                message = orjson.loads(fields[b"message"])
+                if latency_key and "sent_at" in message:
+                    late = time.time() - message.get("due_at", message["sent_at"])
+                    await client.rpush(latency_key, late)
+                await client.xack(stream, GROUP, entry_id)
+                await client.xdel(stream, entry_id)
+                await client.set(f"raw:result:{message['id']}", b"null", ex=3600)
+                done += 1
+
+
+async def _serve(url: str, stream: str, latency_key: str) -> None:
+    client = Redis.from_url(url)
+    await ensure_group(client, stream)
+    await consume(client, stream, None, latency_key)
+
+
+if __name__ == "__main__":
+    # python -m benchmarks.raw_streams URL STREAM LATENCY_KEY: a consumer process
+    asyncio.run(_serve(sys.argv[1], sys.argv[2], sys.argv[3]))
