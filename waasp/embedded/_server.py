@@ -18,6 +18,7 @@ from waasp.embedded._process import (
     locked,
     log_tail,
     pid_alive,
+    read_int,
     remembered_port,
     spawn,
     stop_process,
@@ -175,7 +176,16 @@ class EmbeddedServer(abc.ABC):
 
     def _launch(self) -> None:
         self._prepare()
+        previous = read_int(self._port_path)
         port = remembered_port(self._port_path)
+        if previous is not None and previous != port:
+            _log.warning(
+                "embedded_port_changed",
+                server=self.name,
+                previous=previous,
+                port=port,
+                reason="the remembered port is taken by another program",
+            )
         argv = self._argv(port)
         proc = spawn(self.name, argv, self.log_path, cwd=self.directory)
         alive = lambda: proc.poll() is None  # noqa: E731

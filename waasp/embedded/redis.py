@@ -59,7 +59,11 @@ class EmbeddedRedis(EmbeddedServer):
     @property
     def url(self) -> str:
         """The broker URL, database 0."""
-        return f"redis://{LOCALHOST}:{self.port}/0"
+        return self.db_url(0)
+
+    def db_url(self, db: int) -> str:
+        """Return the URL of one numbered database (the result backend's default is 1)."""
+        return f"redis://{LOCALHOST}:{self.port}/{db}"
 
     @property
     def config_path(self) -> Path:

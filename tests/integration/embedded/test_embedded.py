@@ -13,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from structlog.testing import capture_logs
 
 from waasp.embedded import (
     EmbeddedPostgres,
@@ -207,14 +208,16 @@ def test_missing_binary_is_a_clear_error(tmp_path: Path) -> None:
 
 
 async def test_remembered_port_taken_by_another_program(tmp_path: Path) -> None:
-    """When the remembered port was taken meanwhile, the server starts on a new one."""
+    """When the remembered port was taken meanwhile, the server starts on a new one, and says so."""
     server = EmbeddedRedis(tmp_path)
     with server:
         first_port = server.port
     blocker = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", first_port)
     try:
-        with server:
+        with capture_logs() as logs, server:
             assert server.port != first_port
     finally:
         blocker.close()
         await blocker.wait_closed()
+    changed = [entry for entry in logs if entry["event"] == "embedded_port_changed"]
+    assert changed and changed[0]["previous"] == first_port
