@@ -123,11 +123,7 @@ class EmbeddedServer(abc.ABC):
             if self.running:
                 return self.url
             recorded = self._recorded()
-            if (
-                recorded
-                and pid_alive(recorded[0])
-                and cmdline_mentions(recorded[0], self.process_words)
-            ):
+            if recorded and self._is_live_server(recorded[0]):
                 self._adopt(*recorded)
             else:
                 self._launch()
@@ -188,7 +184,10 @@ class EmbeddedServer(abc.ABC):
             )
         argv = self._argv(port)
         proc = spawn(self.name, argv, self.log_path, cwd=self.directory)
-        alive = lambda: proc.poll() is None  # noqa: E731
+
+        def alive() -> bool:
+            return proc.poll() is None
+
         if not wait_until(lambda: self._answers(port), timeout=self.start_timeout, alive=alive):
             code = proc.poll()
             if code is None:

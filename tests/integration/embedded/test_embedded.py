@@ -221,3 +221,11 @@ async def test_remembered_port_taken_by_another_program(tmp_path: Path) -> None:
         await blocker.wait_closed()
     changed = [entry for entry in logs if entry["event"] == "embedded_port_changed"]
     assert changed and changed[0]["previous"] == first_port
+
+
+def test_start_timeout_stops_the_server_it_launched(tmp_path: Path) -> None:
+    """A server that does not answer in time is stopped, and the error says it timed out."""
+    server = EmbeddedRedis(tmp_path, start_timeout=0)
+    with pytest.raises(EmbeddedServerError, match=r"did not answer on 127\.0\.0\.1:"):
+        server.start()
+    assert processes_under(tmp_path) == []
