@@ -17,8 +17,6 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from waasp.embedded import EmbeddedPostgres, EmbeddedRedis
 from waasp.embedded.binaries import redis_server
@@ -113,58 +111,21 @@ def stop_embedded_servers() -> None:
     _session.stop()
 
 
-class PrivateRedis:
-    """A Redis server of one test's own, to SIGKILL and restart on the same port."""
-
-    def __init__(self, server: EmbeddedRedis) -> None:
-        self.server = server
-
-    @property
-    def url(self) -> str:
-        """redis://127.0.0.1:PORT/0; stays the same across restarts."""
-        return self.server.url
-
-    @property
-    def port(self) -> int:
-        """The TCP port on 127.0.0.1."""
-        return self.server.port
-
-    @property
-    def pid(self) -> int | None:
-        """The server's process id while it runs."""
-        return self.server.pid
-
-    def kill(self) -> None:
-        """SIGKILL the server: what the append-only file holds is all that survives."""
-        self.server.kill()
+class PrivateRedis(EmbeddedRedis):
+    """A Redis server of one test's own, to SIGKILL (``kill()``) and restart on the same port."""
 
     def restart(self, *, keep_data: bool = True) -> None:
         """Stop the server if it runs, optionally wipe its data, start it on the same port."""
-        self.server.stop()
+        self.stop()
         if not keep_data:
-            for entry in self.server.directory.iterdir():
+            for entry in self.directory.iterdir():
                 if entry.name in {"waasp.port", "server.log"}:
                     continue
                 if entry.is_dir():
                     shutil.rmtree(entry)
                 else:
                     entry.unlink()
-        self.server.start()
-
-    def stop(self) -> None:
-        """Stop the server gracefully; a no-op when it is not running."""
-        self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        self.start()
 
 
 def private_redis(tmp_path: Path, appendfsync: AppendFsync = "always") -> PrivateRedis:
@@ -175,14 +136,13 @@ def private_redis(tmp_path: Path, appendfsync: AppendFsync = "always") -> Privat
     from localhost. It is stopped at session end if the test does not stop it.
     """
     system = shutil.which("redis-server")
-    server = EmbeddedRedis(
+    server = PrivateRedis(
         tmp_path,
         binary=Path(system) if system else redis_server(),
         appendfsync=appendfsync,
         extra_config={"enable-debug-command": "local"},
         start_timeout=30.0,
     )
-    handle = PrivateRedis(server)
     server.start()
-    _session.track(handle)
-    return handle
+    _session.track(server)
+    return server
