@@ -35,19 +35,15 @@ def unprivileged_prefix() -> tuple[str, ...]:
     """
     if os.geteuid() != 0:
         return ()
-    unshare = shutil.which("unshare")
-    nobody = pwd.getpwnam("nobody")
-    prefix = (
-        str(unshare),
-        "--user",
-        f"--map-user={nobody.pw_uid}",
-        f"--map-group={nobody.pw_gid}",
-    )
-    if (
-        unshare
-        and subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode == 0
-    ):
-        return prefix
+    try:
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        nobody = None  # no unprivileged identity to map root to
+    if (unshare := shutil.which("unshare")) and nobody:
+        ids = (f"--map-user={nobody.pw_uid}", f"--map-group={nobody.pw_gid}")
+        prefix = (unshare, "--user", *ids)
+        if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode == 0:
+            return prefix
     raise EmbeddedServerError(
         "PostgreSQL refuses to run as root, and this machine does not let root drop to a user "
         "namespace (`unshare --user` failed or is missing): run waasp as an unprivileged user, "
