@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from tests import servers
@@ -17,3 +20,15 @@ def redis_url() -> str:
 def database_url() -> str:
     """URL of the PostgreSQL server (maintenance database) for this test session."""
     return servers.database_url()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[servers.PrivateRedis]:
+    """A Redis server of the test's own (append-only, fsync always), stopped afterwards."""
+    with servers.private_redis(tmp_path) as server:
+        yield server
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the embedded servers the session started, before pytest reports."""
+    servers.stop_embedded_servers()
