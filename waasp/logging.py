@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
 
 LEVELS = {
     "debug": stdlib_logging.DEBUG,
@@ -16,6 +17,27 @@ LEVELS = {
     "error": stdlib_logging.ERROR,
     "critical": stdlib_logging.CRITICAL,
 }
+
+
+class ClientErrorFilter(stdlib_logging.Filter):
+    """Log aiohttp's refusals of malformed requests as one warning line, not a traceback.
+
+    They are the client's fault (a 400 was sent), so a traceback would only alarm operators.
+    """
+
+    def filter(self, record: stdlib_logging.LogRecord) -> bool:
+        """Rewrite a malformed-request record in place; keep every record."""
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = stdlib_logging.WARNING, "WARNING"
+            record.msg = f"malformed request refused: {error.message}"
+            record.args = ()
+        return True
+
+
+_CLIENT_ERROR_FILTER = ClientErrorFilter()
 
 
 def _orjson_dumps(event: Any, **_kw: Any) -> bytes:
@@ -52,7 +74,10 @@ def configure_logging(log_format: str = "json", log_level: str = "info") -> None
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )
-    # Libraries (aiohttp, asyncio) log through the stdlib: keep them on stderr at our level.
+    # Libraries (aiohttp, asyncpg, asyncio) log through the stdlib: same stream, same level.
     stdlib_logging.basicConfig(
-        stream=sys.stderr, level=level, format="%(levelname)s %(name)s %(message)s", force=True
+        stream=sys.stderr, level=level, format="%(levelname)s %(name)s: %(message)s", force=True
     )
+    server_logger = stdlib_logging.getLogger("aiohttp.server")
+    if _CLIENT_ERROR_FILTER not in server_logger.filters:
+        server_logger.addFilter(_CLIENT_ERROR_FILTER)

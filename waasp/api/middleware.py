@@ -72,7 +72,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
                 raise
             return _from_http_exception(exc)
         except Exception:
-            log.exception("request_failed", method=request.method, path=request.path)
+            log.exception(
+                "request_failed", request_id=request_id, method=request.method, path=request.path
+            )
             return error_response(
                 500,
                 "internal server error",

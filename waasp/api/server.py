@@ -11,6 +11,11 @@ from aiohttp import web
 
 log = structlog.get_logger(__name__)
 
+# aiohttp's defaults (8 KiB) would answer a GET with a 10,000-character sender_id in plain
+# text before our handlers see it; these let validation answer it as JSON instead.
+MAX_LINE_SIZE = 65536
+MAX_FIELD_SIZE = 65536
+
 
 def stop_on_signals(stop: asyncio.Event) -> None:
     """Set ``stop`` on SIGINT or SIGTERM (call from inside the running loop)."""
@@ -32,7 +37,13 @@ async def run_server(
     """
     # No access log: every decision is in the audit trail, and per-request logging
     # would cost more than the check itself.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        max_line_size=MAX_LINE_SIZE,
+        max_field_size=MAX_FIELD_SIZE,
+    )
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port, shutdown_timeout=10.0)
