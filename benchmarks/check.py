@@ -306,6 +306,29 @@ def table(results: dict[tuple[int, str], Measurement]) -> str:
     return "\n".join(lines)
 
 
+async def run_rounds(
+    options: argparse.Namespace, ports: dict[str, int], conns: int, tool: str
+) -> dict[str, Measurement]:
+    """Warm both servers up, run interleaved rounds, return each server's median round."""
+    runs: dict[str, list[Measurement]] = {"waasp": [], "minimal": []}
+    for target in runs:  # warm both pools and both plan caches
+        await measure(f"http://127.0.0.1:{ports[target]}/api/v1/check", conns, options.warmup, tool)
+    for round_no in range(options.rounds):
+        order = ["waasp", "minimal"] if round_no % 2 == 0 else ["minimal", "waasp"]
+        for target in order:
+            url = f"http://127.0.0.1:{ports[target]}/api/v1/check"
+            m = await measure(url, conns, options.duration, tool)
+            if m.errors:
+                raise RuntimeError(f"{target} answered {m.errors} errors")
+            print(
+                f"  {conns:>3} conns {target:>7}: {m.rps:8,.0f} req/s "
+                f"p50 {m.p50_ms:6.2f} ms p99 {m.p99_ms:6.2f} ms",
+                file=sys.stderr,
+            )
+            runs[target].append(m)
+    return {target: sorted(ms, key=lambda r: r.rps)[len(ms) // 2] for target, ms in runs.items()}
+
+
 async def benchmark(options: argparse.Namespace) -> str:
     """Run the whole comparison; return the Markdown table."""
     maintenance = options.database_url
@@ -354,25 +377,8 @@ async def benchmark(options: argparse.Namespace) -> str:
         )
         results: dict[tuple[int, str], Measurement] = {}
         for conns in options.connections:
-            runs: dict[str, list[Measurement]] = {"waasp": [], "minimal": []}
-            for target in runs:  # warm both pools and both plan caches
-                url = f"http://127.0.0.1:{ports[target]}/api/v1/check"
-                await measure(url, conns, options.warmup, tool)
-            for round_no in range(options.rounds):
-                order = ["waasp", "minimal"] if round_no % 2 == 0 else ["minimal", "waasp"]
-                for target in order:
-                    url = f"http://127.0.0.1:{ports[target]}/api/v1/check"
-                    m = await measure(url, conns, options.duration, tool)
-                    if m.errors:
-                        raise RuntimeError(f"{target} answered {m.errors} errors")
-                    print(
-                        f"  {conns:>3} conns {target:>7}: {m.rps:8,.0f} req/s "
-                        f"p50 {m.p50_ms:6.2f} ms p99 {m.p99_ms:6.2f} ms",
-                        file=sys.stderr,
-                    )
-                    runs[target].append(m)
-            for target, measured in runs.items():
-                results[conns, target] = sorted(measured, key=lambda r: r.rps)[len(measured) // 2]
+            for target, median in (await run_rounds(options, ports, conns, tool)).items():
+                results[conns, target] = median
         return table(results)
     finally:
         for proc in procs:
