@@ -1,0 +1,1 @@
+"""Benchmarks: runnable scripts measuring WAASP against peers in the same run."""

@@ -1,0 +1,179 @@
+"""Fixtures of the API/domain integration tests: a private, migrated database per session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
+
+from waasp.api import create_app
+from waasp.api.server import MAX_FIELD_SIZE, MAX_LINE_SIZE
+from waasp.migrate import migrate
+from waasp.service import BlockedSenderNotifier
+from waasp.settings import Settings
+
+TOKEN = "test-token-" + "x" * 20
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+Client = TestClient[web.Request, web.Application]
+ClientFactory = Callable[..., Awaitable[Client]]
+
+
+def database_url_for(maintenance_url: str, name: str) -> str:
+    """The URL of database ``name`` on the server of ``maintenance_url``."""
+    return str(URL(maintenance_url).with_path("/" + name))
+
+
+async def create_database(maintenance_url: str, name: str) -> str:
+    """Create an empty database beside the maintenance one; return its URL."""
+    conn = await asyncpg.connect(maintenance_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return database_url_for(maintenance_url, name)
+
+
+async def drop_database(maintenance_url: str, name: str) -> None:
+    """Drop a database, disconnecting whoever is still on it."""
+    conn = await asyncpg.connect(maintenance_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def app_database_url(database_url: str) -> Iterator[str]:
+    """A database of our own for this test session, migrated, dropped at the end."""
+    name = f"waasp_test_{secrets.token_hex(6)}"
+    url = asyncio.run(create_database(database_url, name))
+    asyncio.run(migrate(url))
+    yield url
+    asyncio.run(drop_database(database_url, name))
+
+
+@pytest.fixture
+async def pg(app_database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection to the test database, for setting up and inspecting rows."""
+    conn = await asyncpg.connect(app_database_url)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture(autouse=True)
+async def _clean_tables(app_database_url: str) -> None:
+    """Start every test with empty tables."""
+    conn = await asyncpg.connect(app_database_url)
+    try:
+        await conn.execute(
+            "TRUNCATE contacts, audit_logs, audit_stats_hourly RESTART IDENTITY CASCADE"
+        )
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def settings(app_database_url: str) -> Settings:
+    """Settings pointing at the test database, with a known token."""
+    return Settings(database_url=app_database_url, api_token=TOKEN, log_format="json")
+
+
+@pytest.fixture
+async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
+    """Build test clients over create_app with chosen options; all closed at teardown."""
+    clients: list[Client] = []
+
+    async def factory(notifier: BlockedSenderNotifier | None = None, **overrides: Any) -> Client:
+        app_settings = Settings(**{**_as_dict(settings), **overrides})
+        app = create_app(app_settings, notifier=notifier)
+        server = TestServer(app)
+        # Started here, not by the client, so it gets the production HTTP limits.
+        await server.start_server(max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
+        client = TestClient(server)
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        await client.close()
+
+
+def _as_dict(settings: Settings) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in Settings.__dataclass_fields__}
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> Client:
+    """A test client over the default application."""
+    return await make_client()
+
+
+class ToggleProxy:
+    """A TCP proxy in front of PostgreSQL that can play "server down" and "server back"."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        """Accept connections (on the same port after a stop)."""
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Refuse new connections and cut every open one, like a crashed server."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            self._writers.discard(writer)
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
+
+
+@pytest.fixture
+async def pg_proxy(app_database_url: str) -> AsyncIterator[ToggleProxy]:
+    """A started ToggleProxy to the test PostgreSQL server."""
+    url = URL(app_database_url)
+    proxy = ToggleProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+def proxied_url(app_database_url: str, proxy: ToggleProxy) -> str:
+    """The test database's URL, reached through ``proxy``."""
+    return str(URL(app_database_url).with_host("127.0.0.1").with_port(proxy.port))

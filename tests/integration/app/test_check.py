@@ -1,0 +1,173 @@
+"""The check decision: channel row, else global row, else unknown; audited exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import structlog
+
+from tests.integration.app.conftest import AUTH, Client, ClientFactory
+from waasp.api.keys import SERVICE
+
+
+async def add(client: Client, **body: Any) -> dict[str, Any]:
+    resp = await client.post("/api/v1/contacts", json=body, headers=AUTH)
+    assert resp.status == 201, await resp.text()
+    result: dict[str, Any] = await resp.json()
+    return result
+
+
+async def check(client: Client, **body: Any) -> dict[str, Any]:
+    resp = await client.post("/api/v1/check", json=body)
+    assert resp.status == 200, await resp.text()
+    result: dict[str, Any] = await resp.json()
+    return result
+
+
+async def decisions(pg: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await pg.fetch(
+        "SELECT * FROM audit_logs WHERE action IN ('allowed','blocked','limited') ORDER BY id"
+    )
+
+
+async def test_unknown_sender_is_blocked(client: Client, pg: asyncpg.Connection) -> None:
+    """An unknown sender is refused, with no trust, and the refusal is audited."""
+    result = await check(client, sender_id="stranger", channel="whatsapp")
+    assert result == {"allowed": False, "trust": None, "name": None, "reason": "unknown sender"}
+    [entry] = await decisions(pg)
+    assert (entry["action"], entry["sender_id"], entry["channel"], entry["contact_id"]) == (
+        "blocked",
+        "stranger",
+        "whatsapp",
+        None,
+    )
+
+
+async def test_trust_levels_decide(client: Client) -> None:
+    """sovereign and trusted pass, limited passes with trust limited, blocked is refused."""
+    for level in ("sovereign", "trusted", "limited", "blocked"):
+        await add(client, sender_id=f"s-{level}", trust_level=level, name=level.title())
+    expected = {
+        "sovereign": (True, "sovereign"),
+        "trusted": (True, "trusted"),
+        "limited": (True, "limited"),
+        "blocked": (False, "blocked"),
+    }
+    for level, (allowed, trust) in expected.items():
+        result = await check(client, sender_id=f"s-{level}")
+        assert (result["allowed"], result["trust"], result["name"]) == (
+            allowed,
+            trust,
+            level.title(),
+        )
+
+
+async def test_channel_row_wins_over_global_row(client: Client, pg: asyncpg.Connection) -> None:
+    """A row for the check's channel overrides the global row; other channels fall back."""
+    await add(client, sender_id="bob", trust_level="trusted", name="Bob")
+    await add(client, sender_id="bob", trust_level="blocked", channel="email")
+    assert (await check(client, sender_id="bob", channel="email"))["allowed"] is False
+    assert (await check(client, sender_id="bob", channel="sms"))["trust"] == "trusted"
+    assert (await check(client, sender_id="bob"))["trust"] == "trusted"
+
+
+async def test_channel_only_contact_is_unknown_elsewhere(client: Client) -> None:
+    """A contact added for one channel is unknown on another channel and without a channel."""
+    await add(client, sender_id="carol", trust_level="trusted", channel="telegram")
+    assert (await check(client, sender_id="carol", channel="telegram"))["allowed"] is True
+    assert (await check(client, sender_id="carol", channel="email"))["reason"] == "unknown sender"
+    assert (await check(client, sender_id="carol"))["allowed"] is False
+
+
+async def test_decision_audited_once_with_check_channel(
+    client: Client, pg: asyncpg.Connection
+) -> None:
+    """Each check writes one entry carrying the check's channel and the matched contact."""
+    contact = await add(client, sender_id="dan", trust_level="limited")
+    await check(client, sender_id="dan", channel="slack", message_preview="hello")
+    [entry] = await decisions(pg)
+    assert entry["action"] == "limited"
+    assert entry["channel"] == "slack"  # the check's channel, not the global row's NULL
+    assert entry["contact_id"] == contact["id"]
+    assert entry["message_preview"] == "hello"
+    assert entry["reason"] == "limited trust"
+
+
+async def test_message_preview_truncated_to_500(client: Client, pg: asyncpg.Connection) -> None:
+    """A long message preview is accepted and stored cut to 500 characters."""
+    await check(client, sender_id="eve", message_preview="é" * 2000)
+    [entry] = await decisions(pg)
+    assert entry["message_preview"] == "é" * 500
+
+
+async def test_get_check_matches_post(client: Client, pg: asyncpg.Connection) -> None:
+    """GET /api/v1/check/{sender_id}?channel= decides and audits like the POST."""
+    await add(client, sender_id="frank@example.com", trust_level="trusted", channel="email")
+    resp = await client.get("/api/v1/check/frank@example.com", params={"channel": "email"})
+    assert resp.status == 200
+    assert (await resp.json())["allowed"] is True
+    [entry] = await decisions(pg)
+    assert (entry["action"], entry["channel"]) == ("allowed", "email")
+
+
+async def test_check_needs_no_token(client: Client) -> None:
+    """The check is open: the gate in front of the agent calls it without credentials."""
+    resp = await client.post("/api/v1/check", json={"sender_id": "x"})
+    assert resp.status == 200
+
+
+class RecordingNotifier:
+    def __init__(self, hold: bool = False, fail: bool = False) -> None:
+        self.calls: list[tuple[str, str | None]] = []
+        self.fail = fail
+        self.called = asyncio.Event()
+        self.release = asyncio.Event()
+        if not hold:
+            self.release.set()
+
+    async def sender_blocked(self, sender_id: str, channel: str | None) -> None:
+        self.calls.append((sender_id, channel))
+        self.called.set()
+        await self.release.wait()
+        if self.fail:
+            raise RuntimeError("webhook down")
+
+
+async def test_notifier_hears_blocked_checks_only(make_client: ClientFactory) -> None:
+    """The notifier is told of blocked checks (unknown or blocked), not of allowed ones."""
+    notifier = RecordingNotifier()
+    client = await make_client(notifier=notifier)
+    await add(client, sender_id="ok", trust_level="trusted")
+    await add(client, sender_id="bad", trust_level="blocked")
+    await check(client, sender_id="ok")
+    await check(client, sender_id="bad", channel="sms")
+    await check(client, sender_id="who")
+    await client.app[SERVICE].aclose()  # waits for the pending notifications
+    assert notifier.calls == [("bad", "sms"), ("who", None)]
+
+
+async def test_slow_notifier_does_not_delay_the_answer(make_client: ClientFactory) -> None:
+    """The response does not wait for the notifier (fire-and-forget)."""
+    notifier = RecordingNotifier(hold=True)
+    client = await make_client(notifier=notifier)
+    result = await asyncio.wait_for(check(client, sender_id="who"), timeout=5)
+    assert result["allowed"] is False
+    await asyncio.wait_for(notifier.called.wait(), timeout=5)
+    assert not notifier.release.is_set()  # answered while the notifier still runs
+    notifier.release.set()
+
+
+async def test_failing_notifier_is_logged_not_surfaced(make_client: ClientFactory) -> None:
+    """A notifier that raises leaves the check's answer intact and logs the failure."""
+    notifier = RecordingNotifier(fail=True)
+    client = await make_client(notifier=notifier)
+    with structlog.testing.capture_logs() as logs:
+        result = await check(client, sender_id="who")
+        await client.app[SERVICE].aclose()
+    assert result["allowed"] is False
+    assert [e["event"] for e in logs if e["log_level"] == "error"] == [
+        "blocked_sender_notification_failed"
+    ]
+    assert (await client.get("/healthz")).status == 200

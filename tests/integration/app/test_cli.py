@@ -1,0 +1,179 @@
+"""The `waasp` command line, run as a subprocess against the test database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+
+from tests.integration.app.test_health import DEAD_DATABASE
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def cli_env(database_url: str | None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAASP_")}
+    env["PYTHONPATH"] = str(REPO)
+    env["WAASP_LOG_FORMAT"] = "json"
+    if database_url is not None:
+        env["WAASP_DATABASE_URL"] = database_url
+    env.update(extra)
+    return env
+
+
+async def waasp(database_url: str | None, *args: str, **extra: str) -> Result:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "waasp",
+        *args,
+        env=cli_env(database_url, **extra),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    result = Result(proc.returncode or 0, out.decode(), err.decode())
+    assert "Traceback" not in result.err, result.err
+    return result
+
+
+async def test_check_exit_codes(app_database_url: str, pg: asyncpg.Connection) -> None:
+    """check exits 0 when allowed, 1 when not, and audits like the API."""
+    assert (await waasp(app_database_url, "add", "ann", "--trust", "limited")).code == 0
+    allowed = await waasp(app_database_url, "check", "ann", "--channel", "sms")
+    assert allowed.code == 0 and allowed.out.startswith("allowed")
+    refused = await waasp(app_database_url, "check", "nobody")
+    assert refused.code == 1 and refused.out.startswith("not allowed: unknown sender")
+    actions = [r["action"] for r in await pg.fetch("SELECT action FROM audit_logs ORDER BY id")]
+    assert actions == ["contact_added", "limited", "blocked"]
+
+
+async def test_check_errors_exit_2(app_database_url: str) -> None:
+    """check exits 2, with one line and no traceback, on bad input or an unreachable database."""
+    for args, message in [
+        (("check", ""), "SENDER: must not be empty"),
+        (("check", "x" * 300), "SENDER: must be at most 255"),
+        (("check", "x", "--channel", "c" * 51), "--channel: must be at most 50"),
+        (("check",), "usage"),
+    ]:
+        result = await waasp(app_database_url, *args)
+        assert result.code == 2 and message in result.err, result
+    result = await waasp(DEAD_DATABASE, "check", "x")
+    assert result.code == 2 and "postgresql unavailable" in result.err
+    result = await waasp(None, "check", "x")
+    assert result.code == 2 and "WAASP_DATABASE_URL" in result.err
+
+
+async def test_add_list_remove(app_database_url: str) -> None:
+    """add, list and remove manage contacts, with clear messages and exit codes."""
+    added = await waasp(
+        app_database_url, "add", "bob", "--trust", "trusted", "--name", "Bob", "--channel", "sms"
+    )
+    assert added.code == 0 and "added bob on channel sms" in added.out
+    duplicate = await waasp(
+        app_database_url, "add", "bob", "--trust", "blocked", "--channel", "sms"
+    )
+    assert duplicate.code == 1 and "already exists" in duplicate.err
+    await waasp(app_database_url, "add", "cid", "--trust", "blocked")
+    listed = await waasp(app_database_url, "list")
+    assert listed.code == 0
+    lines = listed.out.splitlines()
+    assert lines[0].split() == ["SENDER", "CHANNEL", "TRUST", "NAME"]
+    assert lines[1].split() == ["bob", "sms", "trusted", "Bob"]
+    assert lines[2].split() == ["cid", "*", "blocked"]
+    filtered = await waasp(app_database_url, "list", "--trust", "blocked", "--json")
+    assert '"sender_id":"cid"' in filtered.out and "bob" not in filtered.out
+    missing = await waasp(app_database_url, "remove", "bob")
+    assert missing.code == 1 and "no contact" in missing.err
+    removed = await waasp(app_database_url, "remove", "bob", "--channel", "sms")
+    assert removed.code == 0 and "removed bob on channel sms" in removed.out
+
+
+async def test_add_rejects_bad_values(app_database_url: str) -> None:
+    """add refuses an unknown trust level and a NUL byte, with exit 2 and no traceback."""
+    result = await waasp(app_database_url, "add", "x", "--trust", "godlike")
+    assert result.code == 2 and "invalid choice" in result.err
+    result = await waasp(app_database_url, "add", "x", "--trust", "trusted", "--name", "a\x01b\x7f")
+    assert result.code == 0
+    result = await waasp(None, "add", "x", "--trust", "trusted")
+    assert result.code == 2
+
+
+async def test_migrate_is_idempotent(app_database_url: str) -> None:
+    """migrate on an up-to-date database changes nothing and says so."""
+    result = await waasp(app_database_url, "migrate")
+    assert result.code == 0 and "up to date" in result.out
+
+
+async def test_migrate_unreachable_database_fails_cleanly() -> None:
+    """migrate against an unreachable server exits 1 with one line on stderr."""
+    result = await waasp(DEAD_DATABASE, "migrate")
+    assert result.code == 1 and "postgresql unavailable" in result.err
+
+
+async def test_bad_setting_names_the_variable(app_database_url: str) -> None:
+    """A bad environment variable is reported by name, exit 2."""
+    result = await waasp(app_database_url, "list", WAASP_AUDIT_RETENTION_DAYS="-3")
+    assert result.code == 2 and "WAASP_AUDIT_RETENTION_DAYS" in result.err
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def test_serve_starts_without_database_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """serve starts with PostgreSQL down (healthz 200, readyz 503), prints a new token once,
+    writes it 0600, and exits 0 on SIGTERM."""
+    port = free_port()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "waasp",
+        "serve",
+        "--port",
+        str(port),
+        env=cli_env(DEAD_DATABASE, WAASP_DATA_DIR=str(tmp_path)),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        assert resp.status == 200
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            async with session.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                assert resp.status == 503
+            async with session.post(
+                f"http://127.0.0.1:{port}/api/v1/check", json={"sender_id": "x"}
+            ) as resp:
+                assert resp.status == 503
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
+    assert proc.returncode == 0
+    assert "Traceback" not in err.decode()
+    token_file = tmp_path / "api_token"
+    token = token_file.read_text().strip()
+    assert token in out.decode()
+    assert token_file.stat().st_mode & 0o777 == 0o600

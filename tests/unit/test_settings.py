@@ -1,0 +1,106 @@
+"""Settings.from_env: defaults, parsing, and errors that name the variable."""
+
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError
+from pathlib import Path
+
+import pytest
+
+from waasp.errors import SettingsError
+from waasp.settings import Settings
+
+
+def test_defaults() -> None:
+    """An empty environment gives DESIGN.md's defaults (URLs None: embedded servers)."""
+    s = Settings.from_env({}, stderr_isatty=False)
+    assert (s.redis_url, s.result_url, s.database_url, s.api_token) == (None, None, None, None)
+    assert (s.host, s.port, s.data_dir) == ("127.0.0.1", 8000, Path(".waasp"))
+    assert (s.visibility_timeout, s.key_prefix, s.audit_retention_days) == (30.0, "waasp", 90)
+    assert (s.log_format, s.log_level, s.notify_webhook_url) == ("json", "info", None)
+
+
+def test_log_format_follows_tty() -> None:
+    """Without WAASP_LOG_FORMAT, logs are console on a TTY and JSON otherwise."""
+    assert Settings.from_env({}, stderr_isatty=True).log_format == "console"
+    env = {"WAASP_LOG_FORMAT": "JSON"}
+    assert Settings.from_env(env, stderr_isatty=True).log_format == "json"
+
+
+def test_every_variable_parsed() -> None:
+    """Every variable of the table is read into its field."""
+    env = {
+        "WAASP_REDIS_URL": "redis://r:6379/0",
+        "WAASP_RESULT_URL": "rediss://r:6380/1",
+        "WAASP_DATABASE_URL": "postgresql://u:p@db/waasp",
+        "WAASP_API_TOKEN": "s3cret-token",
+        "WAASP_HOST": "0.0.0.0",
+        "WAASP_PORT": "9000",
+        "WAASP_DATA_DIR": "/var/lib/waasp",
+        "WAASP_NOTIFY_WEBHOOK_URL": "https://hooks.example.com/x",
+        "WAASP_VISIBILITY_TIMEOUT": "12.5",
+        "WAASP_KEY_PREFIX": "test-1",
+        "WAASP_AUDIT_RETENTION_DAYS": "7",
+        "WAASP_LOG_FORMAT": "console",
+        "WAASP_LOG_LEVEL": "DEBUG",
+    }
+    s = Settings.from_env(env)
+    assert s.redis_url == "redis://r:6379/0" and s.result_url == "rediss://r:6380/1"
+    assert s.database_url == "postgresql://u:p@db/waasp" and s.api_token == "s3cret-token"
+    assert (s.host, s.port, s.data_dir) == ("0.0.0.0", 9000, Path("/var/lib/waasp"))
+    assert s.notify_webhook_url == "https://hooks.example.com/x"
+    assert (s.visibility_timeout, s.key_prefix, s.audit_retention_days) == (12.5, "test-1", 7)
+    assert (s.log_format, s.log_level) == ("console", "debug")
+
+
+def test_empty_counts_as_unset() -> None:
+    """An empty or blank variable takes the default."""
+    s = Settings.from_env({"WAASP_PORT": "", "WAASP_DATABASE_URL": "  "})
+    assert (s.port, s.database_url) == (8000, None)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("WAASP_PORT", "http"),
+        ("WAASP_PORT", "70000"),
+        ("WAASP_PORT", "-1"),
+        ("WAASP_VISIBILITY_TIMEOUT", "0"),
+        ("WAASP_VISIBILITY_TIMEOUT", "nan"),
+        ("WAASP_VISIBILITY_TIMEOUT", "inf"),
+        ("WAASP_VISIBILITY_TIMEOUT", "soon"),
+        ("WAASP_AUDIT_RETENTION_DAYS", "0"),
+        ("WAASP_AUDIT_RETENTION_DAYS", "1.5"),
+        ("WAASP_LOG_FORMAT", "xml"),
+        ("WAASP_LOG_LEVEL", "loud"),
+        ("WAASP_REDIS_URL", "http://r:6379"),
+        ("WAASP_REDIS_URL", "redis://"),
+        ("WAASP_RESULT_URL", "localhost:6379"),
+        ("WAASP_DATABASE_URL", "mysql://db/x"),
+        ("WAASP_NOTIFY_WEBHOOK_URL", "ftp://x/y"),
+        ("WAASP_API_TOKEN", "two words"),
+        ("WAASP_KEY_PREFIX", "a{b}"),
+        ("WAASP_HOST", "local host"),
+    ],
+)
+def test_bad_value_names_the_variable(variable: str, value: str) -> None:
+    """A bad value raises SettingsError whose message starts with the variable's name."""
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({variable: value})
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(f"{variable}: ")
+
+
+def test_url_errors_do_not_echo_passwords() -> None:
+    """A rejected URL is not repeated in the error: it may carry a password."""
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"WAASP_DATABASE_URL": "mysql://root:hunter2@db/x"})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_frozen_and_token_hidden_from_repr() -> None:
+    """Settings cannot be changed after creation, and repr() hides the token."""
+    s = Settings.from_env({"WAASP_API_TOKEN": "s3cret"})
+    with pytest.raises(FrozenInstanceError):
+        s.port = 1  # type: ignore[misc]  # assigning to a frozen field is the point
+    assert "s3cret" not in repr(s)

@@ -1,0 +1,63 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from aiohttp import web
+
+from waasp.api.jsonio import MAX_BODY_BYTES
+from waasp.api.keys import API_TOKEN, DATABASE, READINESS_PROBES, SERVICE, SETTINGS
+from waasp.api.middleware import error_middleware
+from waasp.api.readiness import ReadinessProbe
+from waasp.api.routes import setup_routes
+from waasp.db import Database
+from waasp.errors import SettingsError
+from waasp.service import BlockedSenderNotifier, WhitelistService
+from waasp.settings import Settings
+
+
+def create_app(
+    settings: Settings,
+    *,
+    notifier: BlockedSenderNotifier | None = None,
+    readiness_probes: Iterable[ReadinessProbe] = (),
+    database: Database | None = None,
+) -> web.Application:
+    """Build the API application.
+
+    ``settings.database_url`` and ``settings.api_token`` must be resolved (``waasp serve`` and
+    ``waasp up`` do that). A ``database`` passed in is owned by the caller, who opens and
+    closes it; otherwise the app creates one and opens/closes it with its own lifetime.
+    ``notifier`` hears of blocked checks; ``readiness_probes`` join PostgreSQL's in /readyz.
+    """
+    if not settings.api_token:
+        raise SettingsError("WAASP_API_TOKEN", "the API needs a token (waasp serve creates one)")
+    if database is None:
+        if settings.database_url is None:
+            raise SettingsError("WAASP_DATABASE_URL", "the API needs a PostgreSQL URL")
+        database = Database(settings.database_url)
+        owned = True
+    else:
+        owned = False
+    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[API_TOKEN] = settings.api_token.encode("utf-8")
+    app[DATABASE] = database
+    app[SERVICE] = WhitelistService(database, notifier)
+    app[READINESS_PROBES] = [ReadinessProbe("postgresql", database.ping), *readiness_probes]
+    app.cleanup_ctx.append(_lifetime(owned))
+    setup_routes(app)
+    return app
+
+
+def _lifetime(owns_database: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        if owns_database:
+            await app[DATABASE].open()
+        yield
+        await app[SERVICE].aclose()
+        if owns_database:
+            await app[DATABASE].close()
+
+    return ctx

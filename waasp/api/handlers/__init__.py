@@ -1,0 +1,1 @@
+"""Request handlers: parse, call the service, serialize. No SQL here."""

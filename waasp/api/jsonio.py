@@ -1,0 +1,45 @@
+"""Reading JSON request bodies and writing JSON responses (orjson, in this one module)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import hdrs, web
+
+from waasp.api.errors import HttpError
+from waasp.errors import ValidationError
+
+# Bodies are a few hundred bytes; a megabyte is generous and stops memory abuse.
+MAX_BODY_BYTES = 1024 * 1024
+JSON_TYPES = frozenset({"application/json"})
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """Encode ``data`` with orjson into an application/json response."""
+    return web.Response(
+        body=orjson.dumps(data), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def too_large() -> HttpError:
+    """The 413 for a body over MAX_BODY_BYTES."""
+    return HttpError(413, f"request body too large (at most {MAX_BODY_BYTES} bytes)")
+
+
+async def read_json(request: web.Request) -> Any:
+    """Return the decoded JSON body; 415 for a non-JSON content type, 413, or 400."""
+    if hdrs.CONTENT_TYPE in request.headers:
+        mime = request.content_type
+        if mime not in JSON_TYPES and not mime.endswith("+json"):
+            raise HttpError(415, "Content-Type must be application/json", {"content_type": mime})
+    # Refuse early on the declared length, before reading a byte of it.
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise too_large()
+    body = await request.read()  # raises 413 past client_max_size for chunked bodies
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError("body", f"invalid JSON: {exc}") from None

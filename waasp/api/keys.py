@@ -1,0 +1,18 @@
+"""Typed keys of everything the application object holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from waasp.api.readiness import ReadinessProbe
+from waasp.db import Database
+from waasp.service import WhitelistService
+from waasp.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", Database)
+SERVICE = web.AppKey("service", WhitelistService)
+# Append to this list (before the app starts) to make /readyz wait for another dependency.
+READINESS_PROBES = web.AppKey("readiness_probes", list[ReadinessProbe])
+# The admin token as bytes, ready for hmac.compare_digest.
+API_TOKEN = web.AppKey("api_token", bytes)

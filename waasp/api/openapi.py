@@ -1,0 +1,280 @@
+"""The OpenAPI 3.1 description served at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waasp import __version__
+from waasp.models import AuditAction, TrustLevel
+from waasp.validation import (
+    AUDIT_LIMIT_MAX,
+    CHANNEL_MAX,
+    MESSAGE_PREVIEW_MAX,
+    NAME_MAX,
+    NOTES_MAX,
+    SENDER_ID_MAX,
+)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "invalid JSON or field (details.field names it)",
+        401: "no bearer token",
+        403: "wrong token",
+        404: "not found",
+        409: "already exists",
+        413: "body too large",
+        415: "Content-Type is not application/json",
+        503: "PostgreSQL unreachable",
+    }
+    return {str(code): _json(_ref("Error"), text[code]) for code in codes}
+
+
+def _param(name: str, where: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": where, "required": required, "schema": schema}
+
+
+_SENDER = {"type": "string", "minLength": 1, "maxLength": SENDER_ID_MAX}
+_CHANNEL = {"type": ["string", "null"], "maxLength": CHANNEL_MAX}
+_TRUST = {"type": "string", "enum": [t.value for t in TrustLevel]}
+_SENDER_PATH = _param("sender_id", "path", _SENDER, required=True)
+_CHANNEL_QUERY = _param("channel", "query", {"type": "string", "maxLength": CHANNEL_MAX})
+_ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
+_ADMIN_ERRORS = (401, 403, 503)
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}, "details": {}},
+    },
+    "CheckRequest": {
+        "type": "object",
+        "required": ["sender_id"],
+        "additionalProperties": False,
+        "properties": {
+            "sender_id": _SENDER,
+            "channel": _CHANNEL,
+            "message_preview": {
+                "type": ["string", "null"],
+                "description": f"stored truncated to {MESSAGE_PREVIEW_MAX} characters",
+            },
+        },
+    },
+    "CheckResult": {
+        "type": "object",
+        "properties": {
+            "allowed": {"type": "boolean"},
+            "trust": {**_TRUST, "type": ["string", "null"]},
+            "name": {"type": ["string", "null"]},
+            "reason": {"type": "string"},
+        },
+    },
+    "NewContact": {
+        "type": "object",
+        "required": ["sender_id"],
+        "additionalProperties": False,
+        "properties": {
+            "sender_id": _SENDER,
+            "trust_level": {**_TRUST, "default": "trusted"},
+            "channel": _CHANNEL,
+            "name": {"type": ["string", "null"], "maxLength": NAME_MAX},
+            "notes": {"type": ["string", "null"], "maxLength": NOTES_MAX},
+        },
+    },
+    "ContactChanges": {
+        "type": "object",
+        "minProperties": 1,
+        "additionalProperties": False,
+        "properties": {
+            "trust_level": _TRUST,
+            "name": {"type": ["string", "null"], "maxLength": NAME_MAX},
+            "notes": {"type": ["string", "null"], "maxLength": NOTES_MAX},
+        },
+    },
+    "Contact": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "sender_id": {"type": "string"},
+            "channel": {"type": ["string", "null"], "description": "null: every channel"},
+            "trust_level": _TRUST,
+            "name": {"type": ["string", "null"]},
+            "notes": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+            "updated_at": {"type": "string", "format": "date-time"},
+        },
+    },
+    "AuditEntry": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "action": {"type": "string", "enum": [a.value for a in AuditAction]},
+            "sender_id": {"type": "string"},
+            "channel": {"type": ["string", "null"]},
+            "contact_id": {"type": ["integer", "null"]},
+            "message_preview": {"type": ["string", "null"]},
+            "metadata": {"type": "object"},
+            "reason": {"type": ["string", "null"]},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+    },
+}
+
+_CHECK_RESPONSES = {"200": _json(_ref("CheckResult"), "the decision"), **_errors(400, 503)}
+
+_PATHS: dict[str, Any] = {
+    "/api/v1/check": {
+        "post": {
+            "summary": "May this sender pass? (the decision is audited)",
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("CheckRequest")}},
+            },
+            "responses": {**_CHECK_RESPONSES, **_errors(413, 415)},
+        }
+    },
+    "/api/v1/check/{sender_id}": {
+        "get": {
+            "summary": "The same check, as a GET",
+            "parameters": [_SENDER_PATH, _CHANNEL_QUERY],
+            "responses": _CHECK_RESPONSES,
+        }
+    },
+    "/api/v1/contacts": {
+        "get": {
+            "summary": "List contacts",
+            "security": _ADMIN,
+            "parameters": [_param("trust_level", "query", _TRUST), _CHANNEL_QUERY],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "contacts": {"type": "array", "items": _ref("Contact")},
+                            "total": {"type": "integer"},
+                        },
+                    },
+                    "the contacts",
+                ),
+                **_errors(400, *_ADMIN_ERRORS),
+            },
+        },
+        "post": {
+            "summary": "Add a contact",
+            "security": _ADMIN,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("NewContact")}},
+            },
+            "responses": {
+                "201": _json(_ref("Contact"), "the new contact"),
+                **_errors(400, 409, 413, 415, *_ADMIN_ERRORS),
+            },
+        },
+    },
+    "/api/v1/contacts/{sender_id}": {
+        "parameters": [_SENDER_PATH, _CHANNEL_QUERY],
+        "get": {
+            "summary": "One contact (no channel: the global row)",
+            "security": _ADMIN,
+            "responses": {
+                "200": _json(_ref("Contact"), "the contact"),
+                **_errors(400, 404, *_ADMIN_ERRORS),
+            },
+        },
+        "patch": {
+            "summary": "Change trust level, name or notes",
+            "security": _ADMIN,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ContactChanges")}},
+            },
+            "responses": {
+                "200": _json(_ref("Contact"), "the updated contact"),
+                **_errors(400, 404, 413, 415, *_ADMIN_ERRORS),
+            },
+        },
+        "delete": {
+            "summary": "Remove a contact",
+            "security": _ADMIN,
+            "responses": {"204": {"description": "removed"}, **_errors(400, 404, *_ADMIN_ERRORS)},
+        },
+    },
+    "/api/v1/audit": {
+        "get": {
+            "summary": "The audit trail, newest first",
+            "security": _ADMIN,
+            "parameters": [
+                _param("sender_id", "query", _SENDER),
+                _param(
+                    "action", "query", {"type": "string", "enum": [a.value for a in AuditAction]}
+                ),
+                _CHANNEL_QUERY,
+                _param(
+                    "limit",
+                    "query",
+                    {"type": "integer", "minimum": 1, "maximum": AUDIT_LIMIT_MAX, "default": 100},
+                ),
+                _param("offset", "query", {"type": "integer", "minimum": 0, "default": 0}),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "logs": {"type": "array", "items": _ref("AuditEntry")},
+                            "count": {"type": "integer", "description": "entries in this page"},
+                            "limit": {"type": "integer"},
+                            "offset": {"type": "integer"},
+                        },
+                    },
+                    "one page of entries",
+                ),
+                **_errors(400, *_ADMIN_ERRORS),
+            },
+        }
+    },
+    "/api/v1/audit/stats": {
+        "get": {
+            "summary": "Totals per action and hourly rollups of the last 24 hours",
+            "security": _ADMIN,
+            "responses": {
+                "200": _json({"type": "object"}, "the statistics"),
+                **_errors(*_ADMIN_ERRORS),
+            },
+        }
+    },
+    "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "serving"}}}},
+    "/readyz": {
+        "get": {
+            "summary": "Readiness: every dependency reachable",
+            "responses": {"200": {"description": "ready"}, **_errors(503)},
+        }
+    },
+    "/api/v1/openapi.json": {
+        "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}
+    },
+}
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "WAASP",
+        "version": __version__,
+        "description": "A sender gate for AI agents: may this sender's message reach the agent?",
+    },
+    "paths": _PATHS,
+    "components": {
+        "schemas": _SCHEMAS,
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+    },
+}

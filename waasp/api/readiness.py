@@ -1,0 +1,36 @@
+"""Pluggable readiness probes for /readyz: each is a name and an async check that raises."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+PROBE_TIMEOUT = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessProbe:
+    """A dependency /readyz waits for: ``check`` returns when it is usable, raises when not."""
+
+    name: str
+    check: Callable[[], Awaitable[None]]
+
+
+async def _outcome(probe: ReadinessProbe, seconds: float) -> str:
+    try:
+        async with asyncio.timeout(seconds):
+            await probe.check()
+    except TimeoutError:
+        return f"no answer within {seconds:g}s"
+    except Exception as exc:
+        return str(exc) or type(exc).__name__
+    return "ok"
+
+
+async def run_probes(
+    probes: Sequence[ReadinessProbe], seconds: float = PROBE_TIMEOUT
+) -> dict[str, str]:
+    """Run every probe at once; map each name to "ok" or why it failed."""
+    outcomes = await asyncio.gather(*(_outcome(probe, seconds) for probe in probes))
+    return {probe.name: outcome for probe, outcome in zip(probes, outcomes, strict=True)}

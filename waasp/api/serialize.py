@@ -1,0 +1,58 @@
+"""How domain values look in the API's JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waasp.models import AuditEntry, AuditStats, CheckResult, Contact
+
+
+def check_result(result: CheckResult) -> dict[str, Any]:
+    """``{allowed, trust, name, reason}``; trust is null for an unknown sender."""
+    return {
+        "allowed": result.allowed,
+        "trust": result.trust,
+        "name": result.name,
+        "reason": result.reason,
+    }
+
+
+def contact(value: Contact) -> dict[str, Any]:
+    """A contact with every field; channel null means every channel."""
+    return {
+        "id": value.id,
+        "sender_id": value.sender_id,
+        "channel": value.channel,
+        "trust_level": value.trust_level,
+        "name": value.name,
+        "notes": value.notes,
+        "created_at": value.created_at,
+        "updated_at": value.updated_at,
+    }
+
+
+def audit_entry(entry: AuditEntry) -> dict[str, Any]:
+    """One audit entry with every field."""
+    return {
+        "id": entry.id,
+        "action": entry.action,
+        "sender_id": entry.sender_id,
+        "channel": entry.channel,
+        "contact_id": entry.contact_id,
+        "message_preview": entry.message_preview,
+        "metadata": entry.metadata,
+        "reason": entry.reason,
+        "created_at": entry.created_at,
+    }
+
+
+def audit_stats(stats: AuditStats) -> dict[str, Any]:
+    """Totals per action and the hourly rollups of the last day."""
+    return {
+        "total_entries": stats.total_entries,
+        "by_action": stats.by_action,
+        "hourly": [
+            {"hour": h.hour, "action": h.action, "channel": h.channel, "count": h.count}
+            for h in stats.hourly
+        ],
+    }

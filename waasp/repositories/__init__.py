@@ -1,0 +1,1 @@
+"""SQL, one module per table: plain asyncpg queries with ``$n`` parameters."""

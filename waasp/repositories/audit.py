@@ -1,0 +1,98 @@
+"""Queries on ``audit_logs`` and ``audit_stats_hourly``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import orjson
+
+from waasp.models import AuditAction, AuditEntry, AuditStats, HourlyStat
+from waasp.validation import AuditQuery
+
+if TYPE_CHECKING:
+    from waasp.db import Conn
+
+_COLUMNS = (
+    "id, action, sender_id, channel, contact_id, message_preview, metadata, reason, created_at"
+)
+
+
+async def insert(
+    conn: Conn,
+    *,
+    action: AuditAction,
+    sender_id: str,
+    channel: str | None,
+    contact_id: int | None,
+    reason: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """Write one audit entry for an admin change."""
+    await conn.execute(
+        """INSERT INTO audit_logs (action, sender_id, channel, contact_id, reason, metadata)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb)""",
+        action.value,
+        sender_id,
+        channel,
+        contact_id,
+        reason,
+        orjson.dumps(metadata or {}).decode(),
+    )
+
+
+def to_entry(row: asyncpg.Record) -> AuditEntry:
+    """Build an AuditEntry from a row holding every audit column."""
+    return AuditEntry(
+        id=row["id"],
+        action=row["action"],
+        sender_id=row["sender_id"],
+        channel=row["channel"],
+        contact_id=row["contact_id"],
+        message_preview=row["message_preview"],
+        metadata=orjson.loads(row["metadata"]),
+        reason=row["reason"],
+        created_at=row["created_at"],
+    )
+
+
+async def list_entries(conn: Conn, query: AuditQuery) -> list[AuditEntry]:
+    """Return one page of entries matching the query, newest first."""
+    # Only the filters given become SQL, so each combination gets a plan that uses its index.
+    conditions: list[str] = []
+    args: list[object] = []
+    for column, value in (
+        ("sender_id", query.sender_id),
+        ("action", query.action.value if query.action else None),
+        ("channel", query.channel),
+    ):
+        if value is not None:
+            args.append(value)
+            conditions.append(f"{column} = ${len(args)}")
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    args += [query.limit, query.offset]
+    rows = await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM audit_logs {where}
+            ORDER BY created_at DESC, id DESC LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
+        *args,
+    )
+    return [to_entry(row) for row in rows]
+
+
+async def stats(conn: Conn, hourly_window_hours: int = 24) -> AuditStats:
+    """Count entries per action, and read the hourly rollups of the last window."""
+    rows = await conn.fetch("SELECT action, count(*) AS n FROM audit_logs GROUP BY action")
+    by_action = {row["action"]: row["n"] for row in sorted(rows, key=lambda r: r["action"])}
+    # HOURLY ROLLUPS: filled by the aggregate_audit_stats task (a later issue); empty until then.
+    hourly_rows = await conn.fetch(
+        """SELECT hour, action, channel, count FROM audit_stats_hourly
+           WHERE hour >= date_trunc('hour', now()) - make_interval(hours => $1)
+           ORDER BY hour, action, channel NULLS FIRST""",
+        hourly_window_hours,
+    )
+    hourly = tuple(
+        HourlyStat(hour=r["hour"], action=r["action"], channel=r["channel"], count=r["count"])
+        for r in hourly_rows
+    )
+    return AuditStats(total_entries=sum(by_action.values()), by_action=by_action, hourly=hourly)

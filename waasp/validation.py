@@ -1,0 +1,215 @@
+"""Turn untrusted input (JSON bodies, query strings, CLI arguments) into checked values.
+
+Every failure is a ValidationError naming the field, which the API answers with 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Final
+
+from waasp.errors import ValidationError
+from waasp.models import AuditAction, TrustLevel
+
+SENDER_ID_MAX = 255
+CHANNEL_MAX = 50
+NAME_MAX = 255
+NOTES_MAX = 4000
+MESSAGE_PREVIEW_MAX = 500
+# Previews are truncated, not refused, but a bound keeps the NUL scan and the log lines sane.
+MESSAGE_PREVIEW_INPUT_MAX = 100_000
+AUDIT_LIMIT_MAX = 1000
+AUDIT_LIMIT_DEFAULT = 100
+OFFSET_MAX = 2**62  # far beyond any table, still inside PostgreSQL's bigint
+
+
+class Unset(Enum):
+    """Marks a field a PATCH body did not mention (None would mean "clear it")."""
+
+    UNSET = "unset"
+
+
+UNSET: Final = Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """A validated check: who is asking, on which channel, with which message."""
+
+    sender_id: str
+    channel: str | None = None
+    message_preview: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewContact:
+    """A validated contact to add."""
+
+    sender_id: str
+    trust_level: TrustLevel = TrustLevel.TRUSTED
+    channel: str | None = None
+    name: str | None = None
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactChanges:
+    """The fields a PATCH sets; UNSET ones stay as they are."""
+
+    trust_level: TrustLevel | Unset = UNSET
+    name: str | Unset | None = UNSET
+    notes: str | Unset | None = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters and page of an audit listing."""
+
+    sender_id: str | None = None
+    action: AuditAction | None = None
+    channel: str | None = None
+    limit: int = AUDIT_LIMIT_DEFAULT
+    offset: int = 0
+
+
+def text(field: str, value: object, *, max_length: int, allow_empty: bool = True) -> str:
+    """Check that ``value`` is a string PostgreSQL can store, at most ``max_length`` long."""
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    if len(value) > max_length:
+        raise ValidationError(field, f"must be at most {max_length} characters")
+    if "\x00" in value:
+        raise ValidationError(field, "must not contain NUL bytes")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(field, "must be valid Unicode text") from None
+    if not allow_empty and not value.strip():
+        raise ValidationError(field, "must not be empty")
+    return value
+
+
+def sender_id(value: object, field: str = "sender_id") -> str:
+    """Validate a sender id: 1 to 255 characters, not blank."""
+    if value is None:
+        raise ValidationError(field, "is required")
+    return text(field, value, max_length=SENDER_ID_MAX, allow_empty=False)
+
+
+def channel(value: object, field: str = "channel") -> str | None:
+    """Validate a channel: at most 50 characters; absent or empty means every channel."""
+    if value is None:
+        return None
+    checked = text(field, value, max_length=CHANNEL_MAX)
+    return checked or None
+
+
+def trust_level(value: object, field: str = "trust_level") -> TrustLevel:
+    """Validate a trust level name."""
+    if isinstance(value, str):
+        try:
+            return TrustLevel(value)
+        except ValueError:
+            pass
+    choices = ", ".join(level.value for level in TrustLevel)
+    raise ValidationError(field, f"must be one of {choices}")
+
+
+def optional_text(field: str, value: object, max_length: int) -> str | None:
+    """Validate a nullable free-text field such as a name or notes."""
+    return None if value is None else text(field, value, max_length=max_length)
+
+
+def message_preview(value: object) -> str | None:
+    """Validate a message preview and truncate it to what the audit trail keeps."""
+    if value is None:
+        return None
+    checked = text("message_preview", value, max_length=MESSAGE_PREVIEW_INPUT_MAX)
+    return checked[:MESSAGE_PREVIEW_MAX]
+
+
+def _object(data: object, allowed: frozenset[str]) -> Mapping[str, Any]:
+    if not isinstance(data, dict):
+        raise ValidationError("body", "must be a JSON object")
+    for key in data:
+        if key not in allowed:
+            raise ValidationError(str(key), "is not a known field")
+    return data
+
+
+_CHECK_FIELDS = frozenset({"sender_id", "channel", "message_preview"})
+_CREATE_FIELDS = frozenset({"sender_id", "trust_level", "channel", "name", "notes"})
+_UPDATE_FIELDS = frozenset({"trust_level", "name", "notes"})
+
+
+def check_request(data: object) -> CheckRequest:
+    """Validate the body of POST /api/v1/check."""
+    body = _object(data, _CHECK_FIELDS)
+    return CheckRequest(
+        sender_id=sender_id(body.get("sender_id")),
+        channel=channel(body.get("channel")),
+        message_preview=message_preview(body.get("message_preview")),
+    )
+
+
+def new_contact(data: object) -> NewContact:
+    """Validate the body of POST /api/v1/contacts (trust_level defaults to trusted)."""
+    body = _object(data, _CREATE_FIELDS)
+    trust = body.get("trust_level")
+    return NewContact(
+        sender_id=sender_id(body.get("sender_id")),
+        trust_level=TrustLevel.TRUSTED if trust is None else trust_level(trust),
+        channel=channel(body.get("channel")),
+        name=optional_text("name", body.get("name"), NAME_MAX),
+        notes=optional_text("notes", body.get("notes"), NOTES_MAX),
+    )
+
+
+def contact_changes(data: object) -> ContactChanges:
+    """Validate the body of PATCH /api/v1/contacts/{sender_id}."""
+    body = _object(data, _UPDATE_FIELDS)
+    if not body:
+        raise ValidationError("body", "must set at least one of trust_level, name, notes")
+    return ContactChanges(
+        trust_level=trust_level(body["trust_level"]) if "trust_level" in body else UNSET,
+        name=optional_text("name", body["name"], NAME_MAX) if "name" in body else UNSET,
+        notes=optional_text("notes", body["notes"], NOTES_MAX) if "notes" in body else UNSET,
+    )
+
+
+def bounded_int(field: str, value: str | None, *, default: int, low: int, high: int) -> int:
+    """Parse an integer query parameter that must lie in [low, high]."""
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValidationError(field, "must be an integer") from None
+    if not low <= number <= high:
+        raise ValidationError(field, f"must be from {low} to {high}")
+    return number
+
+
+def audit_query(params: Mapping[str, str]) -> AuditQuery:
+    """Validate the query string of GET /api/v1/audit."""
+    raw_sender = params.get("sender_id")
+    raw_action = params.get("action")
+    action: AuditAction | None = None
+    if raw_action:
+        try:
+            action = AuditAction(raw_action)
+        except ValueError:
+            choices = ", ".join(a.value for a in AuditAction)
+            raise ValidationError("action", f"must be one of {choices}") from None
+    return AuditQuery(
+        sender_id=sender_id(raw_sender) if raw_sender else None,
+        action=action,
+        channel=channel(params.get("channel")),
+        limit=bounded_int(
+            "limit", params.get("limit"), default=AUDIT_LIMIT_DEFAULT, low=1, high=AUDIT_LIMIT_MAX
+        ),
+        offset=bounded_int("offset", params.get("offset"), default=0, low=0, high=OFFSET_MAX),
+    )
