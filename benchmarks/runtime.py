@@ -39,14 +39,12 @@ class Row:
         """Markdown cells."""
 
         def fmt(values: list[float]) -> str:
-            return (f"{statistics.median(values):,.1f} "
-                    f"({min(values):,.1f}–{max(values):,.1f})")
+            return f"{statistics.median(values):,.1f} ({min(values):,.1f}-{max(values):,.1f})"
 
         ratio = "n/a"
         if self.raw:
-            ratio = f"{statistics.median(self.ours) / statistics.median(self.raw):.2f}×"
-        return [self.scenario, self.unit, fmt(self.ours),
-                fmt(self.raw) if self.raw else "—", ratio]
+            ratio = f"{statistics.median(self.ours) / statistics.median(self.raw):.2f}x"
+        return [self.scenario, self.unit, fmt(self.ours), fmt(self.raw) if self.raw else "—", ratio]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -107,7 +105,8 @@ async def enqueue_raw(url: str, n: int, bulk: bool) -> float:
     stream = f"{fresh_prefix()}:stream"
     await client.ping()
     seconds = await (raw_streams.enqueue_pipelined if bulk else raw_streams.enqueue_one_by_one)(
-        client, stream, n)
+        client, stream, n
+    )
     await client.delete(stream)
     await client.aclose()
     return n / seconds
@@ -146,10 +145,14 @@ async def drain_raw(url: str, n: int) -> float:
 
 
 def spawn(args: list[str], prefix: str, url: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "WAASP_KEY_PREFIX": prefix, "WAASP_REDIS_URL": url,
-           "PYTHONPATH": ROOT}
-    return subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "WAASP_KEY_PREFIX": prefix, "WAASP_REDIS_URL": url, "PYTHONPATH": ROOT}
+    return subprocess.Popen(
+        [sys.executable, *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def collect(client: Redis, key: str, n: int, timeout: float = 30) -> list[float]:
@@ -174,8 +177,21 @@ async def latency_ours(url: str, n: int, countdown: float | None = None) -> list
     prefix = fresh_prefix()
     app = make_runtime(url, prefix)
     client = app.runtime.broker.client
-    worker = spawn(["-m", "waasp.runtime", "worker", "-A", "benchmarks.runtime_app:runtime",
-                    "-c", "10", "--loglevel", "warning"], prefix, url)
+    worker = spawn(
+        [
+            "-m",
+            "waasp.runtime",
+            "worker",
+            "-A",
+            "benchmarks.runtime_app:runtime",
+            "-c",
+            "10",
+            "--loglevel",
+            "warning",
+        ],
+        prefix,
+        url,
+    )
     try:
         await app.noop.delay()
         await collect_started(client, prefix)
@@ -230,36 +246,69 @@ async def latency_raw(url: str, n: int) -> list[float]:
 
 async def run(url: str, n: int, reps: int) -> list[Row]:
     rows = [
-        Row("enqueue, one by one", "tasks/s",
+        Row(
+            "enqueue, one by one",
+            "tasks/s",
             await measure(reps, lambda: enqueue_ours(url, n, False)),
-            await measure(reps, lambda: enqueue_raw(url, n, False))),
-        Row("enqueue, bulk", "tasks/s",
+            await measure(reps, lambda: enqueue_raw(url, n, False)),
+        ),
+        Row(
+            "enqueue, bulk",
+            "tasks/s",
             await measure(reps, lambda: enqueue_ours(url, n, True)),
-            await measure(reps, lambda: enqueue_raw(url, n, True))),
-        Row("drain, 1 process (results stored, STARTED tracked)", "tasks/s",
+            await measure(reps, lambda: enqueue_raw(url, n, True)),
+        ),
+        Row(
+            "drain, 1 process (results stored, STARTED tracked)",
+            "tasks/s",
             await measure(reps, lambda: drain_ours(url, n)),
-            await measure(reps, lambda: drain_raw(url, n))),
+            await measure(reps, lambda: drain_raw(url, n)),
+        ),
     ]
     ours_lat = [await latency_ours(url, 1000) for _ in range(reps)]
     raw_lat = [await latency_raw(url, 1000) for _ in range(reps)]
     for q, label in ((50, "p50"), (99, "p99")):
-        rows.append(Row(f"enqueue-to-start latency at 200/s, {label}", "ms",
-                        [percentile(v, q) for v in ours_lat],
-                        [percentile(v, q) for v in raw_lat], higher_is_better=False))
-    rows.append(Row("enqueue-to-start latency at 200/s, max", "ms",
-                    [max(v) for v in ours_lat], [max(v) for v in raw_lat],
-                    higher_is_better=False))
+        rows.append(
+            Row(
+                f"enqueue-to-start latency at 200/s, {label}",
+                "ms",
+                [percentile(v, q) for v in ours_lat],
+                [percentile(v, q) for v in raw_lat],
+                higher_is_better=False,
+            )
+        )
+    rows.append(
+        Row(
+            "enqueue-to-start latency at 200/s, max",
+            "ms",
+            [max(v) for v in ours_lat],
+            [max(v) for v in raw_lat],
+            higher_is_better=False,
+        )
+    )
     delayed = [await latency_ours(url, 200, countdown=1.0) for _ in range(reps)]
     for q, label in ((50, "p50"), (99, "p99")):
-        rows.append(Row(f"lateness of 1 s-delayed tasks, {label}", "ms",
-                        [percentile(v, q) for v in delayed], None, higher_is_better=False))
+        rows.append(
+            Row(
+                f"lateness of 1 s-delayed tasks, {label}",
+                "ms",
+                [percentile(v, q) for v in delayed],
+                None,
+                higher_is_better=False,
+            )
+        )
     return rows
 
 
 def table(rows: list[Row]) -> str:
     """The Markdown table."""
-    head = ["scenario", "unit", "waasp.runtime median (min–max)", "raw Streams median (min–max)",
-            "ratio"]
+    head = [
+        "scenario",
+        "unit",
+        "waasp.runtime median (min-max)",
+        "raw Streams median (min-max)",
+        "ratio",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
     return "\n".join(lines)
@@ -269,8 +318,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--redis-url", default=os.environ.get("WAASP_REDIS_URL",
-                                                              "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("WAASP_REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
     args = parser.parse_args()
     import logging
 
