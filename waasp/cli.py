@@ -18,6 +18,7 @@ import orjson
 from waasp import __version__, validation
 from waasp.api.app import create_app
 from waasp.api.server import run_server, stop_on_signals
+from waasp.background import RuntimeNotifier, redis_probe
 from waasp.db import SCHEMA_ERRORS, UNAVAILABLE_ERRORS, Database, unavailable
 from waasp.errors import SettingsError, ValidationError, WaaspError
 from waasp.logging import configure_logging
@@ -25,6 +26,7 @@ from waasp.migrate import current_version, migrate
 from waasp.models import CheckResult, Contact, TrustLevel
 from waasp.service import WhitelistService
 from waasp.settings import Settings
+from waasp.tasks import build as build_tasks
 from waasp.token import obtain_token, token_path
 
 EXIT_OK = 0
@@ -79,7 +81,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if created:
             _say(f"API token (saved in {token_path(settings.data_dir)}): {token}")
         settings = replace(settings, api_token=token)
-    app = create_app(settings)
+    runtime = build_tasks(settings).runtime
+    app = create_app(
+        settings, notifier=RuntimeNotifier(runtime), readiness_probes=[redis_probe(runtime)]
+    )
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -91,6 +96,25 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         await run_server(app, settings.host, settings.port, stop, on_listening=listening)
 
     asyncio.run(serve())
+    return EXIT_OK
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the API, a worker and the scheduler in one process until SIGINT or SIGTERM."""
+    from waasp.up import run_up  # imports the task runtime's worker and scheduler
+
+    settings = replace(
+        settings,
+        host=args.host or settings.host,
+        port=settings.port if args.port is None else args.port,
+    )
+
+    async def up() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        await run_up(settings, stop, _say)
+
+    asyncio.run(up())
     return EXIT_OK
 
 
@@ -242,6 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default WAASP_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=_port, help="bind port (default WAASP_PORT or 8000)")
     serve.set_defaults(handler=cmd_serve, error_exit=EXIT_FAILURE)
+
+    up = sub.add_parser(
+        "up", help="API + worker + scheduler in one process (embedded servers when no URL is set)"
+    )
+    up.add_argument("--host", help="bind address (default WAASP_HOST or 127.0.0.1)")
+    up.add_argument("--port", type=_port, help="bind port (default WAASP_PORT or 8000)")
+    up.set_defaults(handler=cmd_up, error_exit=EXIT_FAILURE)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
     mig.set_defaults(handler=cmd_migrate, error_exit=EXIT_FAILURE)

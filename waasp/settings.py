@@ -42,6 +42,10 @@ class Settings:
     audit_retention_days: int = 90
     log_format: str = "json"
     log_level: str = "info"
+    notify_window: float = 60.0
+    notify_retry_delay: float = 60.0
+    notify_max_retries: int = 3
+    worker_concurrency: int = 8
 
     @classmethod
     def from_env(
@@ -73,6 +77,10 @@ class Settings:
             audit_retention_days=get("WAASP_AUDIT_RETENTION_DAYS", _positive_int, 90),
             log_format=get("WAASP_LOG_FORMAT", _choice(LOG_FORMATS), "console" if tty else "json"),
             log_level=get("WAASP_LOG_LEVEL", _choice(LOG_LEVELS), "info"),
+            notify_window=get("WAASP_NOTIFY_WINDOW", _positive_float, 60.0),
+            notify_retry_delay=get("WAASP_NOTIFY_RETRY_DELAY", _positive_float, 60.0),
+            notify_max_retries=get("WAASP_NOTIFY_MAX_RETRIES", _positive_int, 3),
+            worker_concurrency=get("WAASP_WORKER_CONCURRENCY", _positive_int, 8),
         )
 
 

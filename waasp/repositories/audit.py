@@ -84,7 +84,7 @@ async def stats(conn: Conn, hourly_window_hours: int = 24) -> AuditStats:
     """Count entries per action, and read the hourly rollups of the last window."""
     rows = await conn.fetch("SELECT action, count(*) AS n FROM audit_logs GROUP BY action")
     by_action = {row["action"]: row["n"] for row in sorted(rows, key=lambda r: r["action"])}
-    # HOURLY ROLLUPS: filled by the aggregate_audit_stats task (a later issue); empty until then.
+    # Filled by the aggregate_audit_stats task (waasp.tasks), one row per hour, action, channel.
     hourly_rows = await conn.fetch(
         """SELECT hour, action, channel, count FROM audit_stats_hourly
            WHERE hour >= date_trunc('hour', now()) - make_interval(hours => $1)

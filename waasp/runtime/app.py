@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -78,6 +78,8 @@ class Runtime:
         if key_prefix:
             self.conf.update(key_prefix=key_prefix)
         self.tasks: dict[str, Task] = {}
+        self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self._broker: Broker | None = None
         self._results: ResultBackend | None = None
         self._announced: set[str] = set()
@@ -150,6 +152,16 @@ class Runtime:
             return task
 
         return register(fn) if fn is not None else register
+
+    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Register a coroutine function a worker awaits before it takes any task."""
+        self.startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Register a coroutine function a worker awaits after its last task (resources)."""
+        self.shutdown_hooks.append(hook)
+        return hook
 
     def get_task(self, name: str) -> Task:
         """The registered task called ``name``."""

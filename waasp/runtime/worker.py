@@ -132,6 +132,8 @@ class Worker:
             burst=self.burst,
         )
         await self._prepare()
+        for hook in self.runtime.startup_hooks:
+            await hook()
         try:
             async with asyncio.TaskGroup() as group:
                 services = [
@@ -149,6 +151,8 @@ class Worker:
                 await self._drain(reader, executors, services)
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
+            for hook in self.runtime.shutdown_hooks:
+                await hook()
         log.info("worker_stopped", worker=self.name, **self.stats())
 
     # -- start and stop --------------------------------------------------------------------
