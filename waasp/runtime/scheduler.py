@@ -35,8 +35,9 @@ from waasp.runtime.schedules import from_ms, to_ms
 
 log = structlog.get_logger("waasp.runtime.scheduler")
 
-# The longest nap between looks at the schedule, so a stop() or a change made by another
-# scheduler is noticed promptly even when the next tick is hours away.
+# The longest nap between looks at the server's clock: a tick hours away is still fired
+# by the server's time, not by a local clock that may drift from it (or a failover to a
+# server whose clock differs) over a long sleep.
 MAX_SLEEP = 1.0
 # The last-fired-tick key outlives several periods, and at least a week, so a scheduler
 # outage shorter than that is still caught up.

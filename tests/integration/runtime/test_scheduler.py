@@ -344,6 +344,21 @@ def test_bad_beat_schedule_is_one_line_error(redis_url: str, prefix: str) -> Non
 # -- several scheduler processes --------------------------------------------------------
 
 
+async def assert_one_tick_per_second(
+    runtime: Runtime, schedulers: Schedulers, seconds: float
+) -> None:
+    """Once ticking, let the schedulers run ``seconds``: each second enqueued once."""
+    await wait_for_ticks(runtime, 1)
+    start = await server_now(runtime)
+    await asyncio.sleep(seconds)
+    end = await server_now(runtime)
+    schedulers.stop_all()
+    ticks = await fired(runtime)
+    assert_each_tick_once_consecutive(ticks)
+    window = [f for f in ticks if start < f.tick <= end]
+    assert abs(len(window) - (end - start).total_seconds()) <= 1
+
+
 @pytest.mark.slow
 async def test_three_schedulers_enqueue_each_tick_exactly_once(
     runtime: Runtime, schedulers: Schedulers
@@ -351,15 +366,7 @@ async def test_three_schedulers_enqueue_each_tick_exactly_once(
     """Three scheduler processes for 8 s: one enqueue per second, never two of one tick."""
     for _ in range(3):
         schedulers.start()
-    await wait_for_ticks(runtime, 1)
-    start = await server_now(runtime)
-    await asyncio.sleep(8)
-    end = await server_now(runtime)
-    schedulers.stop_all()
-    ticks = await fired(runtime)
-    assert_each_tick_once_consecutive(ticks)
-    window = [f for f in ticks if start < f.tick <= end]
-    assert abs(len(window) - (end - start).total_seconds()) <= 1
+    await assert_one_tick_per_second(runtime, schedulers, 8)
 
 
 @pytest.mark.slow
@@ -417,12 +424,4 @@ async def test_schedulers_on_hosts_with_skewed_wall_clocks(
     """Scheduler processes whose wall clocks are 1 h behind and ahead neither skip nor double."""
     for skew in ("-3600", "0", "3600"):
         schedulers.start(SCHED_TEST_CLOCK_SKEW=skew)
-    await wait_for_ticks(runtime, 1)
-    start = await server_now(runtime)
-    await asyncio.sleep(5)
-    end = await server_now(runtime)
-    schedulers.stop_all()
-    ticks = await fired(runtime)
-    assert_each_tick_once_consecutive(ticks)
-    window = [f for f in ticks if start < f.tick <= end]
-    assert abs(len(window) - (end - start).total_seconds()) <= 1
+    await assert_one_tick_per_second(runtime, schedulers, 5)
