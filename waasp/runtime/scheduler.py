@@ -133,7 +133,7 @@ class Scheduler:
             self.load()
         log.info("scheduler_started", entries=[e.name for e in self._entries])
         backoff = Backoff()
-        registered = False
+        registered = not self._queues  # nothing to announce for an empty schedule
         while not self._stop.is_set():
             try:
                 if not registered:

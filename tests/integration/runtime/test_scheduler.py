@@ -291,6 +291,16 @@ async def test_scheduler_rides_out_unreachable_redis_and_stops() -> None:
     assert logs[-1]["event"] == "scheduler_stopped"
 
 
+async def test_empty_schedule_idles_quietly_until_stopped(runtime: Runtime) -> None:
+    """With no entries the scheduler just waits: no errors, no keys, a prompt stop."""
+    with capture_logs() as logs:
+        await run_for(Scheduler(runtime, {}), 1.5)
+    assert [e["event"] for e in logs] == ["scheduler_started", "scheduler_stopped"]
+    assert [
+        k async for k in runtime.broker.client.scan_iter(match=f"{runtime.conf.key_prefix}:*")
+    ] == []
+
+
 # -- the command line -------------------------------------------------------------------
 
 
