@@ -17,6 +17,7 @@ from waasp.runtime.errors import (
     TimeLimitExceeded,
 )
 from waasp.runtime.results import AsyncResult
+from waasp.runtime.schedules import crontab
 from waasp.runtime.states import (
     EXCEPTION_STATES,
     FAILURE,
@@ -54,4 +55,5 @@ __all__ = [
     "TaskState",
     "TimeLimitExceeded",
     "Worker",
+    "crontab",
 ]
