@@ -26,7 +26,6 @@ from waasp.migrate import current_version, migrate
 from waasp.models import CheckResult, Contact, TrustLevel
 from waasp.service import WhitelistService
 from waasp.settings import Settings
-from waasp.tasks import build as build_tasks
 from waasp.token import obtain_token, token_path
 
 EXIT_OK = 0
@@ -81,7 +80,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if created:
             _say(f"API token (saved in {token_path(settings.data_dir)}): {token}")
         settings = replace(settings, api_token=token)
-    runtime = build_tasks(settings).runtime
+    from waasp.tasks import build  # the task runtime, for the blocked-sender notifier
+
+    runtime = build(settings).runtime
     app = create_app(
         settings, notifier=RuntimeNotifier(runtime), readiness_probes=[redis_probe(runtime)]
     )

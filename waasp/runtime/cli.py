@@ -34,7 +34,7 @@ def load_app(spec: str) -> Runtime:
         raise AppImportError(f"-A {spec!r}: expected MODULE:ATTR")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except Exception as exc:
         raise AppImportError(f"-A {spec!r}: cannot import {module_name}: {exc}") from None
     app = getattr(module, attr or "runtime", None)
     if not isinstance(app, Runtime):
