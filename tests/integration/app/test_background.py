@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -301,7 +301,7 @@ async def test_every_check_is_audited_once_while_a_worker_is_killed(
 
 
 async def _insert_audit(
-    pg: asyncpg.Connection, rows: list[tuple[str, str | None, dt.datetime]]
+    pg: asyncpg.Connection, rows: Sequence[tuple[str, str | None, dt.datetime]]
 ) -> None:
     await pg.executemany(
         "INSERT INTO audit_logs (action, sender_id, channel, created_at) VALUES ($1, 'x', $2, $3)",
@@ -336,7 +336,9 @@ async def test_hourly_aggregation_is_idempotent(
 ) -> None:
     """Rolling up one hour twice gives the same counts per action and channel."""
     hour = dt.datetime(2026, 11, 28, 10, tzinfo=dt.UTC)
-    rows = [("blocked", "whatsapp", hour + dt.timedelta(minutes=m)) for m in range(5)]
+    rows: list[tuple[str, str | None, dt.datetime]] = [
+        ("blocked", "whatsapp", hour + dt.timedelta(minutes=m)) for m in range(5)
+    ]
     rows += [("allowed", None, hour + dt.timedelta(minutes=m)) for m in range(3)]
     rows += [("allowed", None, hour + dt.timedelta(hours=1, minutes=1))]  # next hour
     await _insert_audit(pg, rows)
