@@ -48,12 +48,22 @@ def times_key(rt: Runtime, tag: str) -> str:
 
 async def _note(tag: str) -> int:
     """Count one execution of ``tag`` and record when it started; return the count."""
+    started = repr(time.time())
     client = runtime.broker.client
-    async with client.pipeline(transaction=True) as pipe:
-        pipe.incr(runs_key(runtime, tag))
-        pipe.rpush(times_key(runtime, tag), repr(time.time()))
-        count, _ = await pipe.execute()
-    return int(count)
+    for attempt in range(5):
+        try:
+            async with client.pipeline(transaction=True) as pipe:
+                pipe.incr(runs_key(runtime, tag))
+                pipe.rpush(times_key(runtime, tag), started)
+                count, _ = await pipe.execute()
+            return int(count)
+        except redis.exceptions.ConnectionError:
+            # The runtime's clients do not retry; after a Redis restart the first command on
+            # each pooled connection fails once. Task code that uses Redis must cope.
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.1)
+    raise AssertionError("unreachable")
 
 
 @runtime.task
