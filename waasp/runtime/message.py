@@ -116,8 +116,10 @@ def decode_message(raw: bytes) -> TaskMessage:
         raise DecodeError("message field 'eta' or 'headers' is of the wrong type")
     # Checked like the others: float("soon") would raise ValueError, which the worker does
     # not expect from a decode and which used to kill its executor loop (a poison message).
-    enqueued_at = data.get("enqueued_at") or 0.0
-    if not isinstance(enqueued_at, int | float):
+    enqueued_at = data.get("enqueued_at")
+    if enqueued_at is None:
+        enqueued_at = 0.0
+    if not isinstance(enqueued_at, int | float) or isinstance(enqueued_at, bool):
         raise DecodeError("message field 'enqueued_at' is of the wrong type")
     return TaskMessage(
         id=_field(data, "id", str),
