@@ -29,9 +29,7 @@ def redis_url() -> str:
         return url
     if port_open("127.0.0.1", 6379):
         return DEFAULT_REDIS_URL
-    raise RuntimeError(
-        "no Redis reachable on 127.0.0.1:6379 and WAASP_TEST_REDIS_URL is unset"
-    )
+    raise RuntimeError("no Redis reachable on 127.0.0.1:6379 and WAASP_TEST_REDIS_URL is unset")
 
 
 def database_url() -> str:

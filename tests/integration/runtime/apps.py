@@ -174,9 +174,7 @@ async def permanent_error(tag: str) -> None:
     raise KeyError(tag)
 
 
-@runtime.task(
-    bind=True, autoretry_for=(TemporaryError,), retry_backoff=0.05, retry_backoff_max=0.2
-)
+@runtime.task(bind=True, autoretry_for=(TemporaryError,), retry_backoff=0.05, retry_backoff_max=0.2)
 async def flaky(self: Task, tag: str, failures: int) -> int:
     """Raise TemporaryError ``failures`` times, then succeed (automatic retries)."""
     count = await _note(f"flaky:{tag}")

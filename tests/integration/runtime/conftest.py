@@ -63,6 +63,21 @@ async def stream_state(runtime: Runtime, queue: str = "default") -> tuple[int, i
     return length, int(pending["pending"])
 
 
+async def wait_settled(
+    runtime: Runtime, *, dead: int | None = None, queue: str = "default", timeout: float = 10.0
+) -> None:
+    """Wait until the queue's stream is empty with nothing pending (and, if given, ``dead``
+    dead letters exist). A result is stored before its entry is acknowledged, so a test that
+    saw the result must wait for the acknowledgement (and the dead letter it brings)."""
+
+    async def settled() -> bool:
+        if await stream_state(runtime, queue) != (0, 0):
+            return False
+        return dead is None or sum((await runtime.dlq.count()).values()) == dead
+
+    await wait_until(settled, timeout)
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
     with socket.socket() as sock:
@@ -331,4 +346,3 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.kill()
-

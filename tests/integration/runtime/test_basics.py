@@ -55,9 +55,7 @@ async def test_sync_task_runs_in_the_worker(runtime: Runtime, workers: WorkerFac
     assert await result.get(timeout=15) == {"product": 42, "pid": worker.pid}
 
 
-async def test_routing_by_glob_keeps_queues_apart(
-    runtime: Runtime, workers: WorkerFactory
-) -> None:
+async def test_routing_by_glob_keeps_queues_apart(runtime: Runtime, workers: WorkerFactory) -> None:
     """``task_routes`` globs pick the queue; a ``-Q default`` worker never runs a high task."""
     assert runtime.route(apps.urgent_ping.name) == "high"
     assert runtime.route(apps.ping.name) == "default"
@@ -104,9 +102,7 @@ async def test_results_expire(runtime: Runtime, workers: WorkerFactory) -> None:
     await wait_until(gone, timeout=5)
 
 
-async def test_burst_exits_when_queues_are_empty(
-    runtime: Runtime, workers: WorkerFactory
-) -> None:
+async def test_burst_exits_when_queues_are_empty(runtime: Runtime, workers: WorkerFactory) -> None:
     """``worker --burst`` runs what is queued, then exits 0 by itself."""
     results = await runtime.send_many([apps.add.s(i, i) for i in range(50)])
     worker = workers.start(concurrency=8, burst=True)

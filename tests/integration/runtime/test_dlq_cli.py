@@ -10,7 +10,14 @@ import orjson
 import pytest
 
 from tests.integration.runtime import apps
-from tests.integration.runtime.conftest import APP, WorkerFactory, run_cli, runs, wait_until
+from tests.integration.runtime.conftest import (
+    APP,
+    WorkerFactory,
+    run_cli,
+    runs,
+    wait_settled,
+    wait_until,
+)
 from waasp.runtime import FAILURE, Runtime, TaskFailed
 
 
@@ -45,6 +52,7 @@ async def test_dlq_inspect_replay_purge(
     result = await apps.always_fails.delay("c")
     with pytest.raises(TaskFailed):
         await result.get(timeout=15)
+    await wait_settled(runtime, dead=1)
     assert await runs(runtime, "fails:c") == 3
 
     shown = ok_json(await cli(cli_env, "inspect", "-A", APP, "dlq", "--json"))
@@ -63,6 +71,7 @@ async def test_dlq_inspect_replay_purge(
         return await runs(runtime, "fails:c") == 6 and await result.state() == FAILURE
 
     await wait_until(failed_again, timeout=15)
+    await wait_settled(runtime, dead=1)
     again = ok_json(await cli(cli_env, "inspect", "-A", APP, "dlq", "--json"))
     assert again["total"] == 1
     assert again["dead_letters"][0]["replayed"] == 1
@@ -78,6 +87,7 @@ async def test_dlq_inspect_replay_purge(
         return await runs(runtime, "fails:c") == 9 and await result.state() == FAILURE
 
     await wait_until(failed_thrice, timeout=15)
+    await wait_settled(runtime, dead=1)
     assert ok_json(await cli(cli_env, "dlq", "-A", APP, "purge", "--json")) == {"purged": 1}
     assert await runtime.dlq.count() == {"default": 0}
     text = await cli(cli_env, "inspect", "-A", APP, "dlq")

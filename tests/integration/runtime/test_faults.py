@@ -8,8 +8,10 @@ import pytest
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import (
     WorkerFactory,
+    WorkerProcess,
     runs,
     stream_state,
+    wait_settled,
     wait_until,
 )
 from waasp.runtime import FAILURE, STARTED, SUCCESS, Runtime, Task
@@ -42,7 +44,7 @@ async def test_sigkill_mid_run_loses_nothing(runtime: Runtime, workers: WorkerFa
     assert min(per_task) == 1, "every task ran"
     extra = sum(per_task) - total
     assert extra <= held, f"{extra} extra executions but the dead worker held only {held}"
-    assert await stream_state(runtime) == (0, 0)
+    await wait_settled(runtime)
 
 
 @pytest.mark.slow
@@ -73,9 +75,8 @@ async def test_poison_task_is_dead_lettered_after_max_deliveries(
     worker = None
     for _ in range(max_deliveries + 2):
         worker = workers.start(concurrency=2, env=env)
-        current = worker
 
-        async def died_or_dead() -> bool:
+        async def died_or_dead(current: WorkerProcess = worker) -> bool:
             return not current.alive() or await result.state() == FAILURE
 
         await wait_until(died_or_dead, timeout=20)
@@ -93,9 +94,7 @@ async def test_poison_task_is_dead_lettered_after_max_deliveries(
     assert await (await apps.add.delay(1, 2)).get(timeout=15) == 3
 
 
-async def test_garbage_entries_are_dead_lettered(
-    runtime: Runtime, workers: WorkerFactory
-) -> None:
+async def test_garbage_entries_are_dead_lettered(runtime: Runtime, workers: WorkerFactory) -> None:
     """Undecodable or ill-typed entries XADDed by hand are dead-lettered; the worker serves on."""
     worker = workers.start()
     assert await (await apps.add.delay(0, 0)).get(timeout=15) == 0
@@ -131,7 +130,7 @@ async def test_garbage_entries_are_dead_lettered(
     await wait_until(all_dead, timeout=10)
     reasons = sorted(x.reason for x in await runtime.dlq.list())
     assert reasons == ["undecodable"] * (len(garbage) - 1) + ["unknown_task"]
-    assert await stream_state(runtime) == (0, 0)
+    await wait_settled(runtime)
     unknown = runtime.AsyncResult("g5")
     assert await unknown.state() == FAILURE
 
@@ -177,7 +176,7 @@ async def test_sigterm_hands_back_what_it_will_not_finish(
     for i, result in enumerate(results):
         assert await result.get(timeout=15) == f"h{i}"
     assert await runs(runtime, "sleepy-done:h0") == 1
-    assert await stream_state(runtime) == (0, 0)
+    await wait_settled(runtime)
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from tests.integration.runtime.conftest import (
     WorkerFactory,
     runs,
     start_times,
-    stream_state,
+    wait_settled,
     wait_until,
 )
 from waasp.runtime import FAILURE, RETRY, Runtime, TaskFailed
@@ -38,7 +39,7 @@ async def test_retry_with_countdown(runtime: Runtime, workers: WorkerFactory) ->
     assert await result.get(timeout=1) == 2
     times = await start_times(runtime, "retry:r")
     assert len(times) == 3
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(gap >= 0.3 for gap in gaps), gaps
     assert all(gap < 1.5 for gap in gaps), f"a due retry starts promptly: {gaps}"
     assert (await result.meta()).retries == 2
@@ -52,6 +53,7 @@ async def test_exhausted_retries_end_in_the_dlq(runtime: Runtime, workers: Worke
     with pytest.raises(TaskFailed) as failed:
         await result.get(timeout=15)
     assert failed.value.exc_type == "tests.integration.runtime.apps.TemporaryError"
+    await wait_settled(runtime, dead=1)
     assert await runs(runtime, "fails:x") == 3
     letters = await runtime.dlq.list()
     assert len(letters) == 1
@@ -65,7 +67,6 @@ async def test_exhausted_retries_end_in_the_dlq(runtime: Runtime, workers: Worke
     assert letter.message.kwargs == {"payload": {"n": 1}}
     assert letter.error is not None and letter.error.traceback is not None
     assert "TemporaryError: x is down" in letter.error.traceback
-    assert await stream_state(runtime) == (0, 0)
     assert await runtime.broker.client.zcard(runtime.keys.queue("default").delayed) == 0
 
 
@@ -76,6 +77,7 @@ async def test_permanent_error_fails_at_once(runtime: Runtime, workers: WorkerFa
     with pytest.raises(TaskFailed) as failed:
         await result.get(timeout=15)
     assert failed.value.exc_type == "KeyError"
+    await wait_settled(runtime, dead=1)
     assert await runs(runtime, "permanent:k") == 1
     assert [x.reason for x in await runtime.dlq.list()] == ["failed"]
 
@@ -88,6 +90,7 @@ async def test_autoretry_with_backoff_then_success(
     result = await apps.flaky.delay("f", 2)
     assert await result.get(timeout=15) == 2
     assert await runs(runtime, "flaky:f") == 3
+    await wait_settled(runtime, dead=0)
     assert await runtime.dlq.count() == {"default": 0}
 
 
@@ -117,9 +120,7 @@ async def test_countdown_longer_than_visibility_timeout(
 
 
 @pytest.mark.slow
-async def test_sigkill_between_retry_and_next_run(
-    runtime: Runtime, workers: WorkerFactory
-) -> None:
+async def test_sigkill_between_retry_and_next_run(runtime: Runtime, workers: WorkerFactory) -> None:
     """SIGKILL right after a task's retry decision: its next attempt still runs, once."""
     first = workers.start(env={"WAASP_VISIBILITY_TIMEOUT": "0.5"})
     result = await apps.retry_then_count.delay("k", 0.8)
@@ -136,7 +137,7 @@ async def test_sigkill_between_retry_and_next_run(
     # Killed before the retry was settled, the first attempt is redelivered and decides
     # again; killed after, it is not. Either way the next attempt is neither lost nor doubled.
     assert await runs(runtime, "attempt:k:0") in (1, 2)
-    assert await stream_state(runtime) == (0, 0)
+    await wait_settled(runtime)
     assert await runtime.broker.client.zcard(runtime.keys.queue("default").delayed) == 0
 
 
@@ -176,12 +177,14 @@ async def test_manual_dead_letters(runtime: Runtime, workers: WorkerFactory) -> 
     with pytest.raises(TaskFailed):
         await result.get(timeout=15)
     assert await result.state() == FAILURE
+    await wait_settled(runtime, dead=1)
     assert await runs(runtime, "reject:m") == 1
     dead_id = await runtime.dlq.send(apps.add.name, (4, 5), reason="bad input")
     letters = {x.id: x for x in await runtime.dlq.list()}
     assert len(letters) == 2
     assert letters[dead_id].reason == "bad input"
-    assert letters[dead_id].message is not None and letters[dead_id].message.args == (4, 5)
+    manual = letters[dead_id].message
+    assert manual is not None and manual.args == (4, 5)
     rejected = next(x for x in letters.values() if x.id != dead_id)
     assert rejected.reason == "rejected: m cannot be processed"
     task_id = await runtime.dlq.replay(dead_id)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from waasp.runtime import ConfigurationError, Runtime
 from waasp.runtime.routing import resolve_queue
 
-ROUTES = {
+ROUTES: dict[str, dict[str, Any]] = {
     "waasp.tasks.notify_*": {"queue": "high"},
     "waasp.tasks.*": {"queue": "default"},
     "other.*": {"priority": 1},
