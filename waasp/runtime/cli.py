@@ -62,7 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("-A", "--app", default=DEFAULT_APP, help="MODULE:ATTR of the Runtime")
-        p.add_argument("--loglevel", "-l", default="info")
+        # choices: an unknown level used to escape as a KeyError traceback from logging set-up
+        p.add_argument(
+            "--loglevel",
+            "-l",
+            default="info",
+            type=str.lower,
+            choices=["debug", "info", "warning", "error", "critical"],
+        )
         p.add_argument("--logformat", choices=["json", "console"], default=None)
         return p
 

@@ -11,8 +11,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 import structlog
+from redis.exceptions import ResponseError
 
-from waasp.runtime.broker import Broker, RawDelivery
+from waasp.runtime.broker import Broker, RawDelivery, is_nogroup
 from waasp.runtime.inflight import Inflight
 from waasp.runtime.retrying import REDIS_ERRORS, Backoff
 
@@ -54,6 +55,15 @@ class LeaseKeeper:
                     await self.reclaim()
                 backoff.reset()
             except REDIS_ERRORS as exc:
+                log.warning("lease_upkeep_failed", error=str(exc))
+                await backoff.sleep()
+                continue
+            except ResponseError as exc:
+                # The stream or group vanished (Redis restarted without its data): what this
+                # worker held is gone with it, and the reader recreates the group. Raising
+                # here used to take the whole worker down (guarantee 12).
+                if not is_nogroup(exc):
+                    raise
                 log.warning("lease_upkeep_failed", error=str(exc))
                 await backoff.sleep()
                 continue

@@ -114,6 +114,13 @@ def decode_message(raw: bytes) -> TaskMessage:
     headers = data.get("headers", {})
     if (eta is not None and not isinstance(eta, int | float)) or not isinstance(headers, dict):
         raise DecodeError("message field 'eta' or 'headers' is of the wrong type")
+    # Checked like the others: float("soon") would raise ValueError, which the worker does
+    # not expect from a decode and which used to kill its executor loop (a poison message).
+    enqueued_at = data.get("enqueued_at")
+    if enqueued_at is None:
+        enqueued_at = 0.0
+    if not isinstance(enqueued_at, int | float) or isinstance(enqueued_at, bool):
+        raise DecodeError("message field 'enqueued_at' is of the wrong type")
     return TaskMessage(
         id=_field(data, "id", str),
         task=_field(data, "task", str),
@@ -121,7 +128,7 @@ def decode_message(raw: bytes) -> TaskMessage:
         kwargs=_field(data, "kwargs", dict),
         queue=_field(data, "queue", str),
         retries=retries,
-        enqueued_at=float(data.get("enqueued_at") or 0.0),
+        enqueued_at=float(enqueued_at),
         eta=float(eta) if eta is not None else None,
         headers=headers,
     )

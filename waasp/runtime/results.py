@@ -61,27 +61,37 @@ class ResultBackend:
         meta = await self.get_meta(task_id)
         if meta.state in READY_STATES:
             return meta
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         channel = self.keys.result(task_id)
-        self._waiters.setdefault(channel, []).append(future)
+        waiters = self._waiters.setdefault(channel, [])
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        waiters.append(future)
         try:
             await self._subscribe(channel)
-            # The record may have become ready before the subscription took effect.
-            meta = await self.get_meta(task_id)
-            if meta.state not in READY_STATES:
-                async with asyncio.timeout(timeout):
+            async with asyncio.timeout(timeout):
+                while True:
+                    # Read after subscribing: the record may have become ready before the
+                    # subscription took effect.
+                    meta = await self.get_meta(task_id)
+                    if meta.state in READY_STATES:
+                        return meta
                     await future
-                meta = await self.get_meta(task_id)
+                    # Woken by the ready notice, or because the pub/sub connection was lost
+                    # or restored (then every waiter is woken, ready or not): read again, and
+                    # keep waiting if it is not ready. Returning here used to hand ``get`` a
+                    # PENDING record, which it reported as a failure. (The new future is
+                    # registered before the old one leaves, so the channel stays subscribed.)
+                    done, future = future, loop.create_future()
+                    waiters.append(future)
+                    waiters.remove(done)
         except TimeoutError:
             raise ResultTimeout(f"task {task_id} not ready after {timeout}s") from None
         finally:
-            waiters = self._waiters.get(channel, [])
             if future in waiters:
                 waiters.remove(future)
-            if not waiters:
+            if not waiters and self._waiters.get(channel) is waiters:
                 self._waiters.pop(channel, None)
                 await self._unsubscribe(channel)
-        return meta
 
     async def _subscribe(self, channel: str) -> None:
         if self._pubsub is None:
@@ -98,14 +108,22 @@ class ResultBackend:
     async def _listen(self) -> None:
         pubsub = self._pubsub
         assert pubsub is not None
+        recovering = False
         while self._waiters:
             try:
                 message = await pubsub.get_message(timeout=1.0)
             except REDIS_ERRORS:
-                # Re-subscribe after a reconnect; waiters re-read the record when woken.
+                # redis-py reconnects and re-subscribes on the next get_message; waiters
+                # re-read the record when woken.
                 self._wake_all()
+                recovering = True
                 await asyncio.sleep(0.5)
                 continue
+            if recovering:
+                # Subscribed again: a notice published while the connection was down is lost,
+                # so every waiter reads its record once more now.
+                recovering = False
+                self._wake_all()
             if message and message.get("type") == "message":
                 channel = message["channel"]
                 name = channel.decode() if isinstance(channel, bytes) else channel

@@ -38,6 +38,11 @@ BURST_READ_BLOCK_MS = 50
 MAX_READ_COUNT = 500
 
 
+def _cancel_requested() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def consumer_name() -> str:
     """A name unique to this process: host, pid and a random suffix."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -225,6 +230,12 @@ class Worker:
                     self.queues, self.name, min(self.inflight.free, MAX_READ_COUNT), block
                 )
                 backoff.reset()
+                if _cancel_requested():
+                    # redis-py (8.1) can return normally from a blocking XREADGROUP that was
+                    # cancelled mid-read; looping on would leave the TaskGroup waiting for
+                    # this task forever (a hung worker). What was just read stays pending
+                    # for this consumer and is handed back (drain) or reclaimed (crash).
+                    raise asyncio.CancelledError
             except ResponseError as exc:
                 if not is_nogroup(exc):
                     raise

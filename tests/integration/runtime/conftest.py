@@ -1,0 +1,348 @@
+"""Fixtures for the runtime's integration tests: a fresh key prefix, the test app bound to the
+test Redis, worker processes that are always reaped, and private redis-server processes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.exceptions import ResponseError
+
+from tests.integration.runtime import apps
+from waasp.runtime import Runtime
+from waasp.runtime.app import default_result_url
+from waasp.runtime.keys import GROUP
+
+ROOT = Path(__file__).resolve().parents[3]
+APP = "tests.integration.runtime.apps:runtime"
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.02
+) -> None:
+    """Poll ``predicate`` until it holds; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s: {predicate}")
+        await asyncio.sleep(interval)
+
+
+async def runs(runtime: Runtime, tag: str) -> int:
+    """How many times the test task tagged ``tag`` has executed, in any process."""
+    return int(await runtime.broker.client.get(apps.runs_key(runtime, tag)) or 0)
+
+
+async def start_times(runtime: Runtime, tag: str) -> list[float]:
+    """When each execution of ``tag`` started (epoch seconds)."""
+    raw = await runtime.broker.client.lrange(apps.times_key(runtime, tag), 0, -1)
+    return [float(x) for x in raw]
+
+
+async def stream_state(runtime: Runtime, queue: str = "default") -> tuple[int, int]:
+    """(XLEN, pending count) of a queue's stream."""
+    client = runtime.broker.client
+    stream = runtime.keys.queue(queue).stream
+    length = int(await client.xlen(stream))
+    try:
+        pending = await client.xpending(stream, GROUP)
+    except ResponseError:  # no group yet: nothing was ever read
+        return length, 0
+    return length, int(pending["pending"])
+
+
+async def wait_settled(
+    runtime: Runtime, *, dead: int | None = None, queue: str = "default", timeout: float = 10.0
+) -> None:
+    """Wait until the queue's stream is empty with nothing pending (and, if given, ``dead``
+    dead letters exist). A result is stored before its entry is acknowledged, so a test that
+    saw the result must wait for the acknowledgement (and the dead letter it brings)."""
+
+    async def settled() -> bool:
+        if await stream_state(runtime, queue) != (0, 0):
+            return False
+        return dead is None or sum((await runtime.dlq.count()).values()) == dead
+
+    await wait_until(settled, timeout)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def key_prefix(redis_url: str) -> Iterator[str]:
+    """A fresh key prefix; its keys are deleted (by SCAN, never FLUSH) afterwards."""
+    prefix = f"wt{uuid.uuid4().hex[:12]}"
+    yield prefix
+    for url in (redis_url, default_result_url(redis_url)):
+        client = redis.Redis.from_url(url)
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+            for i in range(0, len(keys), 500):
+                client.delete(*keys[i : i + 500])
+        finally:
+            client.close()
+
+
+@pytest.fixture
+async def runtime(redis_url: str, key_prefix: str) -> AsyncIterator[Runtime]:
+    """The test app, bound to the test Redis (results on db 1) under a fresh prefix."""
+    rt = apps.runtime
+    saved = dataclasses.replace(rt.conf)
+    await rt.close()
+    rt._announced.clear()  # the queue-name cache belongs to the previous prefix
+    rt.conf.update(
+        broker_url=redis_url,
+        result_backend=default_result_url(redis_url),
+        key_prefix=key_prefix,
+    )
+    try:
+        yield rt
+    finally:
+        await rt.close()
+        rt._announced.clear()
+        for field in dataclasses.fields(saved):
+            setattr(rt.conf, field.name, getattr(saved, field.name))
+
+
+async def rebind(rt: Runtime, url: str) -> None:
+    """Point the runtime at another server (results on its db 1)."""
+    await rt.close()
+    rt._announced.clear()
+    rt.conf.update(broker_url=url, result_backend=default_result_url(url))
+
+
+@dataclasses.dataclass
+class WorkerProcess:
+    """A ``python -m waasp.runtime worker`` subprocess."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        """Tell whether the process is still running."""
+        return self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        """Send a signal if the process still runs."""
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        """SIGKILL and reap."""
+        self.signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    async def exited(self, timeout: float = 15.0) -> int:
+        """Wait (without blocking the event loop) for the exit; return the exit code."""
+        deadline = time.monotonic() + timeout
+        while (code := self.proc.poll()) is None:
+            if time.monotonic() > deadline:
+                pytest.fail(f"worker {self.name} still running after {timeout}s:\n{self.output()}")
+            await asyncio.sleep(0.02)
+        return code
+
+    def output(self) -> str:
+        """Everything the worker logged so far."""
+        return self.log.read_text("utf-8", "replace")
+
+
+class WorkerFactory:
+    """Starts worker subprocesses for one test; ``reap`` kills whatever is left."""
+
+    def __init__(self, env: dict[str, str], tmp: Path) -> None:
+        self.env = env
+        self.tmp = tmp
+        self.started: list[WorkerProcess] = []
+
+    def start(
+        self,
+        queues: str = "default",
+        concurrency: int = 4,
+        *,
+        burst: bool = False,
+        env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> WorkerProcess:
+        """Start a worker on ``queues`` with ``concurrency`` executors."""
+        name = f"w{len(self.started)}-{uuid.uuid4().hex[:6]}"
+        log = self.tmp / f"{name}.log"
+        command = [
+            sys.executable,
+            "-m",
+            "waasp.runtime",
+            "worker",
+            "-A",
+            APP,
+            "-Q",
+            queues,
+            "-c",
+            str(concurrency),
+            "-n",
+            name,
+            "--logformat",
+            "json",
+            *(["--burst"] if burst else []),
+            *extra_args,
+        ]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                command,
+                env={**self.env, **(env or {})},
+                cwd=ROOT,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        worker = WorkerProcess(name, proc, log)
+        self.started.append(worker)
+        return worker
+
+    def reap(self) -> None:
+        """SIGKILL every worker still running (no orphans, whatever the test did)."""
+        for worker in self.started:
+            if worker.alive():
+                worker.kill()
+
+
+def worker_env(redis_url: str, key_prefix: str, visibility_timeout: float) -> dict[str, str]:
+    """The environment of a worker process bound to ``redis_url`` under ``key_prefix``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAASP_")}
+    env.update(
+        WAASP_REDIS_URL=redis_url,
+        WAASP_RESULT_URL=default_result_url(redis_url),
+        WAASP_KEY_PREFIX=key_prefix,
+        WAASP_VISIBILITY_TIMEOUT=str(visibility_timeout),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    return env
+
+
+@pytest.fixture
+def workers(redis_url: str, key_prefix: str, tmp_path: Path) -> Iterator[WorkerFactory]:
+    """Start worker processes on the test Redis (visibility timeout 2 s unless overridden)."""
+    factory = WorkerFactory(worker_env(redis_url, key_prefix, 2.0), tmp_path)
+    try:
+        yield factory
+    finally:
+        factory.reap()
+
+
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 30.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m waasp.runtime ARGS`` to completion."""
+    return subprocess.run(
+        [sys.executable, "-m", "waasp.runtime", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli_env(redis_url: str, key_prefix: str) -> dict[str, str]:
+    """The environment for CLI subprocesses under the test's prefix."""
+    return worker_env(redis_url, key_prefix, 2.0)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own (AOF on, fsync always), to kill and restart."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        self.dir = tmp / f"redis-{self.port}"
+        self.dir.mkdir()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Its URL, db 0."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start it and wait until it answers PING."""
+        log = (self.dir / "server.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.dir),
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--save",
+                "",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 10
+        while True:
+            client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+            try:
+                if client.ping():
+                    return
+            except redis.exceptions.ConnectionError:
+                pass
+            finally:
+                client.close()
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"private redis-server on {self.port} did not start")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL it (no shutdown, no final save)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def wipe(self) -> None:
+        """Delete its data, so the next start is an empty server."""
+        for child in self.dir.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            elif child.name != "server.log":
+                child.unlink()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A started private redis-server, killed at teardown."""
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

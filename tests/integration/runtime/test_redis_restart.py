@@ -1,0 +1,76 @@
+"""Guarantees 9 and 12: redis-server killed and restarted under a running worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.runtime import apps
+from tests.integration.runtime.conftest import (
+    PrivateRedis,
+    WorkerFactory,
+    rebind,
+    worker_env,
+)
+from waasp.runtime import Runtime
+from waasp.runtime.results import AsyncResult
+from waasp.runtime.retrying import REDIS_ERRORS
+
+
+async def send_when_reachable(x: int, y: int, timeout: float = 15.0) -> AsyncResult:
+    """``add.delay`` retried while the restarted server is still coming up (client side)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await apps.add.delay(x, y)
+        except REDIS_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def get_when_reachable(result: AsyncResult, timeout: float = 20.0) -> object:
+    """``result.get`` that tolerates the client's own reconnects."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await result.get(timeout=max(deadline - time.monotonic(), 0.1))
+        except REDIS_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data", ["kept", "lost"])
+async def test_worker_survives_redis_restart(
+    runtime: Runtime,
+    private_redis: PrivateRedis,
+    key_prefix: str,
+    tmp_path: Path,
+    data: str,
+) -> None:
+    """redis-server SIGKILLed and restarted (with its AOF, or with its data gone): tasks sent
+    afterwards succeed on the same worker process, which recreates its stream and group."""
+    await rebind(runtime, private_redis.url)
+    factory = WorkerFactory(worker_env(private_redis.url, key_prefix, 1.0), tmp_path)
+    try:
+        worker = factory.start(concurrency=4)
+        assert await (await apps.add.delay(1, 1)).get(timeout=15) == 2
+        for round_ in range(2):
+            private_redis.kill()
+            if data == "lost":
+                private_redis.wipe()
+            await asyncio.sleep(0.5)  # the worker sees the server gone
+            private_redis.start()
+            results = [await send_when_reachable(round_, i) for i in range(10)]
+            for i, result in enumerate(results):
+                assert await get_when_reachable(result) == round_ + i, worker.output()
+            assert worker.alive(), worker.output()
+        if data == "lost":
+            assert "consumer_group_recreated" in worker.output()
+    finally:
+        factory.reap()
