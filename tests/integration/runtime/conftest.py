@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -268,81 +267,3 @@ def run_cli(
 def cli_env(redis_url: str, key_prefix: str) -> dict[str, str]:
     """The environment for CLI subprocesses under the test's prefix."""
     return worker_env(redis_url, key_prefix, 2.0)
-
-
-class PrivateRedis:
-    """A redis-server of the test's own (AOF on, fsync always), to kill and restart."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.dir = tmp / f"redis-{self.port}"
-        self.dir.mkdir()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Its URL, db 0."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        """Start it and wait until it answers PING."""
-        log = (self.dir / "server.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.dir),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "always",
-                "--save",
-                "",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        deadline = time.monotonic() + 10
-        while True:
-            client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-            try:
-                if client.ping():
-                    return
-            except redis.exceptions.ConnectionError:
-                pass
-            finally:
-                client.close()
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"private redis-server on {self.port} did not start")
-            time.sleep(0.05)
-
-    def kill(self) -> None:
-        """SIGKILL it (no shutdown, no final save)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.proc = None
-
-    def wipe(self) -> None:
-        """Delete its data, so the next start is an empty server."""
-        for child in self.dir.iterdir():
-            if child.is_dir():
-                shutil.rmtree(child)
-            elif child.name != "server.log":
-                child.unlink()
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    """A started private redis-server, killed at teardown."""
-    server = PrivateRedis(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import servers
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import (
-    PrivateRedis,
     WorkerFactory,
     rebind,
     worker_env,
@@ -48,7 +48,7 @@ async def get_when_reachable(result: AsyncResult, timeout: float = 20.0) -> obje
 @pytest.mark.parametrize("data", ["kept", "lost"])
 async def test_worker_survives_redis_restart(
     runtime: Runtime,
-    private_redis: PrivateRedis,
+    private_redis: servers.PrivateRedis,
     key_prefix: str,
     tmp_path: Path,
     data: str,
@@ -62,10 +62,8 @@ async def test_worker_survives_redis_restart(
         assert await (await apps.add.delay(1, 1)).get(timeout=15) == 2
         for round_ in range(2):
             private_redis.kill()
-            if data == "lost":
-                private_redis.wipe()
             await asyncio.sleep(0.5)  # the worker sees the server gone
-            private_redis.start()
+            private_redis.restart(keep_data=data == "kept")
             results = [await send_when_reachable(round_, i) for i in range(10)]
             for i, result in enumerate(results):
                 assert await get_when_reachable(result) == round_ + i, worker.output()
