@@ -82,7 +82,7 @@ class Runtime:
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self._broker: Broker | None = None
         self._results: ResultBackend | None = None
-        self._announced: set[str] = set()
+        self._announced: set[tuple[str, str]] = set()
 
     # -- clients (created lazily, so conf.update may still change URLs) -------------------
 
@@ -273,6 +273,7 @@ class Runtime:
         await self.broker.enqueue_many(batch)
 
     async def _announce(self, queue: str) -> None:
-        if queue not in self._announced:
+        key = (self.conf.key_prefix, queue)
+        if key not in self._announced:
             await self.broker.register_queues([queue])
-            self._announced.add(queue)
+            self._announced.add(key)

@@ -51,9 +51,15 @@ class Config:
         unknown = sorted(set(merged) - known)
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
+        previous = {name: getattr(self, name) for name in merged}
         for name, value in merged.items():
             setattr(self, name, value)
-        self.validate()
+        try:
+            self.validate()
+        except ConfigurationError:
+            for name, value in previous.items():  # a rejected update changes nothing
+                setattr(self, name, value)
+            raise
 
     def validate(self) -> None:
         """Raise ConfigurationError naming the first setting that cannot work."""

@@ -162,6 +162,9 @@ class Executor:
             )
         except Exception as exc:
             return self._failed(task, message, delivery, exc, started)
+        except SystemExit as exc:  # a task's sys.exit() fails the task, not the worker
+            error = RuntimeError(f"task called sys.exit({exc.code!r})")
+            return self._failed(task, message, delivery, error, started)
         finally:
             reset_request(token)
         return self._succeeded(task, message, delivery, result, started)

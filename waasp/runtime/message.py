@@ -193,7 +193,6 @@ class DeadLetter:
     deliveries: int
     failed_at: float
     worker: str | None = None
-    replays: int = 0
 
     @property
     def message(self) -> TaskMessage | None:
@@ -226,6 +225,15 @@ def dead_letter_fields(
     return [b"message", raw_message, b"details", orjson.dumps(details)]
 
 
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
+def _text(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    return value if isinstance(value, str) else None
+
+
 def decode_dead_letter(queue: str, entry_id: str, fields: dict[bytes, bytes]) -> DeadLetter:
     """Decode a dead-letter stream entry (tolerant: it is shown to humans)."""
     raw = fields.get(b"message", b"")
@@ -241,12 +249,13 @@ def decode_dead_letter(queue: str, entry_id: str, fields: dict[bytes, bytes]) ->
         queue=queue,
         reason=str(details.get("reason", "unknown")),
         raw_message=raw,
-        error=RemoteError(str(error.get("type")), str(error.get("message")), error.get("traceback"))
+        error=RemoteError(
+            str(error.get("type")), str(error.get("message")), _text(error, "traceback")
+        )
         if isinstance(error, dict)
         else None,
-        retries=int(details.get("retries") or 0),
-        deliveries=int(details.get("deliveries") or 0),
-        failed_at=float(details.get("failed_at") or 0.0),
-        worker=details.get("worker"),
-        replays=int(details.get("replays") or 0),
+        retries=int(_number(details.get("retries"))),
+        deliveries=int(_number(details.get("deliveries"))),
+        failed_at=_number(details.get("failed_at")),
+        worker=_text(details, "worker"),
     )

@@ -75,9 +75,10 @@ class Worker:
         )
         self.inflight = Inflight(self.concurrency * multiplier)
         self.buffer: asyncio.Queue[RawDelivery | None] = asyncio.Queue()
-        self.broker = runtime.broker
+        # The worker's own clients, with read timeouts so a stalled connection raises.
+        self.broker, self.results = runtime.worker_clients()
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
-        self.settler = Settler(self.broker, runtime.results, self._settled)
+        self.settler = Settler(self.broker, self.results, self._settled)
         self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
@@ -158,6 +159,9 @@ class Worker:
             self.pool.shutdown(wait=False, cancel_futures=True)
             for hook in self.runtime.shutdown_hooks:
                 await hook()
+            await self.results.close()
+            await self.results.client.aclose()
+            await self.broker.client.aclose()
         log.info("worker_stopped", worker=self.name, **self.stats())
 
     # -- start and stop --------------------------------------------------------------------
@@ -304,7 +308,10 @@ class Worker:
                 q = self.broker.keys.queue(queue)
                 pipe.zcard(q.delayed)
                 pipe.xpending(q.stream, GROUP)
-            replies = await pipe.execute()
+            # A missing group (Redis lost its data) is not idle: the reader recreates it.
+            replies = await pipe.execute(raise_on_error=False)
+        if any(isinstance(reply, Exception) for reply in replies):
+            return False
         for delayed, pending in zip(replies[::2], replies[1::2], strict=True):
             if delayed or (pending and pending.get("pending")):
                 return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from typing import Any
 
@@ -82,6 +83,12 @@ def multiply(x: int, y: int) -> dict[str, Any]:
     finally:
         client.close()
     return {"product": x * y, "pid": os.getpid()}
+
+
+@runtime.task
+def quits() -> None:
+    """Call sys.exit() from the worker's thread pool."""
+    sys.exit(3)
 
 
 @runtime.task

@@ -48,6 +48,17 @@ async def test_failure_carries_the_remote_error(runtime: Runtime, workers: Worke
     assert await runs(runtime, "explode") == 1
 
 
+async def test_sys_exit_in_a_task_fails_the_task_not_the_worker(
+    runtime: Runtime, workers: WorkerFactory
+) -> None:
+    """A task calling sys.exit() ends FAILURE and the worker goes on serving."""
+    worker = workers.start()
+    with pytest.raises(TaskFailed, match=r"sys\.exit\(3\)"):
+        await (await apps.quits.delay()).get(timeout=15)
+    assert await (await apps.add.delay(1, 2)).get(timeout=15) == 3
+    assert worker.alive()
+
+
 async def test_sync_task_runs_in_the_worker(runtime: Runtime, workers: WorkerFactory) -> None:
     """A plain ``def`` task runs on the worker (in its thread pool) and returns its value."""
     worker = workers.start()

@@ -93,3 +93,12 @@ def test_runtime_name_picks_the_variables() -> None:
     """A runtime named ``x`` reads ``X_*`` variables."""
     runtime = Runtime("x", environ={"X_KEY_PREFIX": "px", "WAASP_KEY_PREFIX": "no"})
     assert runtime.conf.key_prefix == "px"
+
+
+def test_rejected_update_changes_nothing() -> None:
+    """An update that fails validation leaves every setting as it was."""
+    config = Config()
+    with pytest.raises(ConfigurationError):
+        config.update(result_expires=10, worker_concurrency=0)
+    assert config.result_expires == Config().result_expires
+    assert config.worker_concurrency == Config().worker_concurrency

@@ -182,3 +182,23 @@ def test_dead_letter_with_garbage_message_is_shown() -> None:
     letter = decode_dead_letter("q", "q:1-0", {b"message": b"\xff", b"details": b"nope"})
     assert letter.message is None
     assert letter.reason == "unknown"
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=10),
+        st.one_of(
+            st.none(),
+            st.integers(-(2**63), 2**63 - 1),
+            st.text(),
+            st.lists(st.integers()),
+            st.booleans(),
+        ),
+    )
+)
+def test_dead_letter_with_odd_details_decodes(details: dict[str, object]) -> None:
+    """A dead letter whose details hold unexpected types is still shown, never raises."""
+    fields = {b"message": b"not json", b"details": orjson.dumps(details)}
+    letter = decode_dead_letter("default", "default:1-0", fields)
+    assert letter.id == "default:1-0"
+    assert letter.message is None
