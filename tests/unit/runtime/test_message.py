@@ -191,7 +191,7 @@ def test_dead_letter_with_garbage_message_is_shown() -> None:
             st.none(),
             st.integers(-(2**63), 2**63 - 1),
             st.text(),
-            st.lists(st.integers()),
+            st.lists(st.integers(-(2**63), 2**63 - 1)),
             st.booleans(),
         ),
     )
