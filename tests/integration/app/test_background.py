@@ -203,6 +203,17 @@ async def _wait_ready(url: str, timeout: float) -> None:
             await asyncio.sleep(0.2)
 
 
+def _spawn_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A worker process on every WAASP queue, as split mode runs it."""
+    command = ["-m", "waasp.runtime", "worker", "-A", "waasp.tasks:runtime", "-Q"]
+    return subprocess.Popen(
+        [sys.executable, *command, ",".join(QUEUES), "-c", "4"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def _stop_process(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -226,23 +237,7 @@ async def test_blocked_check_posts_one_notification_in_split_mode(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "waasp.runtime",
-            "worker",
-            "-A",
-            "waasp.tasks:runtime",
-            "-Q",
-            "high,default,low",
-            "-c",
-            "4",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = _spawn_worker(env)
     try:
         url = f"http://127.0.0.1:{port}"
         await _wait_ready(url, 20)
@@ -264,23 +259,7 @@ async def test_every_check_is_audited_once_while_a_worker_is_killed(
 ) -> None:
     """N checks of one sender give exactly N audit rows, with a worker SIGKILLed midway."""
     env = _env(bg_settings)
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "waasp.runtime",
-            "worker",
-            "-A",
-            "waasp.tasks:runtime",
-            "-Q",
-            "high,default,low",
-            "-c",
-            "4",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = _spawn_worker(env)
     tasks = build(bg_settings)
     app = create_app(bg_settings, notifier=RuntimeNotifier(tasks.runtime))
     n = 60
