@@ -60,6 +60,20 @@ def remote_error(exc: BaseException) -> RemoteError:
     return RemoteError(name, str(exc), text)
 
 
+def failure_meta(message: TaskMessage, queue: str, worker: str, error: RemoteError) -> TaskMeta:
+    """The FAILURE record of a task that will not run again."""
+    return TaskMeta(
+        id=message.id,
+        state=FAILURE,
+        name=message.task,
+        error=error,
+        retries=message.retries,
+        queue=queue,
+        worker=worker,
+        date_done=time.time(),
+    )
+
+
 def dead_outcome(
     delivery: RawDelivery,
     reason: str,
@@ -76,19 +90,9 @@ def dead_outcome(
         delivery.deliveries,
         worker,
     )
-    record = None
-    if message is not None:
-        meta = TaskMeta(
-            id=message.id,
-            state=FAILURE,
-            name=message.task,
-            error=error,
-            retries=message.retries,
-            queue=delivery.queue,
-            worker=worker,
-            date_done=time.time(),
-        )
-        record = (meta, None)
+    record = (
+        None if message is None else (failure_meta(message, delivery.queue, worker, error), None)
+    )
     return Outcome(FAILURE, SettleOp("dead", delivery.entry_id, fields[1], fields[3]), record)
 
 

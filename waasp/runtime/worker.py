@@ -17,12 +17,12 @@ import structlog
 from redis.exceptions import ResponseError
 
 from waasp.runtime.broker import RawDelivery, is_nogroup
-from waasp.runtime.executor import Executor
+from waasp.runtime.executor import Executor, failure_meta
 from waasp.runtime.heartbeat import Heartbeat
 from waasp.runtime.inflight import Inflight
 from waasp.runtime.keys import GROUP, check_queue_name
 from waasp.runtime.leases import LeaseKeeper
-from waasp.runtime.message import DecodeError, RemoteError, TaskMeta, decode_message
+from waasp.runtime.message import DecodeError, RemoteError, decode_message
 from waasp.runtime.promoter import Promoter
 from waasp.runtime.retrying import REDIS_ERRORS, Backoff
 from waasp.runtime.settler import Settler
@@ -284,21 +284,10 @@ class Worker:
                 message = decode_message(delivery.raw)
             except DecodeError:
                 continue
-            self.settler.record(
-                TaskMeta(
-                    id=message.id,
-                    state=FAILURE,
-                    name=message.task,
-                    retries=message.retries,
-                    queue=delivery.queue,
-                    worker=self.name,
-                    date_done=time.time(),
-                    error=RemoteError(
-                        "MaxDeliveriesExceeded",
-                        f"delivered {delivery.deliveries} times without finishing",
-                    ),
-                )
+            error = RemoteError(
+                "MaxDeliveriesExceeded", f"delivered {delivery.deliveries} times without finishing"
             )
+            self.settler.record(failure_meta(message, delivery.queue, self.name, error))
 
     async def _idle(self) -> bool:
         if self.inflight.count or self.settler.pending:
