@@ -16,6 +16,7 @@ SCRIPT_NAMES = (
     "release",
     "replay",
     "heartbeat",
+    "record_events",
 )
 
 

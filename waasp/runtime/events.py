@@ -1,0 +1,382 @@
+"""Task events for monitoring: recent events, recent failures, counters, run times, throughput.
+
+A worker buffers what happened and writes it with one script call
+(``lua/record_events.lua``) as a step of a settle flush, at most every
+``EVENTS_WRITE_INTERVAL`` seconds: a busy worker pays one round trip per interval, not per
+task or per flush (measured: a write in every flush cost ~10% of drain throughput).
+
+Each delivery yields one event when it finishes (``succeeded``, ``retried``, ``failed`` or
+``dead_lettered``); ``started`` is only counted. The events stream holds one entry per event
+kind per write (a list of tasks); failures also go, one entry each with the traceback, to a
+stream of their own.
+Everything is capped or expires: the events stream by ``events_max_length`` and
+``events_ttl``, the failures stream by ``events_failures_max_length``, the counters by
+``events_counters_ttl`` (refreshed on every write).
+
+Readers cost O(task names + buckets + the page asked for), never O(tasks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from waasp.runtime.broker import Broker, RawDelivery
+from waasp.runtime.executor import Outcome
+from waasp.runtime.message import DecodeError, TaskMeta, decode_message
+from waasp.runtime.states import FAILURE, RETRY, SUCCESS
+
+if TYPE_CHECKING:
+    from waasp.runtime.app import Runtime
+    from waasp.runtime.config import Config
+
+STARTED_EVENT = "started"
+SUCCEEDED = "succeeded"
+RETRIED = "retried"
+FAILED = "failed"
+DEAD_LETTERED = "dead_lettered"
+# What a delivery can end as; each is one entry in the events stream.
+FINISH_EVENTS = (SUCCEEDED, RETRIED, FAILED, DEAD_LETTERED)
+EVENTS = (STARTED_EVENT, *FINISH_EVENTS)
+
+# Upper bounds (seconds) of the run-time histogram; background tasks run long.
+RUN_TIME_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_LE = (*(f"{b:g}" for b in RUN_TIME_BUCKETS), "+Inf")
+THROUGHPUT_BUCKET_SECONDS = 10
+EVENTS_WRITE_INTERVAL = 0.25
+UNKNOWN_TASK = "unknown"
+_SEP = "|"
+_NAME_MAX = 200
+_ERROR_MAX = 500
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """What one flush writes. Noting a task is a list append; the aggregation into counters,
+    histogram buckets and one stream entry per event kind happens once, in ``script_args``."""
+
+    started: list[str] = field(default_factory=list)
+    # (event, task name, task id, queue, seconds run or None, details or None)
+    finished: list[tuple[str, str, str | None, str | None, float | None, Any]] = field(
+        default_factory=list
+    )
+    failures: list[bytes] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.started or self.finished)
+
+    def script_args(self, conf: Config) -> list[Any]:
+        """ARGV of ``record_events.lua``."""
+        counts = Counter(f"{name}{_SEP}{STARTED_EVENT}" for name in self.started)
+        counts.update(f"{name}{_SEP}{kind}" for kind, name, *_ in self.finished)
+        throughput = Counter(kind for kind, *_ in self.finished)
+        buckets: Counter[str] = Counter()
+        sums: dict[str, float] = {}
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for kind, name, task_id, queue, seconds, details in self.finished:
+            event: dict[str, Any] = {"task": name, "id": task_id, "queue": queue}
+            if seconds is not None:
+                event["runtime"] = round(seconds, 6)
+                buckets[f"{name}{_SEP}{_LE[bisect.bisect_left(RUN_TIME_BUCKETS, seconds)]}"] += 1
+                sums[name] = sums.get(name, 0.0) + seconds
+            if details:
+                event.update(details)
+            grouped.setdefault(kind, []).append(event)
+        args: list[Any] = [
+            conf.events_max_length,
+            conf.events_failures_max_length,
+            int(conf.events_ttl * 1000),
+            int(conf.events_counters_ttl * 1000),
+            THROUGHPUT_BUCKET_SECONDS,
+            len(counts),
+            len(buckets),
+            len(sums),
+            len(throughput),
+            len(grouped),
+            len(self.failures),
+        ]
+        for pairs in (counts.items(), buckets.items()):
+            for key, n in pairs:
+                args += [key, n]
+        for name, seconds in sums.items():
+            args += [f"{name}{_SEP}sum", f"{seconds:.6f}"]
+        for key, n in throughput.items():
+            args += [key, n]
+        args += [orjson.dumps({"event": kind, "tasks": tasks}) for kind, tasks in grouped.items()]
+        return args + self.failures
+
+
+def _clip(name: str | None) -> str:
+    return (name or UNKNOWN_TASK)[:_NAME_MAX]
+
+
+def _identify(raw: bytes) -> tuple[str, str | None]:
+    try:
+        message = decode_message(raw)
+    except DecodeError:
+        return UNKNOWN_TASK, None
+    return _clip(message.task), message.id
+
+
+def _short(error: Any) -> dict[str, Any] | None:
+    if not isinstance(error, dict):
+        return None
+    return {"type": error.get("type"), "message": str(error.get("message", ""))[:_ERROR_MAX]}
+
+
+class EventRecorder:
+    """Buffers one worker's events between flushes; ``take`` + ``write`` persist them."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        conf: Config,
+        worker: str,
+        interval: float = EVENTS_WRITE_INTERVAL,
+    ) -> None:
+        self.broker = broker
+        self.conf = conf
+        self.worker = worker
+        self.interval = interval
+        # Called when a batch becomes due (the settler sets it to wake its flush loop).
+        self.on_due: Callable[[], None] = lambda: None
+        self.due = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._batch = EventBatch()
+
+    @property
+    def pending(self) -> bool:
+        """Whether anything waits to be written."""
+        return bool(self._batch)
+
+    def _arm(self) -> None:
+        if self._timer is None and not self.due:
+            self._timer = asyncio.get_running_loop().call_later(self.interval, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self.due = True
+        self.on_due()
+
+    def started(self, meta: TaskMeta) -> None:
+        """Count a STARTED record."""
+        self._batch.started.append(_clip(meta.name))
+        self._arm()
+
+    def record(self, meta: TaskMeta) -> None:
+        """Note a record that settles no entry: a FAILURE there is a dead letter."""
+        if meta.state == FAILURE:
+            error = meta.error
+            details = {
+                "reason": "max_deliveries",
+                "retries": meta.retries,
+                "error": None
+                if error is None
+                else {"type": error.type, "message": error.message, "traceback": None},
+            }
+            self._failure(DEAD_LETTERED, _clip(meta.name), meta.id, meta.queue, None, details)
+
+    def finished(self, delivery: RawDelivery, outcome: Outcome, seconds: float | None) -> None:
+        """Note how a delivery ended (``seconds``: how long it ran)."""
+        meta = outcome.record[0] if outcome.record is not None else None
+        task_id: str | None
+        if meta is not None:
+            name, task_id = _clip(meta.name), meta.id
+        else:
+            name, task_id = _identify(delivery.raw)
+        state = outcome.state
+        if state == SUCCESS:
+            self._batch.finished.append((SUCCEEDED, name, task_id, delivery.queue, seconds, None))
+            self._arm()
+        elif state == RETRY:
+            error = meta.error if meta is not None else None
+            details: dict[str, Any] = {
+                "retries": meta.retries if meta is not None else 0,
+                "error": None if error is None else {"type": error.type, "message": error.message},
+            }
+            self._batch.finished.append(
+                (RETRIED, name, task_id, delivery.queue, seconds, _errors(details))
+            )
+            self._arm()
+        else:
+            details = _details(outcome.op.extra)
+            kind = FAILED if details.get("reason") == "failed" else DEAD_LETTERED
+            self._failure(kind, name, task_id, delivery.queue, seconds, details)
+
+    def _failure(
+        self,
+        kind: str,
+        name: str,
+        task_id: str | None,
+        queue: str | None,
+        seconds: float | None,
+        details: dict[str, Any],
+    ) -> None:
+        if kind == DEAD_LETTERED:
+            seconds = None  # it never ran as a task
+        self._batch.finished.append((kind, name, task_id, queue, seconds, _errors(details)))
+        document = {"event": kind, "task": name, "id": task_id, "queue": queue, **details}
+        self._batch.failures.append(orjson.dumps({**document, "worker": self.worker}))
+        self._arm()
+
+    def take(self, force: bool = False) -> EventBatch | None:
+        """What was noted since the last write, once due (or ``force``d); else None."""
+        if not self._batch or not (self.due or force):
+            return None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.due = False
+        batch, self._batch = self._batch, EventBatch()
+        return batch
+
+    async def write(self, batch: EventBatch) -> None:
+        """Persist a batch in one script call."""
+        keys = self.broker.keys
+        await self.broker.scripts["record_events"](
+            keys=[
+                keys.events,
+                keys.failures,
+                keys.event_counts,
+                keys.run_times,
+                keys.throughput_prefix,
+            ],
+            args=batch.script_args(self.conf),
+        )
+
+
+def _errors(details: dict[str, Any]) -> dict[str, Any]:
+    # What the events stream keeps of the details: the error without its traceback.
+    return {**details, "error": _short(details.get("error"))}
+
+
+def _details(extra: bytes) -> dict[str, Any]:
+    # The dead-letter details the executor wrote (reason, error with traceback, retries...).
+    try:
+        details = orjson.loads(extra)
+    except orjson.JSONDecodeError:
+        return {"reason": "unknown"}
+    if not isinstance(details, dict):
+        return {"reason": "unknown"}
+    return {k: details.get(k) for k in ("reason", "error", "retries", "deliveries")}
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _decode_entries(entries: list[Any], limit: int) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for entry_id, fields in entries:
+        try:
+            document = orjson.loads(fields.get(b"event", b"{}"))
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(document, dict):
+            continue
+        text = _text(entry_id)
+        when = int(text.partition("-")[0]) / 1000
+        # An events entry holds one kind's tasks of one flush; a failures entry one task.
+        tasks = document.pop("tasks", None)
+        kind = document.get("event")
+        out += [
+            {**task, "event": kind, "time": when}
+            for task in (reversed(tasks) if isinstance(tasks, list) else [document])
+            if isinstance(task, dict)
+        ]
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
+async def recent_events(runtime: Runtime, limit: int = 100) -> list[dict[str, Any]]:
+    """The newest ``limit`` events, newest first; each has its server ``time`` (epoch s)."""
+    entries = await runtime.broker.client.xrevrange(runtime.keys.events, "+", "-", count=limit)
+    return _decode_entries(entries, limit)
+
+
+async def recent_failures(runtime: Runtime, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest ``limit`` failures and dead letters, with their tracebacks."""
+    entries = await runtime.broker.client.xrevrange(runtime.keys.failures, "+", "-", count=limit)
+    return _decode_entries(entries, limit)
+
+
+@dataclass(frozen=True, slots=True)
+class RunTimes:
+    """One task's run-time histogram: cumulative ``(le, count)`` pairs and the sum."""
+
+    buckets: list[tuple[str, int]]
+    sum: float
+
+    @property
+    def count(self) -> int:
+        """How many runs were observed."""
+        return self.buckets[-1][1] if self.buckets else 0
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCounters:
+    """Tasks per name and event, and run times per name, cluster-wide."""
+
+    counts: dict[str, dict[str, int]]
+    run_times: dict[str, RunTimes]
+
+
+async def task_counters(runtime: Runtime) -> TaskCounters:
+    """Read the counters and the run-time histograms (one round trip)."""
+    keys = runtime.keys
+    async with runtime.broker.client.pipeline(transaction=False) as pipe:
+        pipe.hgetall(keys.event_counts)
+        pipe.hgetall(keys.run_times)
+        raw_counts, raw_times = await pipe.execute()
+    counts: dict[str, dict[str, int]] = {}
+    for key, value in raw_counts.items():
+        name, _, event = _text(key).rpartition(_SEP)
+        counts.setdefault(name, {})[event] = int(value)
+    per_bucket: dict[str, dict[str, int]] = {}
+    sums: dict[str, float] = {}
+    for key, value in raw_times.items():
+        name, _, le = _text(key).rpartition(_SEP)
+        if le == "sum":
+            sums[name] = float(value)
+        else:
+            per_bucket.setdefault(name, {})[le] = int(value)
+    run_times: dict[str, RunTimes] = {}
+    for name, found in per_bucket.items():
+        total = 0
+        cumulative: list[tuple[str, int]] = []
+        for le in _LE:
+            total += found.get(le, 0)
+            cumulative.append((le, total))
+        run_times[name] = RunTimes(cumulative, sums.get(name, 0.0))
+    return TaskCounters(counts, run_times)
+
+
+async def throughput(runtime: Runtime, minutes: int = 10) -> dict[str, Any]:
+    """Finished deliveries per event kind in each bucket of the last ``minutes``, oldest
+    first, by the Redis server's clock."""
+    client = runtime.broker.client
+    seconds, _ = await client.time()
+    width = THROUGHPUT_BUCKET_SECONDS
+    newest = int(seconds) - int(seconds) % width
+    starts = list(range(newest - (minutes * 60 // width - 1) * width, newest + 1, width))
+    async with client.pipeline(transaction=False) as pipe:
+        for start in starts:
+            pipe.hgetall(runtime.keys.throughput(start))
+        hashes = await pipe.execute()
+    buckets = []
+    for start, found in zip(starts, hashes, strict=True):
+        row: dict[str, Any] = {"time": start}
+        counts = {_text(k): int(v) for k, v in found.items()}
+        row.update({kind: counts.get(kind, 0) for kind in FINISH_EVENTS})
+        buckets.append(row)
+    return {"bucket_seconds": width, "buckets": buckets}
