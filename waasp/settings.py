@@ -42,6 +42,7 @@ class Settings:
     audit_retention_days: int = 90
     log_format: str = "json"
     log_level: str = "info"
+    metrics_require_token: bool = False
 
     @classmethod
     def from_env(
@@ -73,6 +74,7 @@ class Settings:
             audit_retention_days=get("WAASP_AUDIT_RETENTION_DAYS", _positive_int, 90),
             log_format=get("WAASP_LOG_FORMAT", _choice(LOG_FORMATS), "console" if tty else "json"),
             log_level=get("WAASP_LOG_LEVEL", _choice(LOG_LEVELS), "info"),
+            metrics_require_token=get("WAASP_METRICS_REQUIRE_TOKEN", _flag, False),
         )
 
 
@@ -140,6 +142,17 @@ def _key_prefix(name: str, value: str) -> str:
     if any(c.isspace() or c in "{}" for c in value):
         raise SettingsError(name, f"must not contain whitespace or braces, got {value!r}")
     return value
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in _TRUE | _FALSE:
+        raise SettingsError(name, f"must be 1/true/yes/on or 0/false/no/off, got {value!r}")
+    return lowered in _TRUE
 
 
 def _choice(choices: frozenset[str]) -> Callable[[str, str], str]:
