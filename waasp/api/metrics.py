@@ -11,7 +11,8 @@ import time
 from collections.abc import Awaitable, Iterable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -133,10 +134,13 @@ class Metrics:
         self.check_decisions.labels(outcome=outcome).inc()
         self.check_latency.observe(seconds)
 
-    def render(self, snapshot: RuntimeSnapshot | None) -> bytes:
-        """The exposition text, with ``snapshot`` as the runtime's figures."""
+    def render(self, snapshot: RuntimeSnapshot | None, accept: str = "") -> tuple[bytes, str]:
+        """The exposition in the format the ``Accept`` header asks for (Prometheus text 0.0.4
+        by default, OpenMetrics on request), with ``snapshot`` as the runtime's figures;
+        returns (body, content type)."""
+        encode, content_type = choose_encoder(accept)
         self.runtime.snapshot = snapshot
-        return generate_latest(self.registry)
+        return encode(self.registry), content_type
 
 
 async def observed_check(metrics: Metrics, check: Awaitable[CheckResult]) -> CheckResult:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib import resources
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from waasp.api.auth import check_token
 from waasp.api.errors import HttpError
@@ -31,8 +30,8 @@ async def metrics(request: web.Request) -> web.Response:
         check_token(request)
     monitor = request.app.get(MONITOR)
     snapshot = await monitor.snapshot() if monitor is not None else None
-    body = request.app[METRICS].render(snapshot)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body, content_type = request.app[METRICS].render(snapshot, request.headers.get("Accept", ""))
+    return web.Response(body=body, headers={"Content-Type": content_type})
 
 
 async def dashboard(request: web.Request) -> web.Response:
