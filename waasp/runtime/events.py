@@ -50,6 +50,8 @@ RUN_TIME_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 _LE = (*(f"{b:g}" for b in RUN_TIME_BUCKETS), "+Inf")
 THROUGHPUT_BUCKET_SECONDS = 10
 EVENTS_WRITE_INTERVAL = 0.25
+# Tasks of one kind kept in one events entry (the newest); the rest are only counted.
+EVENTS_PER_ENTRY = 100
 UNKNOWN_TASK = "unknown"
 _SEP = "|"
 _NAME_MAX = 200
@@ -73,21 +75,16 @@ class EventBatch:
 
     def script_args(self, conf: Config) -> list[Any]:
         """ARGV of ``record_events.lua``."""
-        counts = Counter(f"{name}{_SEP}{STARTED_EVENT}" for name in self.started)
-        counts.update(f"{name}{_SEP}{kind}" for kind, name, *_ in self.finished)
-        throughput = Counter(kind for kind, *_ in self.finished)
-        buckets: Counter[str] = Counter()
+        counts: Counter[tuple[str, str]] = Counter((name, STARTED_EVENT) for name in self.started)
+        buckets: Counter[tuple[str, str]] = Counter()
         sums: dict[str, float] = {}
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for kind, name, task_id, queue, seconds, details in self.finished:
-            event: dict[str, Any] = {"task": name, "id": task_id, "queue": queue}
+        latest: dict[str, list[int]] = {}
+        for index, (kind, name, _, _, seconds, _) in enumerate(self.finished):
+            counts[name, kind] += 1
+            latest.setdefault(kind, []).append(index)
             if seconds is not None:
-                event["runtime"] = round(seconds, 6)
-                buckets[f"{name}{_SEP}{_LE[bisect.bisect_left(RUN_TIME_BUCKETS, seconds)]}"] += 1
+                buckets[name, _LE[bisect.bisect_left(RUN_TIME_BUCKETS, seconds)]] += 1
                 sums[name] = sums.get(name, 0.0) + seconds
-            if details:
-                event.update(details)
-            grouped.setdefault(kind, []).append(event)
         args: list[Any] = [
             conf.events_max_length,
             conf.events_failures_max_length,
@@ -97,19 +94,34 @@ class EventBatch:
             len(counts),
             len(buckets),
             len(sums),
-            len(throughput),
-            len(grouped),
+            len(latest),
+            len(latest),
             len(self.failures),
         ]
         for pairs in (counts.items(), buckets.items()):
-            for key, n in pairs:
-                args += [key, n]
+            for (name, field_name), n in pairs:
+                args += [f"{name}{_SEP}{field_name}", n]
         for name, seconds in sums.items():
             args += [f"{name}{_SEP}sum", f"{seconds:.6f}"]
-        for key, n in throughput.items():
-            args += [key, n]
-        args += [orjson.dumps({"event": kind, "tasks": tasks}) for kind, tasks in grouped.items()]
+        for kind, indexes in latest.items():
+            args += [kind, len(indexes)]
+        # One stream entry per kind, with its newest tasks only: the counters count them all.
+        for kind, indexes in latest.items():
+            shown = [self._event(self.finished[i]) for i in indexes[-EVENTS_PER_ENTRY:]]
+            args.append(
+                orjson.dumps({"event": kind, "tasks": shown, "more": len(indexes) - len(shown)})
+            )
         return args + self.failures
+
+    @staticmethod
+    def _event(noted: tuple[str, str, str | None, str | None, float | None, Any]) -> Any:
+        _, name, task_id, queue, seconds, details = noted
+        event: dict[str, Any] = {"task": name, "id": task_id, "queue": queue}
+        if seconds is not None:
+            event["runtime"] = round(seconds, 6)
+        if details:
+            event.update(details)
+        return event
 
 
 def _clip(name: str | None) -> str:
@@ -299,9 +311,22 @@ def _decode_entries(entries: list[Any], limit: int) -> list[dict[str, Any]]:
 
 
 async def recent_events(runtime: Runtime, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest ``limit`` events, newest first; each has its server ``time`` (epoch s)."""
-    entries = await runtime.broker.client.xrevrange(runtime.keys.events, "+", "-", count=limit)
-    return _decode_entries(entries, limit)
+    """The newest ``limit`` events, newest first; each has its server ``time`` (epoch s).
+
+    An entry holds up to EVENTS_PER_ENTRY events, so this reads entries a few at a time and
+    stops once it has ``limit``: O(limit), however busy the workers are.
+    """
+    client = runtime.broker.client
+    out: list[dict[str, Any]] = []
+    end = "+"
+    while len(out) < limit:
+        count = min(max(limit - len(out), 1), 50)
+        entries = await client.xrevrange(runtime.keys.events, end, "-", count=count)
+        out += _decode_entries(entries, limit - len(out))
+        if len(entries) < count:
+            break
+        end = "(" + _text(entries[-1][0])
+    return out
 
 
 async def recent_failures(runtime: Runtime, limit: int = 20) -> list[dict[str, Any]]:

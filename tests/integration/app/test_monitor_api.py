@@ -187,9 +187,13 @@ async def test_workers(monitor_client: Client, runtime: Runtime, tasks: Tasks) -
     """Live workers are listed with queues, concurrency, in flight, heartbeat, done, failed."""
     async with running_worker(runtime, "monitor-test-worker") as worker:
         await (await tasks.ok.delay(1)).get(timeout=10)
-        await worker.heartbeat.beat()
-        body = await get_json(monitor_client, "/api/v1/workers")
-        (found,) = body["workers"]
+        for _ in range(50):  # the result is stored just before the entry is acknowledged
+            await worker.heartbeat.beat()
+            body = await get_json(monitor_client, "/api/v1/workers")
+            (found,) = body["workers"]
+            if found["in_flight"] == 0:
+                break
+            await asyncio.sleep(0.02)
         assert found["name"] == "monitor-test-worker"
         assert found["queues"] == ["default"] and found["concurrency"] == 3
         assert found["in_flight"] == 0 and found["done"] == 1 and found["failed"] == 0
