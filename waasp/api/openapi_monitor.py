@@ -297,6 +297,13 @@ MONITOR_PATHS: dict[str, Any] = {
             },
         }
     },
+    "/dashboard/{name}": {
+        "get": {
+            "summary": "The page's script (app.js) and style sheet (app.css); no token",
+            "parameters": [_param("name", "path", {"type": "string"}, required=True)],
+            "responses": {"200": {"description": "the file"}, "404": {"description": "none"}},
+        }
+    },
     "/dashboard": {
         "get": {
             "summary": "The monitoring page (token as a bearer header or waasp_token cookie)",

@@ -333,18 +333,3 @@ async def test_cli_and_api_agree(
             for row in (*printed["queues"], *served["queues"]):
                 row.pop("oldest_waiting_age")
         assert printed == served, what
-
-
-async def test_openapi_describes_every_route(client: Client) -> None:
-    """Every route of the route table, with each of its methods, is in the OpenAPI document."""
-    from waasp.api.routes import ROUTES as TABLE
-
-    doc = await (await client.get("/api/v1/openapi.json")).json()
-    described = {
-        (path, method.upper()) for path, item in doc["paths"].items() for method in item
-    } - {(path, "PARAMETERS") for path in doc["paths"]}
-    served = {(path, method) for path, methods in TABLE.items() for method in methods} - {
-        ("/dashboard/{name}", "GET")
-    }  # the page's own script and style sheet
-    assert served <= described, served - described
-    assert doc["components"]["schemas"]["DeadLetter"]["properties"]["id"]
