@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 
 from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, ValidationError
 from waasp.runtime import Runtime, TaskRuntimeError
-from waasp.runtime import events as runtime_events
+from waasp.runtime import event_queries as runtime_events
 from waasp.runtime.dlq import DeadLetterNotFound
 from waasp.runtime.inspection import QueueStats, dead_letter_page, queue_stats, workers
 from waasp.runtime.retrying import REDIS_ERRORS
