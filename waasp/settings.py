@@ -46,6 +46,7 @@ class Settings:
     notify_retry_delay: float = 60.0
     notify_max_retries: int = 3
     worker_concurrency: int = 8
+    metrics_require_token: bool = False
 
     @classmethod
     def from_env(
@@ -81,6 +82,7 @@ class Settings:
             notify_retry_delay=get("WAASP_NOTIFY_RETRY_DELAY", _positive_float, 60.0),
             notify_max_retries=get("WAASP_NOTIFY_MAX_RETRIES", _positive_int, 3),
             worker_concurrency=get("WAASP_WORKER_CONCURRENCY", _positive_int, 8),
+            metrics_require_token=get("WAASP_METRICS_REQUIRE_TOKEN", _flag, False),
         )
 
 
@@ -148,6 +150,17 @@ def _key_prefix(name: str, value: str) -> str:
     if any(c.isspace() or c in "{}" for c in value):
         raise SettingsError(name, f"must not contain whitespace or braces, got {value!r}")
     return value
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered not in _TRUE | _FALSE:
+        raise SettingsError(name, f"must be 1/true/yes/on or 0/false/no/off, got {value!r}")
+    return lowered in _TRUE
 
 
 def _choice(choices: frozenset[str]) -> Callable[[str, str], str]:

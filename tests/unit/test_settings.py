@@ -104,3 +104,20 @@ def test_frozen_and_token_hidden_from_repr() -> None:
     with pytest.raises(FrozenInstanceError):
         s.port = 1  # type: ignore[misc]  # assigning to a frozen field is the point
     assert "s3cret" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("yes", True), ("TRUE", True), ("0", False), ("off", False)],
+)
+def test_metrics_require_token_flag(value: str, expected: bool) -> None:
+    """WAASP_METRICS_REQUIRE_TOKEN reads the usual spellings of yes and no (default no)."""
+    assert Settings.from_env({}).metrics_require_token is False
+    env = {"WAASP_METRICS_REQUIRE_TOKEN": value}
+    assert Settings.from_env(env).metrics_require_token is expected
+
+
+def test_metrics_require_token_bad_value() -> None:
+    """A value that is neither yes nor no is an error naming the variable."""
+    with pytest.raises(SettingsError, match="WAASP_METRICS_REQUIRE_TOKEN"):
+        Settings.from_env({"WAASP_METRICS_REQUIRE_TOKEN": "maybe"})

@@ -7,12 +7,24 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from aiohttp import web
 
 from waasp.api.jsonio import MAX_BODY_BYTES
-from waasp.api.keys import API_TOKEN, DATABASE, READINESS_PROBES, SERVICE, SETTINGS
-from waasp.api.middleware import error_middleware
+from waasp.api.keys import (
+    API_TOKEN,
+    DATABASE,
+    METRICS,
+    MONITOR,
+    READINESS_PROBES,
+    RUNTIME,
+    SERVICE,
+    SETTINGS,
+)
+from waasp.api.metrics import Metrics
+from waasp.api.middleware import error_middleware, metrics_middleware
 from waasp.api.readiness import ReadinessProbe
 from waasp.api.routes import setup_routes
 from waasp.db import Database
 from waasp.errors import SettingsError
+from waasp.monitoring import MonitoringService
+from waasp.runtime import Runtime
 from waasp.service import BlockedSenderNotifier, WhitelistService
 from waasp.settings import Settings
 
@@ -23,6 +35,8 @@ def create_app(
     notifier: BlockedSenderNotifier | None = None,
     readiness_probes: Iterable[ReadinessProbe] = (),
     database: Database | None = None,
+    runtime: Runtime | None = None,
+    metrics: Metrics | None = None,
 ) -> web.Application:
     """Build the API application.
 
@@ -30,6 +44,10 @@ def create_app(
     ``waasp up`` do that). A ``database`` passed in is owned by the caller, who opens and
     closes it; otherwise the app creates one and opens/closes it with its own lifetime.
     ``notifier`` hears of blocked checks; ``readiness_probes`` join PostgreSQL's in /readyz.
+    ``runtime`` is the task runtime the monitoring routes, /metrics and the dashboard
+    inspect (owned by the caller, who closes it); without one those routes answer 503.
+    ``metrics`` lets the caller count into the app's metrics (e.g. the notifier's enqueue
+    failures); by default the app makes its own.
     """
     if not settings.api_token:
         raise SettingsError("WAASP_API_TOKEN", "the API needs a token (waasp serve creates one)")
@@ -40,12 +58,19 @@ def create_app(
         owned = True
     else:
         owned = False
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
+    )
     app[SETTINGS] = settings
     app[API_TOKEN] = settings.api_token.encode("utf-8")
     app[DATABASE] = database
     app[SERVICE] = WhitelistService(database, notifier)
     app[READINESS_PROBES] = [ReadinessProbe("postgresql", database.ping), *readiness_probes]
+    app[METRICS] = metrics if metrics is not None else Metrics()
+    if runtime is not None:
+        app[RUNTIME] = runtime
+        app[MONITOR] = MonitoringService(runtime)
+        app[METRICS].runtime.configured = True
     app.cleanup_ctx.append(_lifetime(owned))
     setup_routes(app)
     return app

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from waasp.api.metrics import Metrics
 from waasp.api.readiness import ReadinessProbe
 from waasp.db import Database
+from waasp.monitoring import MonitoringService
+from waasp.runtime import Runtime
 from waasp.service import WhitelistService
 from waasp.settings import Settings
 
@@ -16,3 +19,9 @@ SERVICE = web.AppKey("service", WhitelistService)
 READINESS_PROBES = web.AppKey("readiness_probes", list[ReadinessProbe])
 # The admin token as bytes, ready for hmac.compare_digest.
 API_TOKEN = web.AppKey("api_token", bytes)
+# This process's Prometheus metrics (HTTP, checks, enqueue failures) and the runtime collector.
+METRICS = web.AppKey("metrics", Metrics)
+# The task runtime the monitoring routes inspect, and the service over it; both are absent
+# when create_app got no runtime, and those routes then answer 503.
+RUNTIME = web.AppKey("runtime", Runtime)
+MONITOR = web.AppKey("monitor", MonitoringService)

@@ -11,6 +11,8 @@ from aiohttp import web
 from waasp.api.auth import Handler
 from waasp.api.errors import HttpError
 from waasp.api.jsonio import MAX_BODY_BYTES, json_response, too_large
+from waasp.api.keys import METRICS
+from waasp.api.metrics import route_label
 from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, ValidationError
 
 log = structlog.get_logger(__name__)
@@ -42,6 +44,24 @@ def _request_id(request: web.Request) -> str:
     if 0 < len(given) <= 64 and given.isascii() and given.isprintable():
         return given
     return uuid.uuid4().hex
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count each request by route template, method and final status (outside the error
+    middleware, so errors are counted with the status they were answered with)."""
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        request.app[METRICS].http_requests.labels(
+            route=route_label(request), method=request.method, status=str(status)
+        ).inc()
 
 
 @web.middleware

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from waasp import __version__
+from waasp.api.openapi_monitor import MONITOR_PATHS, MONITOR_SCHEMAS
 from waasp.models import AuditAction, TrustLevel
 from waasp.validation import (
     AUDIT_LIMIT_MAX,
@@ -128,6 +129,8 @@ _SCHEMAS: dict[str, Any] = {
         },
     },
 }
+
+_SCHEMAS.update(MONITOR_SCHEMAS)
 
 _CHECK_RESPONSES = {"200": _json(_ref("CheckResult"), "the decision"), **_errors(400, 503)}
 
@@ -272,7 +275,7 @@ OPENAPI: dict[str, Any] = {
         "version": __version__,
         "description": "A sender gate for AI agents: may this sender's message reach the agent?",
     },
-    "paths": _PATHS,
+    "paths": {**_PATHS, **MONITOR_PATHS},
     "components": {
         "schemas": _SCHEMAS,
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from waasp.api.auth import Handler, require_token
-from waasp.api.handlers import audit, check, contacts, health
+from waasp.api.handlers import audit, check, contacts, health, monitor, observe
 
 ROUTES: Mapping[str, Mapping[str, Handler]] = {
     "/api/v1/check": {"POST": check.post_check},
@@ -23,7 +23,20 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     },
     "/api/v1/audit": {"GET": require_token(audit.list_audit)},
     "/api/v1/audit/stats": {"GET": require_token(audit.audit_stats)},
+    "/api/v1/tasks/{task_id}": {"GET": require_token(monitor.get_task)},
+    "/api/v1/queues": {"GET": require_token(monitor.list_queues)},
+    "/api/v1/workers": {"GET": require_token(monitor.list_workers)},
+    "/api/v1/dlq": {"GET": require_token(monitor.list_dead_letters)},
+    "/api/v1/dlq/{dead_id}": {"DELETE": require_token(monitor.delete_dead_letter)},
+    "/api/v1/dlq/{dead_id}/replay": {"POST": require_token(monitor.replay_dead_letter)},
+    "/api/v1/schedule": {"GET": require_token(monitor.get_schedule)},
+    "/api/v1/events": {"GET": require_token(monitor.list_events)},
+    "/api/v1/failures": {"GET": require_token(monitor.list_failures)},
+    "/api/v1/stats": {"GET": require_token(monitor.get_stats)},
     "/api/v1/openapi.json": {"GET": health.openapi},
+    "/metrics": {"GET": observe.metrics},  # token only with WAASP_METRICS_REQUIRE_TOKEN
+    "/dashboard": {"GET": observe.dashboard},  # checks the token itself (header or cookie)
+    "/dashboard/{name}": {"GET": observe.asset},
     "/healthz": {"GET": health.healthz},
     "/readyz": {"GET": health.readyz},
 }

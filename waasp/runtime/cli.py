@@ -94,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true")
     inspect.add_argument("--queue", default=None)
     inspect.add_argument("--limit", type=int, default=50)
+    inspect.add_argument("--offset", type=int, default=0)
 
     dlq = command("dlq", "replay or purge dead letters")
     dlq.add_argument("action", choices=["replay", "purge"])

@@ -9,8 +9,8 @@ from typing import Any
 from waasp.runtime.app import Runtime
 from waasp.runtime.cli import emit, install_stop_handlers
 from waasp.runtime.errors import TaskRuntimeError
-from waasp.runtime.inspection import queue_stats, workers
-from waasp.runtime.message import DeadLetter, TaskMeta
+from waasp.runtime.inspection import dead_letter_page, queue_stats, workers
+from waasp.runtime.views import task_dict
 from waasp.runtime.worker import Worker
 
 
@@ -45,55 +45,6 @@ def _when(seconds: float | None) -> str:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")
 
 
-def dead_letter_dict(letter: DeadLetter) -> dict[str, Any]:
-    """A dead letter as a JSON-ready dict."""
-    message = letter.message
-    return {
-        "id": letter.id,
-        "queue": letter.queue,
-        "reason": letter.reason,
-        "task": message.task if message else None,
-        "task_id": message.id if message else None,
-        "args": list(message.args) if message else None,
-        "kwargs": message.kwargs if message else None,
-        "raw_message": None if message else letter.raw_message.decode("utf-8", "replace"),
-        "error": None
-        if letter.error is None
-        else {
-            "type": letter.error.type,
-            "message": letter.error.message,
-            "traceback": letter.error.traceback,
-        },
-        "retries": letter.retries,
-        "deliveries": letter.deliveries,
-        "failed_at": letter.failed_at,
-        "worker": letter.worker,
-        "replayed": int(message.headers.get("replayed", 0)) if message else 0,
-    }
-
-
-def task_dict(meta: TaskMeta) -> dict[str, Any]:
-    """A task record as a JSON-ready dict."""
-    return {
-        "id": meta.id,
-        "name": meta.name,
-        "state": meta.state.value,
-        "result": meta.result,
-        "error": None
-        if meta.error is None
-        else {
-            "type": meta.error.type,
-            "message": meta.error.message,
-            "traceback": meta.error.traceback,
-        },
-        "retries": meta.retries,
-        "queue": meta.queue,
-        "worker": meta.worker,
-        "started_at": meta.started_at,
-        "date_done": meta.date_done,
-    }
-
-
 async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
     """``inspect queues|workers|dlq|task ID|schedule``."""
     if args.what == "queues":
@@ -115,13 +66,11 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
             ),
         )
     elif args.what == "dlq":
-        letters = [
-            dead_letter_dict(x) for x in await runtime.dlq.list(args.queue, limit=args.limit)
-        ]
-        counts = await runtime.dlq.count(args.queue)
+        page = await dead_letter_page(runtime, args.queue, args.limit, args.offset)
+        letters = page["dead_letters"]
         emit(
             args.json,
-            {"dead_letters": letters, "total": sum(counts.values())},
+            page,
             lambda: (
                 _table(["id", "task", "reason", "retries", "deliveries"], letters)
                 + "\n"

@@ -41,8 +41,11 @@ class Config:
     broker_max_deliveries: int = 5
     worker_shutdown_timeout: float = 30.0
     worker_heartbeat_interval: float = 2.0
+    worker_send_task_events: bool = True  # Celery's name; False records no events
     events_max_length: int = 10_000
     events_ttl: float = 3600.0
+    events_failures_max_length: int = 500
+    events_counters_ttl: float = 7 * 86400.0
 
     def update(self, other: Mapping[str, Any] | None = None, **options: Any) -> None:
         """Set options by name, rejecting unknown names and unsupported values."""
@@ -78,11 +81,19 @@ class Config:
             "result_expires",
             "worker_shutdown_timeout",
             "worker_heartbeat_interval",
+            "events_ttl",
+            "events_counters_ttl",
         )
         for name in positive:
             if not float(getattr(self, name)) > 0:
                 raise ConfigurationError(f"{name} must be > 0")
-        for name in ("worker_prefetch_multiplier", "worker_concurrency", "broker_max_deliveries"):
+        for name in (
+            "worker_prefetch_multiplier",
+            "worker_concurrency",
+            "broker_max_deliveries",
+            "events_max_length",
+            "events_failures_max_length",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ConfigurationError(f"{name} must be >= 1")
         if not self.key_prefix or any(c in self.key_prefix for c in "{} "):

@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from waasp.runtime.keys import GROUP
+from waasp.runtime.keys import GROUP, check_queue_name
+from waasp.runtime.message import decode_dead_letter
+from waasp.runtime.views import dead_letter_dict
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -127,5 +129,38 @@ async def workers(runtime: Runtime) -> list[dict[str, Any]]:
             else:
                 info[field] = text
         info["stalled"] = bool(info.get("stalled"))
+        info["in_flight"] = info.get("held", 0)
         out.append(info)
     return out
+
+
+async def dead_letter_page(
+    runtime: Runtime, queue: str | None = None, limit: int = 50, offset: int = 0
+) -> dict[str, Any]:
+    """One page of dead letters, newest first across queues, and their total: one round trip
+    for the known queues, reading at most ``offset + limit`` entries per queue."""
+    client = runtime.broker.client
+    names = [check_queue_name(queue)] if queue else await runtime.broker.known_queues()
+    async with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            dead = runtime.keys.queue(name).dead
+            pipe.xlen(dead)
+            pipe.xrevrange(dead, "+", "-", count=offset + limit)
+        replies = await pipe.execute()
+    letters = [
+        decode_dead_letter(name, f"{name}:{_text(entry_id)}", fields)
+        for name, entries in zip(names, replies[1::2], strict=True)
+        for entry_id, fields in entries
+    ]
+    letters.sort(key=lambda letter: _order(letter.id), reverse=True)
+    return {
+        "dead_letters": [dead_letter_dict(x) for x in letters[offset : offset + limit]],
+        "total": sum(int(n) for n in replies[::2]),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+def _order(dead_id: str) -> tuple[int, int]:
+    ms, _, seq = dead_id.rpartition(":")[2].partition("-")
+    return int(ms), int(seq or 0)

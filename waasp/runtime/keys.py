@@ -11,10 +11,14 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:worker:NAME          a worker's heartbeat hash
     waasp:workers              sorted set of worker names by last heartbeat
     waasp:queues               set of known queue names
-    waasp:events               capped stream of recent task events
+    waasp:{events}:stream      capped stream of recent task events (with a TTL)
+    waasp:{events}:failures    capped stream of recent failures, with tracebacks
+    waasp:{events}:counts      hash: tasks per (task name, event)
+    waasp:{events}:runtime     hash: run-time histogram buckets and sums per task name
+    waasp:{events}:tp:SECONDS  hash: events per kind in one throughput bucket (expires)
 
 The keys of one queue share the hash tag ``{queue}``, so each atomic script touches one
-Redis Cluster slot.
+Redis Cluster slot; the event keys share ``{events}`` for the same reason.
 """
 
 from __future__ import annotations
@@ -98,4 +102,28 @@ class Keys:
     @property
     def events(self) -> str:
         """Capped stream of recent task events."""
-        return f"{self.prefix}:events"
+        return f"{self.prefix}:{{events}}:stream"
+
+    @property
+    def failures(self) -> str:
+        """Capped stream of recent failures, tracebacks included."""
+        return f"{self.prefix}:{{events}}:failures"
+
+    @property
+    def event_counts(self) -> str:
+        """Hash of task counts per ``NAME|EVENT``."""
+        return f"{self.prefix}:{{events}}:counts"
+
+    @property
+    def run_times(self) -> str:
+        """Hash of run-time histogram buckets (``NAME|LE``) and sums (``NAME|sum``)."""
+        return f"{self.prefix}:{{events}}:runtime"
+
+    @property
+    def throughput_prefix(self) -> str:
+        """Prefix of the per-bucket throughput hashes; the bucket's epoch seconds follow."""
+        return f"{self.prefix}:{{events}}:tp:"
+
+    def throughput(self, bucket: int) -> str:
+        """Events per kind in the throughput bucket starting at ``bucket`` (epoch seconds)."""
+        return f"{self.throughput_prefix}{bucket}"

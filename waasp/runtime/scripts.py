@@ -17,6 +17,7 @@ SCRIPT_NAMES = (
     "replay",
     "heartbeat",
     "fire_tick",
+    "record_events",
 )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from waasp.runtime.broker import Broker, RawDelivery, SettleOp
+from waasp.runtime.events import EventRecorder
 from waasp.runtime.executor import Outcome
 from waasp.runtime.message import TaskMeta
 from waasp.runtime.results import ResultBackend
@@ -31,15 +32,19 @@ class Settler:
         broker: Broker,
         results: ResultBackend,
         on_settled: Callable[[list[RawDelivery]], None],
+        events: EventRecorder | None = None,
     ) -> None:
         self.broker = broker
         self.results = results
         self.on_settled = on_settled
+        self.events = events  # monitoring events, written last in a flush when due
         self._started: dict[str, TaskMeta] = {}
         self._records: list[TaskMeta] = []
         self._finished: list[tuple[RawDelivery, Outcome]] = []
         self._wake = asyncio.Event()
         self._closing = False
+        if events is not None:
+            events.on_due = self._wake.set
 
     @property
     def pending(self) -> int:
@@ -49,16 +54,22 @@ class Settler:
     def started(self, meta: TaskMeta) -> None:
         """Queue a STARTED record."""
         self._started[meta.id] = meta
+        if self.events is not None:
+            self.events.started(meta)
         self._wake.set()
 
     def record(self, meta: TaskMeta) -> None:
         """Queue a record that settles no entry (e.g. a task dead-lettered by a reclaim)."""
         self._records.append(meta)
+        if self.events is not None:
+            self.events.record(meta)
         self._wake.set()
 
-    def finish(self, delivery: RawDelivery, outcome: Outcome) -> None:
-        """Queue a finished delivery."""
+    def finish(self, delivery: RawDelivery, outcome: Outcome, seconds: float | None = None) -> None:
+        """Queue a finished delivery (``seconds``: how long it ran, for monitoring)."""
         self._finished.append((delivery, outcome))
+        if self.events is not None:
+            self.events.finished(delivery, outcome, seconds)
         self._wake.set()
 
     async def close(self) -> None:
@@ -71,8 +82,10 @@ class Settler:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            if self._started or self._records or self._finished:
+            if self._started or self._records or self._finished or self._events_due():
                 await self._flush()
+                if self._closing:
+                    self._wake.set()  # look again, and return once nothing is left
             elif self._closing:
                 return
 
@@ -80,6 +93,7 @@ class Settler:
         started, self._started = self._started, {}
         extra, self._records = self._records, []
         finished, self._finished = self._finished, []
+        events = self.events.take(force=self._closing) if self.events is not None else None
         done_ids = {o.record[0].id for _, o in finished if o.record is not None}
         records: list[tuple[TaskMeta, bytes | None]] = [
             (meta, None) for task_id, meta in started.items() if task_id not in done_ids
@@ -95,6 +109,13 @@ class Settler:
             await self._persist(functools.partial(self.broker.settle, queue, queue_ops), "acks")
         if finished:
             self.on_settled([delivery for delivery, _ in finished])
+        if events is not None and self.events is not None:
+            await self._persist(functools.partial(self.events.write, events), "events")
+
+    def _events_due(self) -> bool:
+        return self.events is not None and (
+            self.events.due or (self._closing and self.events.pending)
+        )
 
     async def _persist(self, write: Callable[[], Awaitable[object]], what: str) -> None:
         # Never drop a batch: the entries stay unacknowledged until the write succeeds.

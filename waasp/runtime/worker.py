@@ -17,6 +17,7 @@ import structlog
 from redis.exceptions import ResponseError
 
 from waasp.runtime.broker import RawDelivery, is_nogroup
+from waasp.runtime.events import EventRecorder
 from waasp.runtime.executor import Executor, failure_meta
 from waasp.runtime.heartbeat import Heartbeat
 from waasp.runtime.inflight import Inflight
@@ -78,7 +79,10 @@ class Worker:
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
-        self.settler = Settler(self.broker, self.results, self._settled)
+        events = (
+            EventRecorder(self.broker, conf, self.name) if conf.worker_send_task_events else None
+        )
+        self.settler = Settler(self.broker, self.results, self._settled, events)
         self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
@@ -261,12 +265,13 @@ class Worker:
             if delivery is None:
                 return
             self.inflight.running += 1
+            began = time.perf_counter()
             try:
                 outcome = await self.executor.run(delivery)
             finally:
                 self.inflight.running -= 1
             self.counts[outcome.state.value] += 1
-            self.settler.finish(delivery, outcome)
+            self.settler.finish(delivery, outcome, time.perf_counter() - began)
 
     # -- callbacks -------------------------------------------------------------------------
 

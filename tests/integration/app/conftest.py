@@ -15,8 +15,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
 from waasp.api import create_app
+from waasp.api.metrics import Metrics
 from waasp.api.server import MAX_FIELD_SIZE, MAX_LINE_SIZE
 from waasp.migrate import migrate
+from waasp.runtime import Runtime
 from waasp.service import BlockedSenderNotifier
 from waasp.settings import Settings
 
@@ -92,9 +94,15 @@ async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
     """Build test clients over create_app with chosen options; all closed at teardown."""
     clients: list[Client] = []
 
-    async def factory(notifier: BlockedSenderNotifier | None = None, **overrides: Any) -> Client:
+    async def factory(
+        notifier: BlockedSenderNotifier | None = None,
+        *,
+        runtime: Runtime | None = None,
+        metrics: Metrics | None = None,
+        **overrides: Any,
+    ) -> Client:
         app_settings = Settings(**{**_as_dict(settings), **overrides})
-        app = create_app(app_settings, notifier=notifier)
+        app = create_app(app_settings, notifier=notifier, runtime=runtime, metrics=metrics)
         server = TestServer(app)
         # Started here, not by the client, so it gets the production HTTP limits.
         await server.start_server(max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
@@ -177,3 +185,28 @@ async def pg_proxy(app_database_url: str) -> AsyncIterator[ToggleProxy]:
 def proxied_url(app_database_url: str, proxy: ToggleProxy) -> str:
     """The test database's URL, reached through ``proxy``."""
     return str(URL(app_database_url).with_host("127.0.0.1").with_port(proxy.port))
+
+
+async def delete_prefix(runtime: Runtime) -> None:
+    """Delete every key of the runtime's prefix, on the broker and on the result backend."""
+    prefix = runtime.conf.key_prefix
+    for client in (runtime.broker.client, runtime.results.client):
+        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            await client.delete(key)
+
+
+@pytest.fixture
+async def runtime(redis_url: str) -> AsyncIterator[Runtime]:
+    """A task runtime on the test Redis under a fresh key prefix, cleaned up afterwards."""
+    prefix = f"test{secrets.token_hex(5)}"
+    rt = Runtime("waasp", broker_url=redis_url, key_prefix=prefix, environ={})
+    rt.conf.update(task_track_started=True)
+    yield rt
+    await delete_prefix(rt)
+    await rt.close()
+
+
+@pytest.fixture
+async def monitor_client(make_client: ClientFactory, runtime: Runtime) -> Client:
+    """A test client over an app that monitors ``runtime``."""
+    return await make_client(runtime=runtime)

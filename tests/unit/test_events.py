@@ -1,0 +1,126 @@
+"""Task events are noted cheaply and aggregated once per write (no Redis here)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import orjson
+
+from waasp.runtime.broker import Broker, RawDelivery, SettleOp
+from waasp.runtime.config import Config
+from waasp.runtime.events import EVENTS_PER_ENTRY, EventRecorder
+from waasp.runtime.executor import Outcome
+from waasp.runtime.message import RemoteError, TaskMeta, dead_letter_fields
+from waasp.runtime.states import FAILURE, STARTED, SUCCESS
+
+DELIVERY = RawDelivery("default", "1-0", b"")
+
+
+def recorder(interval: float = 60.0) -> EventRecorder:
+    """A recorder whose broker is never used by these tests."""
+    return EventRecorder(cast(Broker, None), Config(), "worker-1", interval)
+
+
+def success(task_id: str, name: str = "app.ok") -> Outcome:
+    """A SUCCESS outcome with its record."""
+    meta = TaskMeta(id=task_id, state=SUCCESS, name=name, queue="default")
+    return Outcome(SUCCESS, SettleOp("ack", "1-0"), (meta, None))
+
+
+def parse(args: list[Any]) -> dict[str, Any]:
+    """Split record_events.lua's ARGV back into its parts."""
+    n_counts, n_buckets, n_sums, n_tp, n_events, n_failures = (int(x) for x in args[5:11])
+    rest = args[11:]
+
+    def pairs(n: int) -> dict[str, Any]:
+        nonlocal rest
+        taken, rest = rest[: 2 * n], rest[2 * n :]
+        return dict(zip(taken[::2], taken[1::2], strict=True))
+
+    counts, buckets, sums, throughput = (
+        pairs(n_counts),
+        pairs(n_buckets),
+        pairs(n_sums),
+        pairs(n_tp),
+    )
+    events = [orjson.loads(x) for x in rest[:n_events]]
+    failures = [orjson.loads(x) for x in rest[n_events : n_events + n_failures]]
+    return {
+        "counts": counts,
+        "buckets": buckets,
+        "sums": sums,
+        "throughput": throughput,
+        "events": events,
+        "failures": failures,
+    }
+
+
+async def test_counts_buckets_and_capped_entries() -> None:
+    """Counters count every task; a stream entry keeps only the newest tasks of its kind."""
+    noted = recorder()
+    total = EVENTS_PER_ENTRY + 20
+    for i in range(total):
+        noted.started(TaskMeta(id=str(i), state=STARTED, name="app.ok"))
+        noted.finished(DELIVERY, success(str(i)), 0.003)
+    batch = noted.take(force=True)
+    assert batch is not None
+    found = parse(batch.script_args(Config()))
+    assert found["counts"] == {"app.ok|started": total, "app.ok|succeeded": total}
+    assert found["buckets"] == {"app.ok|0.005": total}
+    assert abs(float(found["sums"]["app.ok|sum"]) - 0.003 * total) < 1e-6
+    assert found["throughput"] == {"succeeded": total}
+    (entry,) = found["events"]
+    assert entry["event"] == "succeeded" and entry["more"] == 20
+    assert [t["id"] for t in entry["tasks"]] == [str(i) for i in range(20, total)]
+    assert found["failures"] == []
+
+
+async def test_failures_keep_their_traceback_apart() -> None:
+    """A failure is counted, shown without its traceback, and kept with it in the failures."""
+    noted = recorder()
+    error = RemoteError("ValueError", "kaput", "Traceback ...\nValueError: kaput")
+    fields = dead_letter_fields("failed", b"{}", error, 0, 1, "worker-1")
+    meta = TaskMeta(id="t1", state=FAILURE, name="app.boom", error=error, queue="default")
+    noted.finished(
+        DELIVERY, Outcome(FAILURE, SettleOp("dead", "1-0", fields[1], fields[3]), (meta, None)), 0.2
+    )
+    batch = noted.take(force=True)
+    assert batch is not None
+    found = parse(batch.script_args(Config()))
+    assert found["counts"] == {"app.boom|failed": 1}
+    (entry,) = found["events"]
+    assert entry["event"] == "failed"
+    assert entry["tasks"][0]["error"] == {"type": "ValueError", "message": "kaput"}
+    (failure,) = found["failures"]
+    assert failure["error"]["traceback"].endswith("ValueError: kaput")
+    assert (failure["reason"], failure["worker"]) == ("failed", "worker-1")
+
+
+async def test_undecodable_deliveries_are_dead_lettered_as_unknown() -> None:
+    """A delivery with no record and no decodable message still counts, as "unknown"."""
+    noted = recorder()
+    fields = dead_letter_fields(
+        "undecodable", b"\xff", RemoteError("DecodeError", "bad"), 0, 1, None
+    )
+    outcome = Outcome(FAILURE, SettleOp("dead", "1-0", fields[1], fields[3]))
+    noted.finished(RawDelivery("default", "1-0", b"\xff"), outcome, 0.001)
+    batch = noted.take(force=True)
+    assert batch is not None
+    found = parse(batch.script_args(Config()))
+    assert found["counts"] == {"unknown|dead_lettered": 1}
+    assert found["buckets"] == {}  # it never ran as a task
+
+
+async def test_a_batch_waits_for_its_interval() -> None:
+    """Nothing is taken before the interval has passed; then the recorder says it is due."""
+    noted = recorder(interval=0.05)
+    woken = asyncio.Event()
+    noted.on_due = woken.set
+    assert noted.take() is None  # nothing noted
+    noted.finished(DELIVERY, success("a"), 0.001)
+    assert noted.pending and noted.take() is None
+    await asyncio.wait_for(woken.wait(), timeout=2)
+    assert noted.due
+    batch = noted.take()
+    assert batch is not None and not noted.pending and not noted.due

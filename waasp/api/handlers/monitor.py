@@ -1,0 +1,96 @@
+"""The monitoring endpoints: tasks, queues, workers, dead letters, schedule, events
+(token required, see routes.py). Without a runtime they answer 503."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from waasp import validation
+from waasp.api.errors import HttpError
+from waasp.api.jsonio import json_response
+from waasp.api.keys import MONITOR
+from waasp.monitoring import MonitoringService
+
+TASK_ID_MAX = 255
+DLQ_LIMIT_DEFAULT = 50
+# A page deeper than this would read that many entries of every queue's dead-letter stream.
+DLQ_OFFSET_MAX = 100_000
+EVENTS_LIMIT_MAX = 1000
+MINUTES_MAX = 60
+
+
+def _monitor(request: web.Request) -> MonitoringService:
+    monitor = request.app.get(MONITOR)
+    if monitor is None:
+        raise HttpError(503, "task runtime not configured")
+    return monitor
+
+
+def _limit(request: web.Request, default: int, high: int = EVENTS_LIMIT_MAX) -> int:
+    return validation.bounded_int(
+        "limit", request.query.get("limit"), default=default, low=1, high=high
+    )
+
+
+async def get_task(request: web.Request) -> web.Response:
+    """GET /api/v1/tasks/{task_id}: the task's record (PENDING if unknown or expired)."""
+    task_id = validation.text(
+        "task_id", request.match_info["task_id"], max_length=TASK_ID_MAX, allow_empty=False
+    )
+    return json_response(await _monitor(request).task(task_id))
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    """GET /api/v1/queues."""
+    return json_response({"queues": await _monitor(request).queues()})
+
+
+async def list_workers(request: web.Request) -> web.Response:
+    """GET /api/v1/workers."""
+    return json_response({"workers": await _monitor(request).workers()})
+
+
+async def list_dead_letters(request: web.Request) -> web.Response:
+    """GET /api/v1/dlq?queue=&limit=&offset=: newest first, with the total."""
+    queue = request.query.get("queue") or None
+    limit = _limit(request, DLQ_LIMIT_DEFAULT)
+    offset = validation.bounded_int(
+        "offset", request.query.get("offset"), default=0, low=0, high=DLQ_OFFSET_MAX
+    )
+    return json_response(await _monitor(request).dead_letters(queue, limit, offset))
+
+
+async def replay_dead_letter(request: web.Request) -> web.Response:
+    """POST /api/v1/dlq/{dead_id}/replay: back in its queue; 404 if unknown."""
+    dead_id = request.match_info["dead_id"]
+    task_id = await _monitor(request).replay(dead_id)
+    return json_response({"replayed": dead_id, "task_id": task_id})
+
+
+async def delete_dead_letter(request: web.Request) -> web.Response:
+    """DELETE /api/v1/dlq/{dead_id}: 204; 404 if unknown."""
+    await _monitor(request).delete_dead_letter(request.match_info["dead_id"])
+    return web.Response(status=204)
+
+
+async def get_schedule(request: web.Request) -> web.Response:
+    """GET /api/v1/schedule: beat entries with next and last runs."""
+    return json_response({"schedule": await _monitor(request).schedule()})
+
+
+async def list_events(request: web.Request) -> web.Response:
+    """GET /api/v1/events?limit=: the newest task events, newest first."""
+    return json_response({"events": await _monitor(request).events(_limit(request, 100))})
+
+
+async def list_failures(request: web.Request) -> web.Response:
+    """GET /api/v1/failures?limit=: the newest failures, with tracebacks."""
+    return json_response({"failures": await _monitor(request).failures(_limit(request, 20))})
+
+
+async def get_stats(request: web.Request) -> web.Response:
+    """GET /api/v1/stats?minutes=: tasks per name and event, and recent throughput."""
+    minutes = validation.bounded_int(
+        "minutes", request.query.get("minutes"), default=10, low=1, high=MINUTES_MAX
+    )
+    return json_response(await _monitor(request).stats(minutes))

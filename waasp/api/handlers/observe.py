@@ -1,0 +1,61 @@
+"""/metrics (Prometheus text) and the dashboard page with its static files."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from aiohttp import web
+
+from waasp.api.auth import check_token
+from waasp.api.errors import HttpError
+from waasp.api.keys import METRICS, MONITOR, SETTINGS
+
+STATIC = resources.files("waasp.api").joinpath("static")
+_ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+# The page runs only its own script and style, talks only to this origin, is never framed.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """GET /metrics: this process's metrics and the runtime's, read from Redis now."""
+    if request.app[SETTINGS].metrics_require_token:
+        check_token(request)
+    monitor = request.app.get(MONITOR)
+    snapshot = await monitor.snapshot() if monitor is not None else None
+    body, content_type = request.app[METRICS].render(snapshot, request.headers.get("Accept", ""))
+    return web.Response(body=body, headers={"Content-Type": content_type})
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    """GET /dashboard: the page, 200 with the token (header or cookie); without it the same
+    page answers 401 (403 with a wrong token) and shows its login form."""
+    status = 200
+    try:
+        check_token(request, allow_cookie=True)
+    except HttpError as exc:
+        status = exc.status
+    page = STATIC.joinpath("dashboard.html").read_bytes()
+    return web.Response(
+        body=page, status=status, content_type="text/html", charset="utf-8", headers=_PAGE_HEADERS
+    )
+
+
+async def asset(request: web.Request) -> web.Response:
+    """GET /dashboard/{name}: the page's script and style sheet (public: they hold no data)."""
+    name = request.match_info["name"]
+    if name not in _ASSETS:
+        raise HttpError(404, "not found")
+    return web.Response(
+        body=STATIC.joinpath(name).read_bytes(),
+        content_type=_ASSETS[name],
+        charset="utf-8",
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
+    )

@@ -1,0 +1,134 @@
+"""The monitoring service behind the dashboard, /metrics and the inspect endpoints.
+
+Every figure comes from Redis through ``waasp.runtime`` (so an API process that runs no
+task sees the whole cluster, and nothing is lost on restart), and every call costs
+O(queues + workers + the page asked for), never O(tasks). The JSON builders are the
+runtime's own (``waasp.runtime.views``, ``waasp.runtime.inspection``), shared with
+``python -m waasp.runtime inspect``, so the CLI and the API never disagree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, ValidationError
+from waasp.runtime import Runtime, TaskRuntimeError
+from waasp.runtime import event_queries as runtime_events
+from waasp.runtime.dlq import DeadLetterNotFound
+from waasp.runtime.inspection import QueueStats, dead_letter_page, queue_stats, workers
+from waasp.runtime.retrying import REDIS_ERRORS
+from waasp.runtime.views import task_dict
+
+T = TypeVar("T")
+
+# The API's Redis clients have no read timeout of their own (see waasp.runtime.app.connect):
+# a monitoring call that gets no answer within this many seconds is a 503.
+REDIS_TIMEOUT = 3.0
+UNREACHABLE = "Redis is unreachable"
+_DOWN: tuple[type[BaseException], ...] = (TimeoutError, *REDIS_ERRORS)
+
+ScheduleStatus = Callable[[Runtime], Awaitable[list[dict[str, Any]]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RuntimeSnapshot:
+    """What /metrics reports of the runtime, read at scrape time."""
+
+    queues: list[QueueStats]
+    workers: int
+    counters: runtime_events.TaskCounters
+
+
+def _schedule_status() -> ScheduleStatus | None:
+    # The scheduler is optional here (and lands from its own branch): no scheduler, no entries.
+    try:
+        module = importlib.import_module("waasp.runtime.scheduler")
+    except ImportError:
+        return None
+    return cast(ScheduleStatus | None, getattr(module, "schedule_status", None))
+
+
+class MonitoringService:
+    """Reads and acts on one runtime's queues, workers, dead letters, schedule and events."""
+
+    def __init__(self, runtime: Runtime, timeout: float = REDIS_TIMEOUT) -> None:
+        self.runtime = runtime
+        self.timeout = timeout
+
+    async def _redis(self, work: Awaitable[T]) -> T:
+        """Await ``work``; Redis down, slow or gone is DependencyUnavailable (a 503)."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await work
+        except _DOWN:
+            raise DependencyUnavailable("redis", UNREACHABLE) from None
+        except DeadLetterNotFound as exc:
+            raise NotFoundError(str(exc)) from None
+
+    async def task(self, task_id: str) -> dict[str, Any]:
+        """A task's record (PENDING when nothing is stored: unknown or expired)."""
+        meta = await self._redis(self.runtime.AsyncResult(task_id).meta())
+        return task_dict(meta)
+
+    async def queues(self) -> list[dict[str, Any]]:
+        """Each known queue's counts."""
+        return [s.as_dict() for s in await self._redis(queue_stats(self.runtime))]
+
+    async def workers(self) -> list[dict[str, Any]]:
+        """The live workers."""
+        return await self._redis(workers(self.runtime))
+
+    async def dead_letters(self, queue: str | None, limit: int, offset: int) -> dict[str, Any]:
+        """One page of dead letters, newest first, with the total."""
+        try:
+            return await self._redis(dead_letter_page(self.runtime, queue, limit, offset))
+        except TaskRuntimeError as exc:  # an invalid queue name
+            raise ValidationError("queue", str(exc)) from None
+
+    async def replay(self, dead_id: str) -> str:
+        """Put a dead letter back in its queue; return its task id."""
+        try:
+            return await self._redis(self.runtime.dlq.replay(dead_id))
+        except NotFoundError:
+            raise
+        except TaskRuntimeError as exc:  # it holds no decodable message
+            raise ConflictError(str(exc)) from None
+
+    async def delete_dead_letter(self, dead_id: str) -> None:
+        """Delete one dead letter."""
+        await self._redis(self.runtime.dlq.delete(dead_id))
+
+    async def schedule(self) -> list[dict[str, Any]]:
+        """The beat entries with their next and last runs ([] without a scheduler)."""
+        status = _schedule_status()
+        if status is None:
+            return []
+        return await self._redis(status(self.runtime))
+
+    async def events(self, limit: int) -> list[dict[str, Any]]:
+        """The newest task events."""
+        return await self._redis(runtime_events.recent_events(self.runtime, limit))
+
+    async def failures(self, limit: int) -> list[dict[str, Any]]:
+        """The newest failures and dead letters, with tracebacks."""
+        return await self._redis(runtime_events.recent_failures(self.runtime, limit))
+
+    async def stats(self, minutes: int) -> dict[str, Any]:
+        """Tasks per name and event, and the throughput of the last ``minutes``."""
+        counters = await self._redis(runtime_events.task_counters(self.runtime))
+        throughput = await self._redis(runtime_events.throughput(self.runtime, minutes))
+        return {"tasks": counters.counts, "throughput": throughput}
+
+    async def snapshot(self) -> RuntimeSnapshot | None:
+        """The figures /metrics exports, or None when Redis cannot be reached."""
+        try:
+            queues = await self._redis(queue_stats(self.runtime))
+            found = await self._redis(workers(self.runtime))
+            counters = await self._redis(runtime_events.task_counters(self.runtime))
+        except DependencyUnavailable:
+            return None
+        return RuntimeSnapshot(queues, len(found), counters)

@@ -1,0 +1,51 @@
+-- Record one batch of task events, counters and run times in one step.
+-- KEYS[1] events stream, KEYS[2] failures stream, KEYS[3] counts hash, KEYS[4] run-time hash,
+-- KEYS[5] prefix of the throughput hashes: the bucket's epoch seconds (by this server's
+--         clock) are appended; it carries the same {events} hash tag, so one Cluster slot
+-- ARGV[1] events max length (~), ARGV[2] failures max length (~),
+-- ARGV[3] TTL ms of the events stream and throughput hashes,
+-- ARGV[4] TTL ms of the counts, run times and failures, ARGV[5] throughput bucket seconds,
+-- ARGV[6..11] how many: count pairs, bucket pairs, sum pairs, throughput pairs, events,
+--   failures; then, in that order: count pairs (field, n) for KEYS[3]; bucket pairs
+--   (field, n) and sum pairs (field, seconds) for KEYS[4]; throughput pairs (event, n);
+--   event JSON documents for KEYS[1]; failure JSON documents for KEYS[2].
+-- Returns the server time in epoch ms.
+local t = redis.call('TIME')
+local now_s = tonumber(t[1])
+local n_counts, n_buckets, n_sums = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local n_tp, n_events, n_failures = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
+local i = 12
+for _ = 1, n_counts do
+  redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+if n_counts > 0 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+for _ = 1, n_buckets do
+  redis.call('HINCRBY', KEYS[4], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+for _ = 1, n_sums do
+  redis.call('HINCRBYFLOAT', KEYS[4], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+if n_buckets + n_sums > 0 then redis.call('PEXPIRE', KEYS[4], ARGV[4]) end
+if n_tp > 0 then
+  local width = tonumber(ARGV[5])
+  local bucket = KEYS[5] .. string.format('%d', now_s - now_s % width)
+  for _ = 1, n_tp do
+    redis.call('HINCRBY', bucket, ARGV[i], ARGV[i + 1])
+    i = i + 2
+  end
+  redis.call('PEXPIRE', bucket, ARGV[3])
+end
+for _ = 1, n_events do
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[i])
+  i = i + 1
+end
+if n_events > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+for _ = 1, n_failures do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[i])
+  i = i + 1
+end
+if n_failures > 0 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
+return now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
