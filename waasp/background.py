@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import structlog
+from aiohttp import web
 
+from waasp.api.app import create_app
+from waasp.api.metrics import Metrics
 from waasp.api.readiness import ReadinessProbe
 from waasp.runtime import Runtime, Worker
+from waasp.settings import Settings
 
 log = structlog.get_logger("waasp.background")
 
+NOTIFY_TASK = "waasp.tasks.notify_blocked_sender"
 ENQUEUE_TIMEOUT = 1.0
 # After a failed enqueue, skip enqueues for this long instead of piling up waits on a
 # broker that is down; a blocked check never waits for any of it anyway.
@@ -41,9 +46,7 @@ class RuntimeNotifier:
             return
         try:
             async with asyncio.timeout(self.timeout):
-                await self.runtime.send_task(
-                    "waasp.tasks.notify_blocked_sender", (sender_id, channel)
-                )
+                await self.runtime.send_task(NOTIFY_TASK, (sender_id, channel))
         except Exception as exc:
             self._skip_until = time.monotonic() + COOL_DOWN
             self._failed(str(exc) or type(exc).__name__)
@@ -71,3 +74,18 @@ def worker_probe(worker: Worker) -> ReadinessProbe:
             raise RuntimeError(f"worker consumer loop stalled for {worker.loop_age():.0f}s")
 
     return ReadinessProbe("worker", check)
+
+
+def create_api(
+    settings: Settings, runtime: Runtime, extra_probes: Iterable[ReadinessProbe] = ()
+) -> web.Application:
+    """The API wired to the task runtime: notifications, /readyz, monitoring and metrics."""
+    metrics = Metrics()
+    notifier = RuntimeNotifier(runtime, on_failure=lambda: metrics.enqueue_failed(NOTIFY_TASK))
+    return create_app(
+        settings,
+        notifier=notifier,
+        readiness_probes=[redis_probe(runtime), *extra_probes],
+        runtime=runtime,
+        metrics=metrics,
+    )

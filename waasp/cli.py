@@ -16,9 +16,8 @@ import asyncpg
 import orjson
 
 from waasp import __version__, validation
-from waasp.api.app import create_app
 from waasp.api.server import run_server, stop_on_signals
-from waasp.background import RuntimeNotifier, redis_probe
+from waasp.background import create_api
 from waasp.db import SCHEMA_ERRORS, UNAVAILABLE_ERRORS, Database, unavailable
 from waasp.errors import SettingsError, ValidationError, WaaspError
 from waasp.logging import configure_logging
@@ -80,12 +79,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if created:
             _say(f"API token (saved in {token_path(settings.data_dir)}): {token}")
         settings = replace(settings, api_token=token)
-    from waasp.tasks import build  # the task runtime, for the blocked-sender notifier
+    from waasp.tasks import build  # the task runtime, for notifications and monitoring
 
     runtime = build(settings).runtime
-    app = create_app(
-        settings, notifier=RuntimeNotifier(runtime), readiness_probes=[redis_probe(runtime)]
-    )
+    app = create_api(settings, runtime)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -94,7 +91,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         def listening(url: str) -> None:
             _say(f"WAASP API on {url} (OpenAPI: {url}/api/v1/openapi.json)")
 
-        await run_server(app, settings.host, settings.port, stop, on_listening=listening)
+        try:
+            await run_server(app, settings.host, settings.port, stop, on_listening=listening)
+        finally:
+            await runtime.close()
 
     asyncio.run(serve())
     return EXIT_OK

@@ -13,9 +13,8 @@ from dataclasses import replace
 
 import structlog
 
-from waasp.api.app import create_app
 from waasp.api.server import run_server
-from waasp.background import RuntimeNotifier, redis_probe, worker_probe
+from waasp.background import create_api, worker_probe
 from waasp.embedded import embedded_servers
 from waasp.migrate import migrate
 from waasp.runtime import Worker
@@ -62,11 +61,7 @@ async def _serve_all(settings: Settings, stop: asyncio.Event, say: Callable[[str
     runtime = tasks.runtime
     worker = Worker(runtime, list(QUEUES), settings.worker_concurrency)
     scheduler = Scheduler(runtime)
-    app = create_app(
-        settings,
-        notifier=RuntimeNotifier(runtime),
-        readiness_probes=[redis_probe(runtime), worker_probe(worker)],
-    )
+    app = create_api(settings, runtime, [worker_probe(worker)])
 
     def listening(url: str) -> None:
         say(

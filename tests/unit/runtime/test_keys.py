@@ -27,7 +27,9 @@ def test_global_keys_start_with_the_prefix() -> None:
     assert keys.worker("host:1") == "test-1:worker:host:1"
     assert keys.workers == "test-1:workers"
     assert keys.queues == "test-1:queues"
-    assert keys.events == "test-1:events"
+    assert keys.events == "test-1:{events}:stream"
+    assert keys.failures == "test-1:{events}:failures"
+    assert keys.event_counts == "test-1:{events}:counts"
 
 
 @pytest.mark.parametrize("name", ["default", "high", "a.b-c_d", "x" * 100])
