@@ -8,9 +8,9 @@ from tests.integration.app.conftest import (
     AUTH,
     Client,
     ClientFactory,
-    ToggleProxy,
     proxied_url,
 )
+from tests.proxy import ToggleProxy
 from waasp.api.keys import READINESS_PROBES
 from waasp.api.readiness import ReadinessProbe
 
