@@ -5,10 +5,14 @@ from __future__ import annotations
 import os
 import time
 
-from waasp.runtime import Runtime
+from waasp.runtime import Runtime, Task
 
 runtime = Runtime("waasp", key_prefix=os.environ.get("WAASP_KEY_PREFIX") or "bench")
-runtime.conf.update(task_track_started=True, result_expires=3600, worker_prefetch_multiplier=4)
+runtime.conf.update(
+    task_track_started=True,
+    result_expires=float(os.environ.get("BENCH_RESULT_EXPIRES") or 3600),
+    worker_prefetch_multiplier=4,
+)
 
 
 @runtime.task(name="bench.noop")
@@ -21,3 +25,12 @@ async def record_latency(sent_at: float, due_at: float | None = None) -> None:
     """Record how late this task started (against its enqueue or due time)."""
     late = time.time() - (due_at if due_at is not None else sent_at)
     await runtime.broker.client.rpush(f"{runtime.conf.key_prefix}:bench:latency", late)
+
+
+@runtime.task(name="bench.soak", bind=True, max_retries=3)
+async def soak(self: Task, index: int, retry: bool = False) -> int:
+    """Count a finished task; with ``retry``, ask for one retry first (soak scenario)."""
+    if retry and self.request.retries == 0:
+        raise self.retry(countdown=0.2)
+    await runtime.broker.client.incr(f"{runtime.conf.key_prefix}:bench:soak:done")
+    return index

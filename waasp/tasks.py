@@ -171,7 +171,13 @@ def _notification_tasks(
 
     @rt.task(name="waasp.tasks.send_webhook", bind=True, max_retries=3)
     async def send_webhook(self: Task, url: str, payload: dict[str, Any]) -> int:
-        """POST a JSON payload; network errors, 429 and 5xx retry with backoff, other 4xx fail."""
+        """POST a JSON payload to the configured webhook; network errors, 429 and 5xx retry
+        with backoff, other 4xx fail; any other URL is dead-lettered unsent."""
+        # The URL comes from the message, and whoever can write to Redis can write a message:
+        # posting only to the URL the operator configured keeps workers from being aimed at
+        # internal services (SSRF).
+        if settings.notify_webhook_url is None or url != settings.notify_webhook_url:
+            raise self.send_to_dlq("the URL is not WAASP_NOTIFY_WEBHOOK_URL")
         try:
             return await post_json(ctx.http(), url, payload)
         except WebhookFailed as exc:

@@ -80,13 +80,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         except ConflictError as exc:
             return error_response(409, str(exc))
         except DependencyUnavailable as exc:
+            # The driver's words (addresses, SQL errors) go to the log, not to the client.
             log.warning("dependency_unavailable", dependency=exc.dependency, error=exc.message)
-            return error_response(503, str(exc), {"dependency": exc.dependency})
+            return error_response(
+                503, f"{exc.dependency} unavailable", {"dependency": exc.dependency}
+            )
         except asyncpg.UniqueViolationError:
             return error_response(409, "the resource already exists")
         except asyncpg.DataError as exc:
             # Validation should have caught it; PostgreSQL refusing a value is still the client's.
-            return error_response(400, f"invalid value: {exc}")
+            # Its message is PostgreSQL's own (types, columns), so it is logged, not returned.
+            log.warning("value_refused_by_database", error=str(exc))
+            return error_response(400, "invalid value")
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise

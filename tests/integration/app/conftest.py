@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -14,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
+from tests.proxy import ToggleProxy
 from waasp.api import create_app
 from waasp.api.metrics import Metrics
 from waasp.api.server import MAX_FIELD_SIZE, MAX_LINE_SIZE
@@ -89,6 +89,16 @@ def settings(app_database_url: str) -> Settings:
     return Settings(database_url=app_database_url, api_token=TOKEN, log_format="json")
 
 
+async def open_client(app: web.Application) -> Client:
+    """Serve ``app`` on a free port with the production HTTP limits; the caller closes it."""
+    server = TestServer(app)
+    # Started here, not by the client, so it gets the production HTTP limits.
+    await server.start_server(max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
+    client = TestClient(server)
+    await client.start_server()
+    return client
+
+
 @pytest.fixture
 async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
     """Build test clients over create_app with chosen options; all closed at teardown."""
@@ -102,12 +112,9 @@ async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
         **overrides: Any,
     ) -> Client:
         app_settings = Settings(**{**_as_dict(settings), **overrides})
-        app = create_app(app_settings, notifier=notifier, runtime=runtime, metrics=metrics)
-        server = TestServer(app)
-        # Started here, not by the client, so it gets the production HTTP limits.
-        await server.start_server(max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
-        client = TestClient(server)
-        await client.start_server()
+        client = await open_client(
+            create_app(app_settings, notifier=notifier, runtime=runtime, metrics=metrics)
+        )
         clients.append(client)
         return client
 
@@ -124,52 +131,6 @@ def _as_dict(settings: Settings) -> dict[str, Any]:
 async def client(make_client: ClientFactory) -> Client:
     """A test client over the default application."""
     return await make_client()
-
-
-class ToggleProxy:
-    """A TCP proxy in front of PostgreSQL that can play "server down" and "server back"."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> None:
-        """Accept connections (on the same port after a stop)."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        """Refuse new connections and cut every open one, like a crashed server."""
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-            self._server = None
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self._writers |= {writer, up_writer}
-        await asyncio.gather(
-            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
-        )
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        finally:
-            self._writers.discard(writer)
-            with contextlib.suppress(Exception):
-                writer.transport.abort()
 
 
 @pytest.fixture

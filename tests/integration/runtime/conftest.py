@@ -4,6 +4,7 @@ test Redis, worker processes that are always reaped, and private redis-server pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -99,10 +100,10 @@ def key_prefix(redis_url: str) -> Iterator[str]:
             client.close()
 
 
-@pytest.fixture
-async def runtime(redis_url: str, key_prefix: str) -> AsyncIterator[Runtime]:
-    """The test app, bound to the test Redis (results on db 1) under a fresh prefix."""
-    rt = apps.runtime
+@contextlib.asynccontextmanager
+async def bound_runtime(rt: Runtime, redis_url: str, key_prefix: str) -> AsyncIterator[Runtime]:
+    """Bind a test app's Runtime to ``redis_url`` (results on db 1) under ``key_prefix``;
+    put its configuration back afterwards."""
     saved = dataclasses.replace(rt.conf)
     await rt.close()
     rt._announced.clear()  # the queue-name cache belongs to the previous prefix
@@ -118,6 +119,13 @@ async def runtime(redis_url: str, key_prefix: str) -> AsyncIterator[Runtime]:
         rt._announced.clear()
         for field in dataclasses.fields(saved):
             setattr(rt.conf, field.name, getattr(saved, field.name))
+
+
+@pytest.fixture
+async def runtime(redis_url: str, key_prefix: str) -> AsyncIterator[Runtime]:
+    """The test app, bound to the test Redis (results on db 1) under a fresh prefix."""
+    async with bound_runtime(apps.runtime, redis_url, key_prefix) as rt:
+        yield rt
 
 
 async def rebind(rt: Runtime, url: str) -> None:
@@ -171,9 +179,10 @@ class WorkerProcess:
 class WorkerFactory:
     """Starts worker subprocesses for one test; ``reap`` kills whatever is left."""
 
-    def __init__(self, env: dict[str, str], tmp: Path) -> None:
+    def __init__(self, env: dict[str, str], tmp: Path, app: str = APP) -> None:
         self.env = env
         self.tmp = tmp
+        self.app = app
         self.started: list[WorkerProcess] = []
 
     def start(
@@ -194,7 +203,7 @@ class WorkerFactory:
             "waasp.runtime",
             "worker",
             "-A",
-            APP,
+            self.app,
             "-Q",
             queues,
             "-c",

@@ -11,7 +11,6 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,14 +19,21 @@ import orjson
 import pytest
 from structlog.testing import capture_logs
 
+from tests.integration.runtime.schedulers import (
+    APP,
+    ROOT,
+    SECOND,
+    TASK,
+    Schedulers,
+    assert_each_tick_once_consecutive,
+    fired,
+    server_now,
+    wait_for_ticks,
+)
 from waasp.runtime import Runtime, Worker
-from waasp.runtime.message import decode_message
 from waasp.runtime.scheduler import Scheduler, schedule_status, tick_task_id
-from waasp.runtime.schedules import from_ms, to_ms
+from waasp.runtime.schedules import to_ms
 
-ROOT = Path(__file__).resolve().parents[3]
-APP = "tests.integration.runtime.sched_app:runtime"
-TASK = "tests.integration.runtime.sched_app.tick"
 EVERY_SECOND = {
     "every-second": {
         "task": TASK,
@@ -37,17 +43,6 @@ EVERY_SECOND = {
         "options": {"queue": "beat"},
     }
 }
-SECOND = timedelta(seconds=1)
-
-
-@dataclass(frozen=True)
-class Fired:
-    """One enqueued tick, as read back from the stream."""
-
-    enqueued_ms: int
-    tick: datetime
-    task_id: str
-    entry: str
 
 
 @pytest.fixture
@@ -68,50 +63,6 @@ async def runtime(redis_url: str, prefix: str) -> AsyncIterator[Runtime]:
     await rt.close()
 
 
-class Schedulers:
-    """Scheduler subprocesses (``python -m waasp.runtime scheduler``) under one prefix."""
-
-    def __init__(self, redis_url: str, prefix: str, logs: Path) -> None:
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "WAASP_REDIS_URL": redis_url,
-            "WAASP_KEY_PREFIX": prefix,
-        }
-        self.logs = logs
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, **env: str) -> subprocess.Popen[bytes]:
-        """Start one scheduler; its JSON log goes to a file."""
-        log = (self.logs / f"scheduler-{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "waasp.runtime", "scheduler", "-A", APP, "--logformat", "json"],
-            cwd=ROOT,
-            env={**self.env, **env},
-            stdout=log,
-            stderr=log,
-        )
-        log.close()
-        self.procs.append(proc)
-        return proc
-
-    def log_of(self, proc: subprocess.Popen[bytes]) -> list[dict[str, Any]]:
-        """The JSON log lines of a scheduler."""
-        path = self.logs / f"scheduler-{self.procs.index(proc)}.log"
-        return [orjson.loads(line) for line in path.read_bytes().splitlines() if line]
-
-    def stop(self, proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
-        """Signal a scheduler and reap it."""
-        if proc.poll() is None:
-            proc.send_signal(sig)
-        proc.wait(timeout=10)
-
-    def stop_all(self) -> None:
-        """Stop every scheduler still running."""
-        for proc in self.procs:
-            self.stop(proc)
-
-
 @pytest.fixture
 def schedulers(redis_url: str, prefix: str, tmp_path: Path) -> Iterator[Schedulers]:
     """A factory of scheduler processes, all stopped at teardown."""
@@ -121,46 +72,6 @@ def schedulers(redis_url: str, prefix: str, tmp_path: Path) -> Iterator[Schedule
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=10)
-
-
-async def fired(rt: Runtime, queue: str = "beat") -> list[Fired]:
-    """Every tick enqueued on ``queue``, in stream order."""
-    out: list[Fired] = []
-    for entry_id, fields in await rt.broker.client.xrange(rt.keys.queue(queue).stream):
-        message = decode_message(fields[b"message"])
-        out.append(
-            Fired(
-                int(entry_id.split(b"-")[0]),
-                datetime.fromisoformat(message.headers["scheduled_for"]),
-                message.id,
-                message.headers["beat_entry"],
-            )
-        )
-    return out
-
-
-async def server_now(rt: Runtime) -> datetime:
-    """The Redis server's clock."""
-    seconds, micros = await rt.broker.client.time()
-    return from_ms(int(seconds) * 1000 + int(micros) // 1000)
-
-
-async def wait_for_ticks(rt: Runtime, count: int, timeout: float = 15.0) -> list[Fired]:
-    """Wait until at least ``count`` ticks were enqueued."""
-    async with asyncio.timeout(timeout):
-        while len(ticks := await fired(rt)) < count:
-            await asyncio.sleep(0.05)
-    return ticks
-
-
-def assert_each_tick_once_consecutive(ticks: list[Fired]) -> None:
-    """Unique ticks and ids, in order, one second apart: no duplicate, no gap."""
-    instants = [f.tick for f in ticks]
-    assert len(set(instants)) == len(instants), "a tick was enqueued twice"
-    assert len({f.task_id for f in ticks}) == len(ticks)
-    assert instants == sorted(instants)
-    gaps = {b - a for a, b in itertools.pairwise(instants)}
-    assert gaps <= {SECOND}, f"ticks missing: gaps {sorted(gaps)}"
 
 
 async def run_for(scheduler: Scheduler, seconds: float) -> None:
@@ -328,6 +239,8 @@ async def test_inspect_schedule_shows_next_and_last_run(redis_url: str, runtime:
     """`inspect schedule --json` lists each entry with its schedule, queue, next and last run."""
     last = datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
     await runtime.broker.client.set(runtime.keys.queue("beat").cron("every-second"), to_ms(last))
+    # The CLI reads the clock somewhere between these two instants (it takes a second or
+    # more to start), so its next run is after the first and at most a second after the second.
     before = await server_now(runtime)
     done = run_cli(redis_url, runtime.conf.key_prefix, "inspect", "schedule", "--json")
     after = await server_now(runtime)
@@ -338,8 +251,6 @@ async def test_inspect_schedule_shows_next_and_last_run(redis_url: str, runtime:
     assert entry["schedule"] == "every 1s"
     assert entry["queue"] == "beat"
     assert entry["last_run"] == last.isoformat()
-    # The CLI computed next_run at some moment between before and after (a busy machine
-    # may take seconds to start it): the next 1 s tick after that moment.
     assert before < datetime.fromisoformat(entry["next_run"]) <= after + 2 * SECOND
     text = run_cli(redis_url, runtime.conf.key_prefix, "inspect", "schedule")
     assert "every-second" in text.stdout
