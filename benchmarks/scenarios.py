@@ -99,8 +99,14 @@ class Session:
         for db in self.adapter.dbs():
             client = Redis.from_url(f"{base}/{db}")
             for pattern in self.adapter.patterns():
+                batch: list[bytes] = []
                 async for key in client.scan_iter(match=pattern, count=1000):
-                    await client.delete(key)
+                    batch.append(key)
+                    if len(batch) >= 1000:
+                        await client.unlink(*batch)
+                        batch = []
+                if batch:
+                    await client.unlink(*batch)
             await client.aclose()
         await self.client.delete(self.adapter.probe_key, f"{self.adapter.probe_key}:late")
         await self.client.aclose()
