@@ -132,8 +132,9 @@ def chart(results: Results, systems: list[str], path: Path) -> bool:
                   for s in shown]
         ax.bar(shown, medians, color=colors)
         better = "higher" if metric.higher_is_better else "lower"
-        ax.set_title(f"{SCENARIOS[name].title}\n{metric.label or metric.unit} "
-                     f"({metric.unit}, {better} is better)", fontsize=9)
+        label = f"{metric.label}, " if metric.label else ""
+        ax.set_title(f"{SCENARIOS[name].title}\nmedian {label}{metric.unit}, "
+                     f"{better} is better", fontsize=9)
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
         if not metric.higher_is_better and medians and max(medians) > 50 * min(medians):
             ax.set_yscale("log")
