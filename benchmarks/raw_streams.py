@@ -1,17 +1,22 @@
 """The baseline: a minimal redis-py Streams loop doing what a task queue must do.
 
 XADD to enqueue; XREADGROUP COUNT 100 to consume; per message XACK + XDEL + SET result EX 3600.
+One message at a time, no concurrency, no retries, no delays: the floor of Redis round trips a
+queue with stored results pays, which is what every other system is compared to.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import uuid
 
 import orjson
 from redis.asyncio import Redis
+
+from benchmarks import probe
 
 GROUP = "raw"
 
@@ -49,29 +54,29 @@ async def enqueue_pipelined(client: Redis, stream: str, n: int, batch: int = 100
     return time.perf_counter() - start
 
 
-async def consume(client: Redis, stream: str, n: int | None, latency_key: str | None) -> None:
-    """Consume (n messages, or forever): XREADGROUP, then per message XACK + XDEL + SET."""
-    done = 0
-    while n is None or done < n:
-        reply = await client.xreadgroup(GROUP, "c1", {stream: ">"}, count=100, block=1000)
+async def consume(client: Redis, stream: str, results: str) -> None:
+    """Consume forever: XREADGROUP, then per message XACK + XDEL + SET ``results:<id>``."""
+    consumer = f"c{os.getpid()}"
+    while True:
+        reply = await client.xreadgroup(GROUP, consumer, {stream: ">"}, count=100, block=1000)
         for _, entries in reply or ():
             for entry_id, fields in entries:
                 message = orjson.loads(fields[b"message"])
-                if latency_key and "sent_at" in message:
-                    late = time.time() - message.get("due_at", message["sent_at"])
-                    await client.rpush(latency_key, late)
+                if "sent_at" in message:
+                    probe.late(message["sent_at"], message.get("due_at"))
                 await client.xack(stream, GROUP, entry_id)
                 await client.xdel(stream, entry_id)
-                await client.set(f"raw:result:{message['id']}", b"null", ex=3600)
-                done += 1
+                await client.set(f"{results}:{message['id']}", b"null", ex=3600)
+                if "sent_at" not in message:
+                    probe.done()
 
 
-async def _serve(url: str, stream: str, latency_key: str) -> None:
+async def _serve(url: str, stream: str, results: str) -> None:
     client = Redis.from_url(url)
     await ensure_group(client, stream)
-    await consume(client, stream, None, latency_key)
+    await consume(client, stream, results)
 
 
 if __name__ == "__main__":
-    # python -m benchmarks.raw_streams URL STREAM LATENCY_KEY: a consumer process
+    # python -m benchmarks.raw_streams URL STREAM RESULT_PREFIX: a consumer process
     asyncio.run(_serve(sys.argv[1], sys.argv[2], sys.argv[3]))
