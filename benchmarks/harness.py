@@ -24,9 +24,14 @@ from benchmarks.adapters import SYSTEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 REDIS5_VENV = ROOT / "benchmarks" / ".venv-redis5"
-REDIS5_PACKAGES = ["arq", "saq", "redis[hiredis]>=5,<6", "psutil",
-                   # saq imports typing_extensions without declaring it
-                   "typing_extensions"]
+REDIS5_PACKAGES = [
+    "arq",
+    "saq",
+    "redis[hiredis]>=5,<6",
+    "psutil",
+    # saq imports typing_extensions without declaring it
+    "typing_extensions",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,32 +58,75 @@ class Scenario:
 
 
 RATE = (Metric("rate", "", "tasks/s", True),)
-PERCENTILES = (Metric("p50", "p50", "ms", False), Metric("p99", "p99", "ms", False),
-               Metric("max", "max", "ms", False))
+PERCENTILES = (
+    Metric("p50", "p50", "ms", False),
+    Metric("p99", "p99", "ms", False),
+    Metric("max", "max", "ms", False),
+)
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("enqueue", "enqueue, one by one", "enqueue", lambda a: {"n": a.tasks}, RATE),
-    Scenario("bulk", "enqueue, bulk API", "bulk", lambda a: {"n": a.tasks}, RATE),
-    Scenario("drain1", "drain N no-ops, 1 worker process", "drain",
-             lambda a: {"n": a.tasks, "processes": 1}, RATE),
-    Scenario("drain2", "drain N no-ops, 2 worker processes", "drain",
-             lambda a: {"n": a.tasks, "processes": 2}, RATE),
-    Scenario("drain4", "drain N no-ops, 4 worker processes", "drain",
-             lambda a: {"n": a.tasks, "processes": 4}, RATE),
-    Scenario("latency", "enqueue-to-start latency at 200 tasks/s", "latency",
-             lambda a: {"n": a.latency_tasks}, PERCENTILES),
-    Scenario("delay", "lateness of 1 s-delayed tasks", "delay",
-             lambda a: {"n": a.delay_tasks}, PERCENTILES[:2]),
-    Scenario("sleep", "1 s-sleep tasks at concurrency 100 (ideal 100/s)", "sleep",
-             lambda a: {"n": a.sleep_tasks}, RATE),
-    Scenario("rss", "worker RSS and Redis memory over N_rss tasks", "rss",
-             lambda a: {"n": a.rss_tasks},
-             (Metric("rss_tenth", "RSS at N/10", "MiB", False),
-              Metric("rss_end", "RSS at N", "MiB", False),
-              Metric("growth", "RSS growth N/10→N", "%", False),
-              Metric("redis_mb", "Redis used_memory growth", "MiB", False)),
-             only=("waasp",), max_reps=1),
-)}
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("enqueue", "enqueue, one by one", "enqueue", lambda a: {"n": a.tasks}, RATE),
+        Scenario("bulk", "enqueue, bulk API", "bulk", lambda a: {"n": a.tasks}, RATE),
+        Scenario(
+            "drain1",
+            "drain N no-ops, 1 worker process",
+            "drain",
+            lambda a: {"n": a.tasks, "processes": 1},
+            RATE,
+        ),
+        Scenario(
+            "drain2",
+            "drain N no-ops, 2 worker processes",
+            "drain",
+            lambda a: {"n": a.tasks, "processes": 2},
+            RATE,
+        ),
+        Scenario(
+            "drain4",
+            "drain N no-ops, 4 worker processes",
+            "drain",
+            lambda a: {"n": a.tasks, "processes": 4},
+            RATE,
+        ),
+        Scenario(
+            "latency",
+            "enqueue-to-start latency at 200 tasks/s",
+            "latency",
+            lambda a: {"n": a.latency_tasks},
+            PERCENTILES,
+        ),
+        Scenario(
+            "delay",
+            "lateness of 1 s-delayed tasks",
+            "delay",
+            lambda a: {"n": a.delay_tasks},
+            PERCENTILES[:2],
+        ),
+        Scenario(
+            "sleep",
+            "1 s-sleep tasks at concurrency 100 (ideal 100/s)",
+            "sleep",
+            lambda a: {"n": a.sleep_tasks},
+            RATE,
+        ),
+        Scenario(
+            "rss",
+            "worker RSS and Redis memory over N_rss tasks",
+            "rss",
+            lambda a: {"n": a.rss_tasks},
+            (
+                Metric("rss_tenth", "RSS at N/10", "MiB", False),
+                Metric("rss_end", "RSS at N", "MiB", False),
+                Metric("growth", "RSS growth N/10→N", "%", False),
+                Metric("redis_mb", "Redis used_memory growth", "MiB", False),
+            ),
+            only=("waasp",),
+            max_reps=1,
+        ),
+    )
+}
 CHECK = "check"
 DEFAULT_SCENARIOS = [*SCENARIOS, CHECK]
 
@@ -103,8 +151,12 @@ class Results:
         reps = [m[metric] for m in self.values.get(scenario, {}).get(system, []) if metric in m]
         if not reps:
             return None
-        return {"median": statistics.median(reps), "min": min(reps), "max": max(reps),
-                "n": len(reps)}
+        return {
+            "median": statistics.median(reps),
+            "min": min(reps),
+            "max": max(reps),
+            "n": len(reps),
+        }
 
 
 # -- virtualenvs ----------------------------------------------------------------------------
@@ -120,35 +172,52 @@ def python_for(system: str, redis5_python: Path | None) -> Path:
     if not python.exists():
         sys.stderr.write(f"creating {REDIS5_VENV} for arq and saq (redis-py < 6)...\n")
         subprocess.run([sys.executable, "-m", "venv", str(REDIS5_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *REDIS5_PACKAGES],
-                       check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *REDIS5_PACKAGES], check=True)
     return python
 
 
 def versions(python: Path) -> dict[str, str]:
     """Installed versions of the measured libraries in one virtualenv."""
-    code = ("import importlib.metadata as m, json\n"
-            "out = {}\n"
-            "for d in ('waasp','celery','kombu','dramatiq','taskiq','taskiq-redis','streaq',"
-            "'arq','saq','redis','hiredis','coredis'):\n"
-            "    try: out[d] = m.version(d)\n"
-            "    except m.PackageNotFoundError: pass\n"
-            "print(json.dumps(out))")
-    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True,
-                          check=False)
+    code = (
+        "import importlib.metadata as m, json\n"
+        "out = {}\n"
+        "for d in ('waasp','celery','kombu','dramatiq','taskiq','taskiq-redis','streaq',"
+        "'arq','saq','redis','hiredis','coredis'):\n"
+        "    try: out[d] = m.version(d)\n"
+        "    except m.PackageNotFoundError: pass\n"
+        "print(json.dumps(out))"
+    )
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
     return dict(json.loads(done.stdout)) if done.returncode == 0 else {}
 
 
 # -- running ----------------------------------------------------------------------------------
 
 
-def run_one(python: Path, system: str, runner: str, params: dict[str, Any],
-            url: str, timeout: float) -> dict[str, float] | None:
+def run_one(
+    python: Path, system: str, runner: str, params: dict[str, Any], url: str, timeout: float
+) -> dict[str, float] | None:
     """One repetition in a fresh process; its metrics (None: unsupported)."""
-    argv = [str(python), "-m", "benchmarks.runner", system, runner,
-            "--params", json.dumps(params), "--redis-url", url]
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False)
+    argv = [
+        str(python),
+        "-m",
+        "benchmarks.runner",
+        system,
+        runner,
+        "--params",
+        json.dumps(params),
+        "--redis-url",
+        url,
+    ]
+    done = subprocess.run(
+        argv,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        check=False,
+    )
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise RuntimeError(f"{system} {runner}: exit {done.returncode}: {tail}")
@@ -190,9 +259,11 @@ class _PlainBar:
 
     def _draw(self) -> None:
         filled = int(30 * self.done / max(1, self.total))
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} "
-                         f"{time.monotonic() - self.start:5.0f}s {getattr(self, 'text', '')}"
-                         "\033[K")
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} "
+            f"{time.monotonic() - self.start:5.0f}s {getattr(self, 'text', '')}"
+            "\033[K"
+        )
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -211,8 +282,14 @@ def run(args: Any) -> Results:
             spec = SCENARIOS[name]
             bar.set_description(f"{name} {system} #{rep + 1}")
             try:
-                metrics = run_one(pythons[system], system, spec.runner, spec.params(args),
-                                  args.redis_url, args.timeout)
+                metrics = run_one(
+                    pythons[system],
+                    system,
+                    spec.runner,
+                    spec.params(args),
+                    args.redis_url,
+                    args.timeout,
+                )
                 results.add(name, system, metrics)
             except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
                 results.errors.append(f"{name} {system} #{rep + 1}: {exc}")
@@ -238,7 +315,9 @@ def run_check(args: Any) -> dict[str, Any]:
     check = importlib.import_module("benchmarks.check")
     out: dict[str, Any] = {}
     for connections in (16, 64):
-        reps = [check.measure(connections=connections, redis_url=args.redis_url)
-                for _ in range(args.reps)]
+        reps = [
+            check.measure(connections=connections, redis_url=args.redis_url)
+            for _ in range(args.reps)
+        ]
         out[str(connections)] = reps
     return out

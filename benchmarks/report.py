@@ -34,8 +34,9 @@ def cell(results: Results, scenario: str, system: str, metric: str, unit: str) -
     if found is None:
         if system in results.unsupported.get(scenario, set()):
             return "n/a"
-        return "failed" if any(e.startswith(f"{scenario} {system} ")
-                               for e in results.errors) else "—"
+        return (
+            "failed" if any(e.startswith(f"{scenario} {system} ") for e in results.errors) else "—"
+        )
     text = f"**{number(found['median'], unit)}**"
     if system != "raw" and (r := ratio(results, scenario, system, metric)) is not None:
         text += f" {r:.2f}×"
@@ -53,8 +54,12 @@ def markdown(results: Results, systems: list[str]) -> str:
             continue
         for metric in spec.metrics:
             title = f"{spec.title}, {metric.label}" if metric.label else spec.title
-            cells = [cell(results, name, s, metric.key, metric.unit)
-                     if not spec.only or s in spec.only else "" for s in systems]
+            cells = [
+                cell(results, name, s, metric.key, metric.unit)
+                if not spec.only or s in spec.only
+                else ""
+                for s in systems
+            ]
             lines.append("| " + " | ".join([title, metric.unit, *cells]) + " |")
     return "\n".join(lines)
 
@@ -75,8 +80,7 @@ def targets(results: Results) -> list[str]:
 
     for scenario, floor in (("enqueue", 0.9), ("bulk", 0.8), ("drain1", 1.0)):
         r = ratio(results, scenario, "waasp", "rate")
-        check(f"{SCENARIOS[scenario].title} ≥ {floor} × raw", r,
-              None if r is None else r >= floor)
+        check(f"{SCENARIOS[scenario].title} ≥ {floor} × raw", r, None if r is None else r >= floor)
     peers = [v for p in PEERS if (v := median("drain1", p, "rate")) is not None]
     ours = median("drain1", "waasp", "rate")
     best = max(peers) if peers else None
@@ -87,8 +91,11 @@ def targets(results: Results) -> list[str]:
     late = median("delay", "waasp", "p99")
     check("delay lateness p99 ≤ 5 ms (ms)", late, None if late is None else late <= 5)
     growth = median("rss", "waasp", "growth")
-    check("worker RSS growth N/10→N within ±10 % (%)", growth,
-          None if growth is None else abs(growth) <= 10)
+    check(
+        "worker RSS growth N/10→N within ±10 % (%)",
+        growth,
+        None if growth is None else abs(growth) <= 10,
+    )
     return out
 
 
@@ -103,9 +110,13 @@ def document(results: Results, meta: dict[str, Any]) -> dict[str, Any]:
                 **{k: results.stats(name, system, k) for k in keys},
                 "ratio_to_raw": {k: ratio(results, name, system, k) for k in keys},
             }
-    return {**meta, "results": stats,
-            "unsupported": {k: sorted(v) for k, v in results.unsupported.items()},
-            "errors": results.errors, "check": results.check}
+    return {
+        **meta,
+        "results": stats,
+        "unsupported": {k: sorted(v) for k, v in results.unsupported.items()},
+        "errors": results.errors,
+        "check": results.check,
+    }
 
 
 def chart(results: Results, systems: list[str], path: Path) -> bool:
@@ -117,9 +128,16 @@ def chart(results: Results, systems: list[str], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    panels = [(name, spec.metrics[1] if len(spec.metrics) > 1 and spec.metrics[1].key == "p99"
-               else spec.metrics[0]) for name, spec in SCENARIOS.items()
-              if name in results.values and not spec.only]
+    panels = [
+        (
+            name,
+            spec.metrics[1]
+            if len(spec.metrics) > 1 and spec.metrics[1].key == "p99"
+            else spec.metrics[0],
+        )
+        for name, spec in SCENARIOS.items()
+        if name in results.values and not spec.only
+    ]
     if not panels:
         return False
     columns = 3
@@ -128,17 +146,19 @@ def chart(results: Results, systems: list[str], path: Path) -> bool:
     for ax, (name, metric) in zip(axes.flat, panels, strict=False):
         shown = [s for s in systems if results.stats(name, s, metric.key)]
         medians = [results.stats(name, s, metric.key)["median"] for s in shown]  # type: ignore[index]
-        colors = ["#d62728" if s == "waasp" else "#7f7f7f" if s == "raw" else "#1f77b4"
-                  for s in shown]
+        colors = [
+            "#d62728" if s == "waasp" else "#7f7f7f" if s == "raw" else "#1f77b4" for s in shown
+        ]
         ax.bar(shown, medians, color=colors)
         better = "higher" if metric.higher_is_better else "lower"
         label = f"{metric.label}, " if metric.label else ""
-        ax.set_title(f"{SCENARIOS[name].title}\nmedian {label}{metric.unit}, "
-                     f"{better} is better", fontsize=9)
+        ax.set_title(
+            f"{SCENARIOS[name].title}\nmedian {label}{metric.unit}, {better} is better", fontsize=9
+        )
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
         if not metric.higher_is_better and medians and max(medians) > 50 * min(medians):
             ax.set_yscale("log")
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -149,19 +169,21 @@ def chart(results: Results, systems: list[str], path: Path) -> bool:
 def write(results: Results, systems: list[str], meta: dict[str, Any], out: Path) -> str:
     """Write results.md, results.json and results.png under ``out``; the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
-    text = "\n".join([
-        f"Run {meta['date']} — `{meta['command']}`",
-        "",
-        markdown(results, systems),
-        "",
-        "Bold: median of the repetitions; then the ratio to raw Redis in the same run; "
-        "below: min–max. n/a: the system has no such feature (see the README).",
-        "",
-        "Targets (waasp):",
-        *targets(results),
-        *([""] + ["Errors:"] + [f"- {e}" for e in results.errors] if results.errors else []),
-        *(["", f"Check endpoint: `{json.dumps(results.check)}`"] if results.check else []),
-    ])
+    text = "\n".join(
+        [
+            f"Run {meta['date']} — `{meta['command']}`",
+            "",
+            markdown(results, systems),
+            "",
+            "Bold: median of the repetitions; then the ratio to raw Redis in the same run; "
+            "below: min–max. n/a: the system has no such feature (see the README).",
+            "",
+            "Targets (waasp):",
+            *targets(results),
+            *([""] + ["Errors:"] + [f"- {e}" for e in results.errors] if results.errors else []),
+            *(["", f"Check endpoint: `{json.dumps(results.check)}`"] if results.check else []),
+        ]
+    )
     (out / "results.md").write_text(text + "\n")
     (out / "results.json").write_text(json.dumps(document(results, meta), indent=2) + "\n")
     chart(results, systems, out / "results.png")

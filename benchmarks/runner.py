@@ -47,8 +47,9 @@ def main() -> None:
     parser.add_argument("--redis-url", required=True)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    result = asyncio.run(measure(args.system, args.scenario, args.redis_url,
-                                 **json.loads(args.params)))
+    result = asyncio.run(
+        measure(args.system, args.scenario, args.redis_url, **json.loads(args.params))
+    )
     print(json.dumps(result))
 
 

@@ -48,8 +48,9 @@ class Probe:
             first, last = min(first, float(f)), max(last, float(x))
         return count, first, last
 
-    async def wait(self, n: int, timeout: float,
-                   workers: list[subprocess.Popen[bytes]] | None = None) -> tuple[float, float]:
+    async def wait(
+        self, n: int, timeout: float, workers: list[subprocess.Popen[bytes]] | None = None
+    ) -> tuple[float, float]:
         """Wait until ``n`` tasks are done; their first start and last end."""
         deadline = time.monotonic() + timeout
         while True:
@@ -232,9 +233,12 @@ async def rss(session: Session, n: int) -> Metrics:
         samples[sent] = tree_rss(worker) / 2**20
     after = int((await session.client.info("memory"))["used_memory"])
     tenth = min(samples, key=lambda k: abs(k - n / 10))
-    return {"rss_tenth": samples[tenth], "rss_end": samples[sent],
-            "growth": 100 * (samples[sent] / samples[tenth] - 1),
-            "redis_mb": (after - before) / 2**20}
+    return {
+        "rss_tenth": samples[tenth],
+        "rss_end": samples[sent],
+        "growth": 100 * (samples[sent] / samples[tenth] - 1),
+        "redis_mb": (after - before) / 2**20,
+    }
 
 
 def tree_rss(process: object) -> float:

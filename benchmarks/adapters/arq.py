@@ -27,8 +27,9 @@ class ArqAdapter(Adapter):
 
     async def open(self) -> None:
         if self.pool is None:
-            self.pool = await create_pool(RedisSettings.from_dsn(self.url),
-                                          default_queue_name=self.queue_name)
+            self.pool = await create_pool(
+                RedisSettings.from_dsn(self.url), default_queue_name=self.queue_name
+            )
 
     async def close(self) -> None:
         if self.pool is not None:
@@ -41,8 +42,13 @@ class ArqAdapter(Adapter):
         await self.pool.enqueue_job("late", sent_at, due_at, _defer_by=delay)
 
     def patterns(self) -> list[str]:
-        return [*super().patterns(), "arq:job:*", "arq:result:*", "arq:in-progress:*",
-                "arq:retry:*"]
+        return [
+            *super().patterns(),
+            "arq:job:*",
+            "arq:result:*",
+            "arq:in-progress:*",
+            "arq:retry:*",
+        ]
 
     def worker_argv(self, concurrency: int) -> list[str]:
         return [self.bin("arq"), "benchmarks.apps.arq_app.WorkerSettings"]

@@ -98,8 +98,14 @@ class Adapter:
         }
         LOG_DIR.mkdir(parents=True, exist_ok=True)
         with (LOG_DIR / f"{log_name}.log").open("ab") as log:
-            return subprocess.Popen(self.worker_argv(concurrency), env=env, cwd=ROOT, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            return subprocess.Popen(
+                self.worker_argv(concurrency),
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

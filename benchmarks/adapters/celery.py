@@ -27,6 +27,20 @@ class CeleryAdapter(Adapter):
         self.app.tasks["bench.late"].apply_async((sent_at, due_at), countdown=delay)
 
     def worker_argv(self, concurrency: int) -> list[str]:
-        return [self.bin("celery"), "-A", "benchmarks.apps.celery_app:app", "worker",
-                "-P", "threads", "-c", str(concurrency), "-Q", "default", "-l", "WARNING",
-                "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        return [
+            self.bin("celery"),
+            "-A",
+            "benchmarks.apps.celery_app:app",
+            "worker",
+            "-P",
+            "threads",
+            "-c",
+            str(concurrency),
+            "-Q",
+            "default",
+            "-l",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]

@@ -27,5 +27,13 @@ class DramatiqAdapter(Adapter):
         self.app["late"].send_with_options(args=(sent_at, due_at), delay=int(delay * 1000))
 
     def worker_argv(self, concurrency: int) -> list[str]:
-        return [self.bin("dramatiq"), "benchmarks.apps.dramatiq_app", "--processes", "1",
-                "--threads", str(concurrency), "--queues", "default"]
+        return [
+            self.bin("dramatiq"),
+            "benchmarks.apps.dramatiq_app",
+            "--processes",
+            "1",
+            "--threads",
+            str(concurrency),
+            "--queues",
+            "default",
+        ]

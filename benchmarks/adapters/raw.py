@@ -38,5 +38,11 @@ class RawAdapter(Adapter):
         await raw_streams.enqueue_pipelined(self.client, self.stream, n)
 
     def worker_argv(self, concurrency: int) -> list[str]:
-        return [sys.executable, "-m", "benchmarks.raw_streams", self.url, self.stream,
-                f"{self.prefix}:result"]
+        return [
+            sys.executable,
+            "-m",
+            "benchmarks.raw_streams",
+            self.url,
+            self.stream,
+            f"{self.prefix}:result",
+        ]

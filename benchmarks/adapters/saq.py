@@ -32,8 +32,9 @@ class SaqAdapter(Adapter):
             await self.queue.enqueue(task)
 
     async def send_delayed(self, delay: float, sent_at: float, due_at: float) -> None:
-        await self.queue.enqueue("late", sent_at=sent_at, due_at=due_at,
-                                 scheduled=int(time.time() + delay))
+        await self.queue.enqueue(
+            "late", sent_at=sent_at, due_at=due_at, scheduled=int(time.time() + delay)
+        )
 
     def worker_argv(self, concurrency: int) -> list[str]:
         return [self.bin("saq"), "benchmarks.apps.saq_app.settings", "--workers", "1"]

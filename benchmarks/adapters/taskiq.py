@@ -27,6 +27,14 @@ class TaskiqAdapter(Adapter):
         await self.app[task].kiq(*args)
 
     def worker_argv(self, concurrency: int) -> list[str]:
-        return [self.bin("taskiq"), "worker", "benchmarks.apps.taskiq_app:broker",
-                "--workers", "1", "--max-async-tasks", str(concurrency),
-                "--log-level", "WARNING"]
+        return [
+            self.bin("taskiq"),
+            "worker",
+            "benchmarks.apps.taskiq_app:broker",
+            "--workers",
+            "1",
+            "--max-async-tasks",
+            str(concurrency),
+            "--log-level",
+            "WARNING",
+        ]

@@ -31,9 +31,20 @@ class WaaspAdapter(Adapter):
         await self.runtime.tasks["bench.late"].apply_async((sent_at, due_at), countdown=delay)
 
     def worker_argv(self, concurrency: int) -> list[str]:
-        return [sys.executable, "-m", "waasp.runtime", "worker", "-A",
-                "benchmarks.apps.waasp_app:runtime", "-Q", "default",
-                "-c", str(concurrency), "--loglevel", "warning"]
+        return [
+            sys.executable,
+            "-m",
+            "waasp.runtime",
+            "worker",
+            "-A",
+            "benchmarks.apps.waasp_app:runtime",
+            "-Q",
+            "default",
+            "-c",
+            str(concurrency),
+            "--loglevel",
+            "warning",
+        ]
 
     def dbs(self) -> list[int]:
         return [*super().dbs(), 1]

@@ -19,8 +19,12 @@ def build(url: str, prefix: str) -> dict[str, Any]:
     broker = RedisBroker(url=url, namespace=prefix)
     broker.add_middleware(Results(backend=RedisBackend(url=url, namespace=f"{prefix}-results")))
     dramatiq.set_broker(broker)
-    options: dict[str, Any] = {"store_results": True, "result_ttl": env.RESULT_TTL * 1000,
-                               "max_retries": 0, "queue_name": "default"}
+    options: dict[str, Any] = {
+        "store_results": True,
+        "result_ttl": env.RESULT_TTL * 1000,
+        "max_retries": 0,
+        "queue_name": "default",
+    }
 
     @dramatiq.actor(actor_name="noop", **options)
     def noop() -> None:

@@ -13,10 +13,12 @@ from benchmarks.apps import env
 
 def build(url: str, prefix: str) -> dict[str, Any]:
     """taskiq-redis's Streams broker (acks after the task) with the Redis result backend."""
-    backend: Any = RedisAsyncResultBackend(redis_url=url, result_ex_time=env.RESULT_TTL,
-                                           prefix_str=prefix)
-    broker = RedisStreamBroker(url=url, queue_name=f"{prefix}:stream",
-                               consumer_group_name="bench").with_result_backend(backend)
+    backend: Any = RedisAsyncResultBackend(
+        redis_url=url, result_ex_time=env.RESULT_TTL, prefix_str=prefix
+    )
+    broker = RedisStreamBroker(
+        url=url, queue_name=f"{prefix}:stream", consumer_group_name="bench"
+    ).with_result_backend(backend)
 
     @broker.task(task_name="noop")
     async def noop() -> None:

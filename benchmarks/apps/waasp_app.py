@@ -12,8 +12,9 @@ from waasp.runtime import Runtime
 def build(url: str, prefix: str) -> Runtime:
     """A Runtime on ``url`` (results in its db 1, the default) under ``prefix``."""
     app = Runtime("waasp", broker_url=url, key_prefix=prefix)
-    app.conf.update(task_track_started=True, result_expires=env.RESULT_TTL,
-                    worker_prefetch_multiplier=4)
+    app.conf.update(
+        task_track_started=True, result_expires=env.RESULT_TTL, worker_prefetch_multiplier=4
+    )
 
     @app.task(name="bench.noop")
     async def noop() -> None:
