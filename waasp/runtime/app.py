@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, overload
@@ -16,7 +15,7 @@ from waasp.runtime.config import Config, config_from_env
 from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.errors import NotRegistered
 from waasp.runtime.keys import Keys, check_queue_name
-from waasp.runtime.message import TaskMessage, encode_message
+from waasp.runtime.message import TaskMessage, encode_message, new_task_id
 from waasp.runtime.results import AsyncResult as _AsyncResult
 from waasp.runtime.results import ResultBackend
 from waasp.runtime.routing import resolve_queue
@@ -83,6 +82,8 @@ class Runtime:
         self._broker: Broker | None = None
         self._results: ResultBackend | None = None
         self._announced: set[tuple[str, str]] = set()
+        self._routes: dict[tuple[str, str | None, str | None], str] = {}
+        self._routes_for: tuple[int, str] = (0, "")
 
     # -- clients (created lazily, so conf.update may still change URLs) -------------------
 
@@ -177,13 +178,23 @@ class Runtime:
     # -- sending ---------------------------------------------------------------------------
 
     def route(self, name: str, queue: str | None = None, task: Task | None = None) -> str:
-        """The queue a task goes to."""
+        """The queue a task goes to (memoised per name: it is on the enqueue hot path; the
+        memo follows ``conf.update`` of ``task_routes`` or ``task_default_queue``)."""
         own = task.queue if task is not None else None
         if own is None and task is None and name in self.tasks:
             own = self.tasks[name].queue
-        return check_queue_name(
-            resolve_queue(name, queue, own, self.conf.task_routes, self.conf.task_default_queue)
-        )
+        conf = self.conf
+        if self._routes_for != (id(conf.task_routes), conf.task_default_queue):
+            self._routes_for = (id(conf.task_routes), conf.task_default_queue)
+            self._routes.clear()
+        key = (name, queue, own)
+        found = self._routes.get(key)
+        if found is None:
+            found = check_queue_name(
+                resolve_queue(name, queue, own, conf.task_routes, conf.task_default_queue)
+            )
+            self._routes[key] = found
+        return found
 
     def build_message(
         self,
@@ -199,7 +210,7 @@ class Runtime:
     ) -> TaskMessage:
         """The message that ``send_task`` would send."""
         return TaskMessage(
-            id=task_id or str(uuid.uuid4()),
+            id=task_id or new_task_id(),
             task=name,
             args=tuple(args),
             kwargs=dict(kwargs or {}),

@@ -125,7 +125,7 @@ class Broker:
         return int(await self.scripts["settle"](keys=[q.stream, q.delayed, q.dead], args=args))
 
     async def promote(self, queue: str) -> tuple[int, int]:
-        """Move due messages into the stream; return (moved, ms until next due or -1)."""
+        """Move due messages into the stream; return (moved, µs until next due or -1)."""
         q = self.keys.queue(queue)
         moved, wait = await self.scripts["promote"](
             keys=[q.delayed, q.stream], args=[PROMOTE_BATCH]

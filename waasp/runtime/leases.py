@@ -80,9 +80,16 @@ class LeaseKeeper:
                 log.warning("leases_lost", queue=queue, entry_ids=lost)
 
     async def reclaim(self) -> None:
-        """Claim entries idle past the visibility timeout, up to the free slots."""
+        """Claim entries idle past the visibility timeout.
+
+        A busy worker's buffer is always full, so claiming only into free slots would leave a
+        dead worker's tasks waiting for the whole backlog. A claim may therefore exceed the
+        prefetch bound by a quarter of it, never more than twice the bound in all.
+        """
         for queue in self.queues:
-            free = self.inflight.free
+            inflight = self.inflight
+            overflow = min(max(inflight.capacity // 4, 1), 2 * inflight.capacity - inflight.count)
+            free = max(inflight.free, overflow)
             if free <= 0:
                 return
             claimed, dead = await self.broker.reclaim(

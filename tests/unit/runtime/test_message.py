@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from waasp.runtime.message import (
     decode_meta,
     encode_message,
     encode_meta,
+    new_task_id,
 )
 from waasp.runtime.states import FAILURE, SUCCESS
 
@@ -202,3 +204,14 @@ def test_dead_letter_with_odd_details_decodes(details: dict[str, object]) -> Non
     letter = decode_dead_letter("default", "default:1-0", fields)
     assert letter.id == "default:1-0"
     assert letter.message is None
+
+
+def test_task_ids_are_version_4_uuids() -> None:
+    """Task ids are RFC 4122 version-4 UUID strings, all different."""
+    ids = {new_task_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    for task_id in list(ids)[:50]:
+        parsed = uuid.UUID(task_id)
+        assert str(parsed) == task_id
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122

@@ -1,7 +1,8 @@
 -- Move due messages from a queue's delay set into its stream.
 -- KEYS[1] delay set, KEYS[2] stream
 -- ARGV[1] most messages to move in one call
--- Returns {moved, ms until the next message is due (-1: none left)}, by the server's clock.
+-- Returns {moved, microseconds until the next message is due (-1: none left)}, by the
+-- server's clock.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
@@ -14,6 +15,6 @@ end
 local wait = -1
 local nxt = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 if #nxt > 0 then
-  wait = math.max(0, math.ceil(tonumber(nxt[2]) - now))
+  wait = math.max(0, math.floor((tonumber(nxt[2]) - now) * 1000))
 end
 return {#due, wait}
