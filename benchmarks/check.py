@@ -28,6 +28,7 @@ import aiohttp
 import asyncpg
 import orjson
 from aiohttp import web
+from redis.asyncio import Redis
 from yarl import URL
 
 from waasp.migrate import migrate
@@ -333,6 +334,7 @@ async def benchmark(options: argparse.Namespace) -> str:
     """Run the whole comparison; return the Markdown table."""
     maintenance = options.database_url
     name = f"waasp_bench_{secrets.token_hex(4)}"
+    prefix = f"checkbench{secrets.token_hex(4)}"
     dsn = str(URL(maintenance).with_path("/" + name))
     admin = await asyncpg.connect(maintenance)
     await admin.execute(f'CREATE DATABASE "{name}"')
@@ -346,6 +348,9 @@ async def benchmark(options: argparse.Namespace) -> str:
                 ["-m", "waasp", "serve", "--port", str(ports["waasp"])],
                 {
                     "WAASP_DATABASE_URL": dsn,
+                    # Blocked checks enqueue notifications: under a scratch prefix, deleted after.
+                    "WAASP_KEY_PREFIX": prefix,
+                    "WAASP_REDIS_URL": options.redis_url,
                     "WAASP_API_TOKEN": "benchmark-token",
                     "WAASP_LOG_LEVEL": "warning",
                     "WAASP_LOG_FORMAT": "json",
@@ -387,6 +392,17 @@ async def benchmark(options: argparse.Namespace) -> str:
             await proc.wait()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+        await delete_keys(options.redis_url, prefix)
+
+
+async def delete_keys(url: str, prefix: str) -> None:
+    """Delete the notifications the run enqueued (SCAN + DEL, never FLUSHALL)."""
+    client = Redis.from_url(url)
+    try:
+        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            await client.delete(key)
+    finally:
+        await client.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -413,6 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--connections", type=lambda s: [int(c) for c in s.split(",")], default=[16, 64]
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("WAASP_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="the broker `waasp serve` enqueues blocked-sender notifications on",
     )
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per round")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of warm-up")

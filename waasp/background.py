@@ -22,39 +22,61 @@ ENQUEUE_TIMEOUT = 1.0
 # After a failed enqueue, skip enqueues for this long instead of piling up waits on a
 # broker that is down; a blocked check never waits for any of it anyway.
 COOL_DOWN = 1.0
+MAX_BATCH = 1000
 
 
 class RuntimeNotifier:
-    """Enqueues ``notify_blocked_sender`` for each blocked check: bounded, never raising."""
+    """Enqueues ``notify_blocked_sender`` for each blocked check: batched, bounded, never
+    raising.
+
+    Blocked checks only append to a buffer; one flusher sends what has gathered with
+    ``send_many`` (one round trip per batch), so a flood of strangers costs the API a
+    pipeline now and then rather than a Redis round trip per check.
+    """
 
     def __init__(
         self,
         runtime: Runtime,
         *,
         timeout: float = ENQUEUE_TIMEOUT,
-        on_failure: Callable[[], None] | None = None,
+        on_failure: Callable[[int], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.timeout = timeout
         self.on_failure = on_failure
         self._skip_until = 0.0
+        self._pending: list[tuple[str, str | None]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def sender_blocked(self, sender_id: str, channel: str | None) -> None:
-        """Enqueue the notification; on failure, log and count it."""
+        """Queue the notification for the flusher; when the broker just failed, count it lost."""
         if time.monotonic() < self._skip_until:
-            self._failed("broker recently unreachable")
+            self._failed(1, "broker recently unreachable")
             return
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self.runtime.send_task(NOTIFY_TASK, (sender_id, channel))
-        except Exception as exc:
-            self._skip_until = time.monotonic() + COOL_DOWN
-            self._failed(str(exc) or type(exc).__name__)
+        self._pending.append((sender_id, channel))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="notification-flusher")
 
-    def _failed(self, error: str) -> None:
-        log.warning("notification_enqueue_failed", error=error)
+    async def aclose(self) -> None:
+        """Send what is still buffered (bounded by the timeout)."""
+        if self._flusher is not None:
+            await asyncio.wait([self._flusher], timeout=self.timeout * 2)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                task = self.runtime.get_task(NOTIFY_TASK)
+                async with asyncio.timeout(self.timeout):
+                    await self.runtime.send_many([task.s(s, c) for s, c in batch])
+            except Exception as exc:
+                self._skip_until = time.monotonic() + COOL_DOWN
+                self._failed(len(batch), str(exc) or type(exc).__name__)
+
+    def _failed(self, count: int, error: str) -> None:
+        log.warning("notification_enqueue_failed", count=count, error=error)
         if self.on_failure is not None:
-            self.on_failure()
+            self.on_failure(count)
 
 
 def redis_probe(runtime: Runtime) -> ReadinessProbe:
@@ -81,11 +103,21 @@ def create_api(
 ) -> web.Application:
     """The API wired to the task runtime: notifications, /readyz, monitoring and metrics."""
     metrics = Metrics()
-    notifier = RuntimeNotifier(runtime, on_failure=lambda: metrics.enqueue_failed(NOTIFY_TASK))
-    return create_app(
+
+    def lost(count: int) -> None:
+        metrics.enqueue_failures.labels(task=NOTIFY_TASK).inc(count)
+
+    notifier = RuntimeNotifier(runtime, on_failure=lost)
+    app = create_app(
         settings,
         notifier=notifier,
         readiness_probes=[redis_probe(runtime), *extra_probes],
         runtime=runtime,
         metrics=metrics,
     )
+
+    async def flush(_app: web.Application) -> None:
+        await notifier.aclose()
+
+    app.on_shutdown.append(flush)
+    return app

@@ -23,7 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from tests.integration.app.conftest import AUTH, TOKEN
 from tests.integration.app.hooks import WebhookReceiver
 from waasp.api import create_app
-from waasp.background import RuntimeNotifier
+from waasp.background import create_api
 from waasp.runtime import Worker
 from waasp.settings import Settings
 from waasp.tasks import QUEUES, WaaspTasks, build
@@ -52,15 +52,13 @@ def bg_settings(settings: Settings, redis_url: str) -> Settings:
 
 
 async def _checks(settings: Settings, tasks: WaaspTasks, *senders: str) -> list[dict[str, object]]:
-    app = create_app(settings, notifier=RuntimeNotifier(tasks.runtime))
+    app = create_api(settings, tasks.runtime)
     async with TestClient(TestServer(app)) as client:
         answers = []
         for sender in senders:
             response = await client.post("/api/v1/check", json={"sender_id": sender})
             assert response.status == 200
             answers.append(await response.json())
-        # Let the notifier's fire-and-forget enqueues finish before the app closes.
-        await asyncio.sleep(0.1)
     return answers
 
 
@@ -155,7 +153,7 @@ async def test_blocked_check_answers_within_a_second_with_redis_down(
     """With the broker unreachable, a blocked check still answers 200 within 1 s."""
     settings = replace(bg_settings, redis_url="redis://127.0.0.1:1/0")
     tasks = build(settings)
-    app = create_app(settings, notifier=RuntimeNotifier(tasks.runtime))
+    app = create_api(settings, tasks.runtime)
     async with TestClient(TestServer(app)) as client:
         for _ in range(3):
             start = time.monotonic()
@@ -261,7 +259,7 @@ async def test_every_check_is_audited_once_while_a_worker_is_killed(
     env = _env(bg_settings)
     worker = _spawn_worker(env)
     tasks = build(bg_settings)
-    app = create_app(bg_settings, notifier=RuntimeNotifier(tasks.runtime))
+    app = create_api(bg_settings, tasks.runtime)
     n = 60
     try:
         async with TestClient(TestServer(app)) as client:

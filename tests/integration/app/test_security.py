@@ -39,13 +39,15 @@ PUBLIC = {
     "/healthz",
     "/readyz",
     "/metrics",
+    "/dashboard/{name}",  # the page's script and style sheet: code, no data
 }
 DEAD_DATABASE = "postgresql://postgres@127.0.0.1:9/nowhere"
 DEAD_REDIS = "redis://127.0.0.1:9/0"
 # What must never reach a client: tracebacks, driver and server error texts, addresses.
 LEAKS = re.compile(
-    r"Traceback|File \"|asyncpg|psycopg|SQLSTATE|syntax error|relation \"|character varying"
-    r"|Errno|Connect call failed|Connection refused|127\.0\.0\.1|redis\.exceptions|Error \d+",
+    r"Traceback \(most recent|File \"|asyncpg|psycopg|SQLSTATE|syntax error|relation \""
+    r"|character varying|Errno|Connect call failed|Connection refused|127\.0\.0\.1"
+    r"|redis\.exceptions|Error \d+",
     re.IGNORECASE,
 )
 
