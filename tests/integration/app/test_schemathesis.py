@@ -5,6 +5,7 @@ document says."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.integration.app.conftest import AUTH
 from waasp.api import create_app
 from waasp.api.server import MAX_FIELD_SIZE, MAX_LINE_SIZE
+from waasp.runtime import Runtime
 from waasp.settings import Settings
 
 EXAMPLES = 300
@@ -37,12 +39,15 @@ CHECKS = [
 
 
 @pytest.fixture
-def live_url(settings: Settings) -> Iterator[str]:
-    """The base URL of create_app served on a free port by a thread of its own, so that
-    schemathesis's blocking client can call it."""
+def live_url(settings: Settings, redis_url: str) -> Iterator[str]:
+    """The base URL of create_app (with a task runtime under a fresh key prefix) served on a
+    free port by a thread of its own, so that schemathesis's blocking client can call it."""
     loop = asyncio.new_event_loop()
+    runtime = Runtime("waasp", broker_url=redis_url, key_prefix=f"st{secrets.token_hex(5)}")
     runner = web.AppRunner(
-        create_app(settings), max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE
+        create_app(settings, runtime=runtime),
+        max_line_size=MAX_LINE_SIZE,
+        max_field_size=MAX_FIELD_SIZE,
     )
 
     async def start() -> str:
@@ -58,6 +63,7 @@ def live_url(settings: Settings) -> Iterator[str]:
         yield url
     finally:
         asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(15)
+        asyncio.run_coroutine_threadsafe(runtime.close(), loop).result(15)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(15)
         loop.close()
