@@ -225,7 +225,10 @@ async def queue_empty(runtime: Runtime, queue: str = "default") -> bool:
     """Stream empty, nothing pending, nothing delayed."""
     client = runtime.broker.client
     q = runtime.keys.queue(queue)
-    if await client.xlen(q.stream) or await client.zcard(q.delayed):
+    try:
+        if await client.xlen(q.stream) or await client.zcard(q.delayed):
+            return False
+    except REDIS_ERRORS:  # a pooled connection to the server before its restart
         return False
     try:
         pending = await client.xpending(q.stream, GROUP)

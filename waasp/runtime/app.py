@@ -9,9 +9,6 @@ from typing import Any, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 
 from waasp.runtime.broker import Broker
 from waasp.runtime.config import Config, config_from_env
@@ -46,9 +43,9 @@ WORKER_SOCKET_TIMEOUT = 10.0
 def connect(url: str, socket_timeout: float | None = None) -> Redis:
     """A client that fails fast on connect and, with ``socket_timeout``, on a stalled read.
 
-    A command that meets a dropped connection (a pooled connection to a Redis that has
-    restarted) is sent again once on a fresh one, as Celery's publish retry does; a stalled
-    read is not retried, so a stall is reported, not doubled.
+    Commands are not resent on a dropped connection: a resent XADD could enqueue twice, and
+    redis-py's resend would race the result listener's reads on its pub/sub connection. The
+    worker's loops retry with backoff; a producer sees the error (its enqueue did not return).
     """
     return Redis.from_url(
         url,
@@ -56,8 +53,6 @@ def connect(url: str, socket_timeout: float | None = None) -> Redis:
         socket_connect_timeout=5.0,
         socket_keepalive=True,
         health_check_interval=15,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2, (RedisConnectionError,)),
-        retry_on_error=[RedisConnectionError],
     )
 
 

@@ -20,6 +20,7 @@ from waasp.runtime.states import PENDING, READY_STATES, SUCCESS, TaskState
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
 
+RECHECK_AFTER = 1.0
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
@@ -75,7 +76,12 @@ class ResultBackend:
                     meta = await self.get_meta(task_id)
                     if meta.state in READY_STATES:
                         return meta
-                    await future
+                    # A notice published while the pub/sub connection was re-established
+                    # (redis-py reconnects it by itself) is lost: read again after a while
+                    # even without one. One read a second, not a tight loop.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(RECHECK_AFTER):
+                            await asyncio.shield(future)
                     # Woken by the ready notice, or because the pub/sub connection was lost
                     # or restored (then every waiter is woken, ready or not): read again, and
                     # keep waiting if it is not ready. Returning here used to hand ``get`` a
