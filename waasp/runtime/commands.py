@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from typing import Any
 
 from waasp.runtime.app import Runtime
@@ -37,12 +36,6 @@ async def run_scheduler(runtime: Runtime, args: argparse.Namespace) -> int:
     install_stop_handlers(scheduler.stop)
     await scheduler.run()
     return 0
-
-
-def _when(seconds: float | None) -> str:
-    if not seconds:
-        return "-"
-    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")
 
 
 async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
