@@ -255,7 +255,11 @@ class Worker:
                 await backoff.sleep()
                 continue
             self._enqueue_local(entries)
-            if self.burst and not entries and await self._idle():
+            if entries:
+                # Let the executors start these before this loop spends time sending the
+                # next blocking read: it is the enqueue-to-start latency.
+                await asyncio.sleep(0)
+            elif self.burst and await self._idle():
                 self.stop()
                 return
 
