@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,10 @@ from typing import Any
 
 import pytest
 
+from tests.servers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "up-test-token-0123456789abcdef"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _request(url: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
@@ -84,7 +79,7 @@ def _stop(process: subprocess.Popen[bytes]) -> int:
 @pytest.mark.timeout(300)
 def test_waasp_up_starts_embedded_servers_and_keeps_data(tmp_path: Path) -> None:
     """`waasp up` with no URLs is ready within 60 s, and a contact survives a restart."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "up.log"
     process = _start(tmp_path, port, log)

@@ -51,6 +51,10 @@ class RemoteError:
     message: str
     traceback: str | None = None
 
+    def as_dict(self) -> dict[str, str | None]:
+        """The JSON shape every record and view uses for an error."""
+        return {"type": self.type, "message": self.message, "traceback": self.traceback}
+
 
 @dataclass(frozen=True, slots=True)
 class TaskMeta:
@@ -154,14 +158,8 @@ def encode_meta(meta: TaskMeta) -> bytes:
         "worker": meta.worker,
         "started_at": meta.started_at,
         "date_done": meta.date_done,
-        "error": None,
+        "error": None if meta.error is None else meta.error.as_dict(),
     }
-    if meta.error is not None:
-        payload["error"] = {
-            "type": meta.error.type,
-            "message": meta.error.message,
-            "traceback": meta.error.traceback,
-        }
     return _dumps(payload, f"result of {meta.name}")
 
 
@@ -222,9 +220,7 @@ def dead_letter_fields(
     """The field/value list a dead-letter stream entry is written with."""
     details = {
         "reason": reason,
-        "error": None
-        if error is None
-        else {"type": error.type, "message": error.message, "traceback": error.traceback},
+        "error": None if error is None else error.as_dict(),
         "retries": retries,
         "deliveries": deliveries,
         "failed_at": time.time(),

@@ -20,13 +20,7 @@ def dead_letter_dict(letter: DeadLetter) -> dict[str, Any]:
         "args": list(message.args) if message else None,
         "kwargs": message.kwargs if message else None,
         "raw_message": None if message else letter.raw_message.decode("utf-8", "replace"),
-        "error": None
-        if letter.error is None
-        else {
-            "type": letter.error.type,
-            "message": letter.error.message,
-            "traceback": letter.error.traceback,
-        },
+        "error": None if letter.error is None else letter.error.as_dict(),
         "retries": letter.retries,
         "deliveries": letter.deliveries,
         "failed_at": letter.failed_at,
@@ -42,13 +36,7 @@ def task_dict(meta: TaskMeta) -> dict[str, Any]:
         "name": meta.name,
         "state": meta.state.value,
         "result": meta.result,
-        "error": None
-        if meta.error is None
-        else {
-            "type": meta.error.type,
-            "message": meta.error.message,
-            "traceback": meta.error.traceback,
-        },
+        "error": None if meta.error is None else meta.error.as_dict(),
         "retries": meta.retries,
         "queue": meta.queue,
         "worker": meta.worker,

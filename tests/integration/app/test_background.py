@@ -22,6 +22,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from tests.integration.app.conftest import AUTH, TOKEN
 from tests.integration.app.hooks import WebhookReceiver
+from tests.servers import free_port
 from waasp.api import create_app
 from waasp.background import create_api
 from waasp.runtime import Worker
@@ -179,14 +180,6 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def _wait_ready(url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession() as session:
@@ -228,7 +221,7 @@ async def test_blocked_check_posts_one_notification_in_split_mode(
 ) -> None:
     """waasp serve + a separate worker process: a blocked check gives one POST within 2 s."""
     env = _env(bg_settings, WAASP_NOTIFY_WEBHOOK_URL=hook.url)
-    port = _free_port()
+    port = free_port()
     serve = subprocess.Popen(
         [sys.executable, "-m", "waasp", "serve", "--port", str(port)],
         env=env,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import aiohttp
 import asyncpg
 
 from tests.integration.app.test_health import DEAD_DATABASE
+from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -129,13 +129,6 @@ async def test_bad_setting_names_the_variable(app_database_url: str) -> None:
     """A bad environment variable is reported by name, exit 2."""
     result = await waasp(app_database_url, "list", WAASP_AUDIT_RETENTION_DAYS="-3")
     assert result.code == 2 and "WAASP_AUDIT_RETENTION_DAYS" in result.err
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_serve_starts_without_database_and_stops_on_sigterm(tmp_path: Path) -> None:

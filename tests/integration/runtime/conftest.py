@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -76,13 +75,6 @@ async def wait_settled(
         return dead is None or sum((await runtime.dlq.count()).values()) == dead
 
     await wait_until(settled, timeout)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
