@@ -9,6 +9,8 @@ from typing import Any, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from waasp.runtime.broker import Broker
 from waasp.runtime.config import Config, config_from_env
@@ -53,6 +55,21 @@ def connect(url: str, socket_timeout: float | None = None) -> Redis:
         socket_connect_timeout=5.0,
         socket_keepalive=True,
         health_check_interval=15,
+    )
+
+
+def connect_pubsub(url: str, socket_timeout: float | None = None) -> Redis:
+    """A client for the result waiters' pub/sub connection, which redis-py never reconnects
+    by itself: ``ResultBackend`` reconnects it from its listener alone (see there)."""
+    return Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=5.0,
+        socket_keepalive=True,
+        # The listener pings an idle connection itself, under its lock: redis-py's own
+        # health check could reconnect from another task.
+        health_check_interval=0,
+        retry=Retry(NoBackoff(), 0, supported_errors=()),
     )
 
 
@@ -108,7 +125,9 @@ class Runtime:
         """The result backend client, connected on first use."""
         if self._results is None:
             url = self.conf.result_backend or default_result_url(self.conf.broker_url)
-            self._results = ResultBackend(connect(url), self.keys, self.conf.result_expires)
+            self._results = ResultBackend(
+                connect(url), self.keys, self.conf.result_expires, connect_pubsub(url)
+            )
         return self._results
 
     def worker_clients(self) -> tuple[Broker, ResultBackend]:
@@ -116,7 +135,10 @@ class Runtime:
         broker = Broker(connect(self.conf.broker_url, WORKER_SOCKET_TIMEOUT), self.keys)
         url = self.conf.result_backend or default_result_url(self.conf.broker_url)
         results = ResultBackend(
-            connect(url, WORKER_SOCKET_TIMEOUT), self.keys, self.conf.result_expires
+            connect(url, WORKER_SOCKET_TIMEOUT),
+            self.keys,
+            self.conf.result_expires,
+            connect_pubsub(url, WORKER_SOCKET_TIMEOUT),
         )
         return broker, results
 

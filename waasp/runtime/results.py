@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -21,18 +22,29 @@ if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
 
 RECHECK_AFTER = 1.0
+# An idle pub/sub connection is written to this often, to notice one the server dropped.
+PING_AFTER = 15.0
 REDIS_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class ResultBackend:
-    """Stores task records with a TTL and tells waiters when one becomes ready."""
+    """Stores task records with a TTL and tells waiters when one becomes ready.
 
-    def __init__(self, client: Redis, keys: Keys, expires: float) -> None:
+    ``pubsub_client`` carries the one pub/sub connection the waiters share. Its connections
+    must not reconnect by themselves (see ``app.connect_pubsub``): redis-py's PubSub
+    reconnects from whichever task met the error, so the listener's read and a concurrent
+    SUBSCRIBE could both connect it and orphan a socket. Here only the listener reconnects,
+    and every command on the connection is sent under one lock.
+    """
+
+    def __init__(self, client: Redis, keys: Keys, expires: float, pubsub_client: Redis) -> None:
         self.client = client
+        self.pubsub_client = pubsub_client
         self.keys = keys
         self.expires_ms = int(expires * 1000)
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._pubsub: PubSub | None = None
+        self._pubsub_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
 
     async def get_meta(self, task_id: str) -> TaskMeta:
@@ -68,17 +80,17 @@ class ResultBackend:
         future: asyncio.Future[None] = loop.create_future()
         waiters.append(future)
         try:
-            await self._subscribe(channel)
             async with asyncio.timeout(timeout):
+                await self._subscribe(channel)
                 while True:
                     # Read after subscribing: the record may have become ready before the
                     # subscription took effect.
                     meta = await self.get_meta(task_id)
                     if meta.state in READY_STATES:
                         return meta
-                    # A notice published while the pub/sub connection was re-established
-                    # (redis-py reconnects it by itself) is lost: read again after a while
-                    # even without one. One read a second, not a tight loop.
+                    # A notice published while the pub/sub connection was down is lost:
+                    # read again after a while even without one. One read a second, not a
+                    # tight loop.
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(RECHECK_AFTER):
                             await asyncio.shield(future)
@@ -99,38 +111,71 @@ class ResultBackend:
                 self._waiters.pop(channel, None)
                 await self._unsubscribe(channel)
 
+    def _connected(self) -> bool:
+        connection = self._pubsub.connection if self._pubsub is not None else None
+        return connection is not None and connection.is_connected
+
     async def _subscribe(self, channel: str) -> None:
-        if self._pubsub is None:
-            self._pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.subscribe(channel)
+        async with self._pubsub_lock:
+            if self._pubsub is None:
+                self._pubsub = self.pubsub_client.pubsub(ignore_subscribe_messages=True)
+            # A connection that is down is the listener's to restore: it subscribes every
+            # waiting channel then. Meanwhile the waiter reads its record once a second.
+            if self._pubsub.connection is None or self._connected():
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await self._pubsub.subscribe(channel)
         if self._listener is None or self._listener.done():
             self._listener = asyncio.create_task(self._listen(), name="result-listener")
 
     async def _unsubscribe(self, channel: str) -> None:
-        if self._pubsub is not None:
-            with contextlib.suppress(*REDIS_ERRORS):
-                await self._pubsub.unsubscribe(channel)
+        async with self._pubsub_lock:
+            if self._pubsub is not None and self._connected():
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await self._pubsub.unsubscribe(channel)
+
+    async def _resubscribe(self) -> None:
+        """Replace the pub/sub connection and subscribe every waiting channel on the new one."""
+        async with self._pubsub_lock:
+            if self._pubsub is not None:
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await self._pubsub.aclose()
+            self._pubsub = self.pubsub_client.pubsub(ignore_subscribe_messages=True)
+            if self._waiters:
+                await self._pubsub.subscribe(*self._waiters)
+
+    async def _ping(self) -> None:
+        """Write to an idle connection, so one the server dropped is noticed and replaced."""
+        async with self._pubsub_lock:
+            if self._pubsub is not None and self._connected():
+                await self._pubsub.ping()
 
     async def _listen(self) -> None:
-        pubsub = self._pubsub
-        assert pubsub is not None
-        recovering = False
+        broken = False
+        idle_since = time.monotonic()
         while self._waiters:
             try:
-                message = await pubsub.get_message(timeout=1.0)
+                # Checked right before the read, with no await between: redis-py's read then
+                # finds the connection up and never connects it outside the lock.
+                if broken or not self._connected():
+                    await self._resubscribe()
+                    broken = False
+                    # A notice published while the connection was down is lost: every waiter
+                    # reads its record once more.
+                    self._wake_all()
+                elif time.monotonic() - idle_since > PING_AFTER:
+                    await self._ping()
+                    idle_since = time.monotonic()
+                assert self._pubsub is not None
+                message = await self._pubsub.get_message(timeout=1.0)
             except REDIS_ERRORS:
-                # redis-py reconnects and re-subscribes on the next get_message; waiters
-                # re-read the record when woken.
+                broken = True
                 self._wake_all()
-                recovering = True
                 await asyncio.sleep(0.5)
                 continue
-            if recovering:
-                # Subscribed again: a notice published while the connection was down is lost,
-                # so every waiter reads its record once more now.
-                recovering = False
-                self._wake_all()
-            if message and message.get("type") == "message":
+            if message is None:
+                continue
+            idle_since = time.monotonic()
+            if message.get("type") == "message":
                 channel = message["channel"]
                 name = channel.decode() if isinstance(channel, bytes) else channel
                 for future in self._waiters.get(name, []):
@@ -144,13 +189,15 @@ class ResultBackend:
                     future.set_result(None)
 
     async def close(self) -> None:
-        """Stop listening and release the pub/sub connection."""
+        """Stop listening and close the pub/sub client."""
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         if self._pubsub is not None:
-            await self._pubsub.aclose()
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._pubsub.aclose()
+        await self.pubsub_client.aclose()
         self._listener = None
         self._pubsub = None
 
