@@ -12,6 +12,11 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+try:  # newer redis-py only
+    from redis.maint_notifications import MaintNotificationsConfig
+except ImportError:  # pragma: no cover - older redis-py has no maintenance notifications
+    MaintNotificationsConfig = None
+
 from waasp.runtime.broker import Broker
 from waasp.runtime.config import Config, config_from_env
 from waasp.runtime.dlq import DeadLetters
@@ -42,19 +47,26 @@ def default_result_url(broker_url: str) -> str:
 WORKER_SOCKET_TIMEOUT = 10.0
 
 
+def _client_options() -> dict[str, Any]:
+    options: dict[str, Any] = {"socket_connect_timeout": 5.0, "socket_keepalive": True}
+    if MaintNotificationsConfig is not None:
+        # Off (we serve no Redis Enterprise maintenance): left at redis-py's "auto", its pool
+        # skips the check that replaces a pooled connection the server has closed, so after a
+        # Redis restart the first command on each stale connection failed.
+        options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+    return options
+
+
 def connect(url: str, socket_timeout: float | None = None) -> Redis:
     """A client that fails fast on connect and, with ``socket_timeout``, on a stalled read.
 
-    Commands are not resent on a dropped connection: a resent XADD could enqueue twice, and
-    redis-py's resend would race the result listener's reads on its pub/sub connection. The
-    worker's loops retry with backoff; a producer sees the error (its enqueue did not return).
+    A pooled connection the server has closed (it restarted) is replaced when taken from the
+    pool, before anything is sent on it. Commands are not resent on a connection that breaks
+    under them: a resent XADD could enqueue twice. The worker's loops retry with backoff; a
+    producer sees the error (its enqueue did not return).
     """
     return Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=5.0,
-        socket_keepalive=True,
-        health_check_interval=15,
+        url, socket_timeout=socket_timeout, health_check_interval=15, **_client_options()
     )
 
 
@@ -64,12 +76,11 @@ def connect_pubsub(url: str, socket_timeout: float | None = None) -> Redis:
     return Redis.from_url(
         url,
         socket_timeout=socket_timeout,
-        socket_connect_timeout=5.0,
-        socket_keepalive=True,
         # The listener pings an idle connection itself, under its lock: redis-py's own
         # health check could reconnect from another task.
         health_check_interval=0,
         retry=Retry(NoBackoff(), 0, supported_errors=()),
+        **_client_options(),
     )
 
 

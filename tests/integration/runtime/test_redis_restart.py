@@ -72,3 +72,21 @@ async def test_worker_survives_redis_restart(
             assert "consumer_group_recreated" in worker.output()
     finally:
         factory.reap()
+
+
+@pytest.mark.slow
+async def test_producer_sends_at_once_after_redis_restart(
+    runtime: Runtime, private_redis: servers.PrivateRedis
+) -> None:
+    """The pooled connections a restarted server closed are replaced when taken from the pool:
+    the first enqueues after the restart succeed, none raises ConnectionError."""
+    await rebind(runtime, private_redis.url)
+    await asyncio.gather(*(apps.add.delay(i, i) for i in range(8)))  # several pooled
+    private_redis.kill()
+    private_redis.restart()
+    await asyncio.sleep(0.1)  # the event loop sees the old connections closed
+    await asyncio.gather(*(apps.add.delay(i, 1) for i in range(8)))
+    for i in range(8):
+        await apps.add.delay(i, 2)
+    stream = runtime.keys.queue("default").stream
+    assert await runtime.broker.client.xlen(stream) == 8 + 8 + 8
