@@ -111,8 +111,11 @@ class EmbeddedServer(abc.ABC):
         """Tell whether the server this handle started or adopted still runs."""
         if self._pid is None:
             return False
-        if self._proc is not None:
-            return self._proc.poll() is None
+        if self._proc is not None and self._proc.poll() is not None:
+            return False
+        # Also when we launched it: a multi-threaded server whose main thread has exited is a
+        # zombie that waitpid cannot reap until its other threads are gone, and poll() still
+        # says it runs (stopped through another handle, it is already gone for pid_alive).
         return pid_alive(self._pid)
 
     def start(self) -> str:
