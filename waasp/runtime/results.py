@@ -154,17 +154,19 @@ class ResultBackend:
         idle_since = time.monotonic()
         while self._waiters:
             try:
-                # Checked right before the read, with no await between: redis-py's read then
-                # finds the connection up and never connects it outside the lock.
                 if broken or not self._connected():
                     await self._resubscribe()
                     broken = False
                     # A notice published while the connection was down is lost: every waiter
                     # reads its record once more.
                     self._wake_all()
-                elif time.monotonic() - idle_since > PING_AFTER:
-                    await self._ping()
+                    continue
+                if time.monotonic() - idle_since > PING_AFTER:
                     idle_since = time.monotonic()
+                    await self._ping()
+                    continue
+                # Found connected with no await since, so redis-py's read does not connect it
+                # (outside the lock).
                 assert self._pubsub is not None
                 message = await self._pubsub.get_message(timeout=1.0)
             except REDIS_ERRORS:
