@@ -23,6 +23,8 @@ from tests.integration.runtime import apps
 from waasp.runtime import Runtime
 from waasp.runtime.app import default_result_url
 from waasp.runtime.keys import GROUP
+from waasp.runtime.results import AsyncResult
+from waasp.runtime.retrying import REDIS_ERRORS
 
 ROOT = Path(__file__).resolve().parents[3]
 APP = "tests.integration.runtime.apps:runtime"
@@ -37,6 +39,18 @@ async def wait_until(
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout}s: {predicate}")
         await asyncio.sleep(interval)
+
+
+async def get_when_reachable(result: AsyncResult, timeout: float = 20.0) -> object:
+    """``result.get`` that tolerates the client's own reconnects."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await result.get(timeout=max(deadline - time.monotonic(), 0.1))
+        except REDIS_ERRORS:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 async def runs(runtime: Runtime, tag: str) -> int:

@@ -12,6 +12,7 @@ from tests import servers
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import (
     WorkerFactory,
+    get_when_reachable,
     rebind,
     worker_env,
 )
@@ -26,18 +27,6 @@ async def send_when_reachable(x: int, y: int, timeout: float = 15.0) -> AsyncRes
     while True:
         try:
             return await apps.add.delay(x, y)
-        except REDIS_ERRORS:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
-
-
-async def get_when_reachable(result: AsyncResult, timeout: float = 20.0) -> object:
-    """``result.get`` that tolerates the client's own reconnects."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return await result.get(timeout=max(deadline - time.monotonic(), 0.1))
         except REDIS_ERRORS:
             if time.monotonic() > deadline:
                 raise

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 import warnings
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -13,13 +12,12 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.integration.runtime import apps
-from tests.integration.runtime.conftest import bound_runtime
+from tests.integration.runtime.conftest import bound_runtime, get_when_reachable
 from tests.proxy import ToggleProxy
 from waasp.runtime import Runtime
 from waasp.runtime.app import connect, default_result_url
 from waasp.runtime.message import TaskMeta
 from waasp.runtime.results import AsyncResult, ResultBackend
-from waasp.runtime.retrying import REDIS_ERRORS
 from waasp.runtime.states import SUCCESS
 
 
@@ -38,18 +36,6 @@ async def proxied(redis_url: str, key_prefix: str) -> AsyncIterator[tuple[Runtim
             await proxy.stop()
 
 
-async def get_through_cuts(result: AsyncResult, timeout: float = 20.0) -> object:
-    """``get``, retried when the proxy cut the connection its record read was on."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return await result.get(timeout=max(deadline - time.monotonic(), 0.1))
-        except REDIS_ERRORS:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
-
-
 async def test_waiters_survive_cut_pubsub_connections(
     proxied: tuple[Runtime, ToggleProxy], redis_url: str
 ) -> None:
@@ -58,7 +44,7 @@ async def test_waiters_survive_cut_pubsub_connections(
     result, and no socket is left unclosed."""
     runtime, proxy = proxied
     results = [AsyncResult(f"w{i}", runtime) for i in range(60)]
-    waiting = [asyncio.create_task(get_through_cuts(r)) for r in results[:20]]
+    waiting = [asyncio.create_task(get_when_reachable(r)) for r in results[:20]]
     await asyncio.sleep(0.2)  # subscribed, listener reading
     for burst in range(2):
         await proxy.stop()
@@ -68,7 +54,7 @@ async def test_waiters_survive_cut_pubsub_connections(
         # succeed and all of its subscribes meet the down pub/sub connection at once.
         await runtime.results.client.connection_pool.disconnect()
         start = 20 + burst * 20
-        waiting += [asyncio.create_task(get_through_cuts(r)) for r in results[start : start + 20]]
+        waiting += [asyncio.create_task(get_when_reachable(r)) for r in results[start : start + 20]]
         await asyncio.sleep(0.05)
 
     writer = connect(default_result_url(redis_url))
