@@ -5,7 +5,7 @@
 Both variants decide the same checks against the same seeded database, on one 2-core machine:
 
 - **sync** (what WAASP does): one statement per check finds the contact and inserts its audit
-  row (``waasp.repositories.contacts.CHECK_SQL``).
+  row (``waasp.db.repositories.contacts.CHECK_SQL``).
 - **runtime**: the check only SELECTs the contact; its audit row (with a client-generated id)
   joins a batch that is enqueued as one task (group commit), and the check answers only once
   that enqueue returned — otherwise a crash of the API would lose rows of answered checks. A
@@ -30,8 +30,8 @@ import asyncpg
 from yarl import URL
 
 from benchmarks.check import KNOWN, seed
-from waasp.migrate import migrate
-from waasp.repositories.contacts import CHECK_SQL
+from waasp.db.migrate import migrate
+from waasp.db.repositories.contacts import CHECK_SQL
 from waasp.runtime import Runtime, Worker
 
 LOOKUP_SQL = """SELECT id, trust_level, name FROM contacts

@@ -31,7 +31,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from yarl import URL
 
-from waasp.migrate import migrate
+from waasp.db.migrate import migrate
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWN = 10_000

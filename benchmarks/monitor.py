@@ -29,12 +29,12 @@ from redis.asyncio.client import Pipeline, Redis
 from waasp.api import create_app
 from waasp.api.server import run_server
 from waasp.runtime import Runtime
-from waasp.runtime.broker import RawDelivery, SettleOp
-from waasp.runtime.events import EventRecorder
-from waasp.runtime.executor import Outcome
-from waasp.runtime.heartbeat import Heartbeat
+from waasp.runtime.broker.streams import RawDelivery, SettleOp
 from waasp.runtime.message import TaskMessage, TaskMeta, dead_letter_fields, encode_message
+from waasp.runtime.monitor.events import EventRecorder
 from waasp.runtime.states import SUCCESS
+from waasp.runtime.worker.executor import Outcome
+from waasp.runtime.worker.heartbeat import Heartbeat
 from waasp.settings import Settings
 
 TOKEN = "bench-token-" + "x" * 20

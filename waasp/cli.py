@@ -18,10 +18,10 @@ import orjson
 from waasp import __version__, validation
 from waasp.api.server import run_server, stop_on_signals
 from waasp.background import create_api
-from waasp.db import SCHEMA_ERRORS, UNAVAILABLE_ERRORS, Database, unavailable
+from waasp.db.migrate import current_version, migrate
+from waasp.db.pool import SCHEMA_ERRORS, UNAVAILABLE_ERRORS, Database, unavailable
 from waasp.errors import SettingsError, ValidationError, WaaspError
 from waasp.logging import configure_logging
-from waasp.migrate import current_version, migrate
 from waasp.models import CheckResult, Contact, TrustLevel
 from waasp.service import WhitelistService
 from waasp.settings import Settings

@@ -3,25 +3,25 @@
 Every figure comes from Redis through ``waasp.runtime`` (so an API process that runs no
 task sees the whole cluster, and nothing is lost on restart), and every call costs
 O(queues + workers + the page asked for), never O(tasks). The JSON builders are the
-runtime's own (``waasp.runtime.views``, ``waasp.runtime.inspection``), shared with
+runtime's own (``waasp.runtime.monitor.views``, ``waasp.runtime.monitor.inspection``), shared with
 ``python -m waasp.runtime inspect``, so the CLI and the API never disagree.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, ValidationError
 from waasp.runtime import Runtime, TaskRuntimeError
-from waasp.runtime import event_queries as runtime_events
+from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.cron.scheduler import schedule_status
 from waasp.runtime.dlq import DeadLetterNotFound
-from waasp.runtime.inspection import QueueStats, dead_letter_page, queue_stats, workers
-from waasp.runtime.retrying import REDIS_ERRORS
-from waasp.runtime.views import task_dict
+from waasp.runtime.monitor import queries as runtime_events
+from waasp.runtime.monitor.inspection import QueueStats, dead_letter_page, queue_stats, workers
+from waasp.runtime.monitor.views import task_dict
 
 T = TypeVar("T")
 
@@ -31,8 +31,6 @@ REDIS_TIMEOUT = 3.0
 UNREACHABLE = "Redis is unreachable"
 _DOWN: tuple[type[BaseException], ...] = (TimeoutError, *REDIS_ERRORS)
 
-ScheduleStatus = Callable[[Runtime], Awaitable[list[dict[str, Any]]]]
-
 
 @dataclass(frozen=True, slots=True)
 class RuntimeSnapshot:
@@ -41,15 +39,6 @@ class RuntimeSnapshot:
     queues: list[QueueStats]
     workers: int
     counters: runtime_events.TaskCounters
-
-
-def _schedule_status() -> ScheduleStatus | None:
-    # The scheduler is optional here (and lands from its own branch): no scheduler, no entries.
-    try:
-        module = importlib.import_module("waasp.runtime.scheduler")
-    except ImportError:
-        return None
-    return cast(ScheduleStatus | None, getattr(module, "schedule_status", None))
 
 
 class MonitoringService:
@@ -103,11 +92,8 @@ class MonitoringService:
         await self._redis(self.runtime.dlq.delete(dead_id))
 
     async def schedule(self) -> list[dict[str, Any]]:
-        """The beat entries with their next and last runs ([] without a scheduler)."""
-        status = _schedule_status()
-        if status is None:
-            return []
-        return await self._redis(status(self.runtime))
+        """The beat entries with their next and last runs."""
+        return await self._redis(schedule_status(self.runtime))
 
     async def events(self, limit: int) -> list[dict[str, Any]]:
         """The newest task events."""

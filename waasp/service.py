@@ -8,7 +8,8 @@ from typing import Any, Protocol
 import asyncpg
 import structlog
 
-from waasp.db import Database
+from waasp.db.pool import Database
+from waasp.db.repositories import audit, contacts
 from waasp.errors import ConflictError, NotFoundError
 from waasp.models import (
     AuditAction,
@@ -19,7 +20,6 @@ from waasp.models import (
     TrustLevel,
     decide,
 )
-from waasp.repositories import audit, contacts
 from waasp.validation import UNSET, AuditQuery, CheckRequest, ContactChanges, NewContact
 
 log = structlog.get_logger(__name__)

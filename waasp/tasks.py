@@ -13,7 +13,8 @@ from typing import Any
 import aiohttp
 import structlog
 
-from waasp.db import Database
+from waasp.db.pool import Database
+from waasp.db.repositories import maintenance
 from waasp.notify import (
     BlockFolder,
     Fold,
@@ -21,7 +22,6 @@ from waasp.notify import (
     blocked_message,
     post_json,
 )
-from waasp.repositories import maintenance
 from waasp.runtime import Runtime, Task, crontab
 from waasp.settings import Settings
 

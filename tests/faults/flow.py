@@ -20,9 +20,9 @@ from redis.exceptions import ResponseError
 
 from tests.faults import chaos_app
 from waasp.runtime import FAILURE, SUCCESS, Runtime
+from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.keys import GROUP
 from waasp.runtime.message import DecodeError, decode_meta
-from waasp.runtime.retrying import REDIS_ERRORS
 
 MAX_RETRIES = 3  # chaos_app's task_max_retries
 

@@ -16,8 +16,8 @@ import pytest
 from tests.faults.conftest import Record
 from tests.integration.app.conftest import TOKEN, open_client
 from waasp.api import create_app
+from waasp.db.migrate import migrate
 from waasp.embedded import EmbeddedPostgres
-from waasp.migrate import migrate
 from waasp.settings import Settings
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(120)]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from waasp.api.openapi import OPENAPI
 from waasp.api.routes import ROUTES
+from waasp.db.repositories.contacts import CHECK_SQL
 from waasp.models import DECISIONS, AuditAction, TrustLevel, decide
-from waasp.repositories.contacts import CHECK_SQL
 from waasp.token import load_or_create_token, obtain_token
 
 

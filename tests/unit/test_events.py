@@ -7,12 +7,12 @@ from typing import Any, cast
 
 import orjson
 
-from waasp.runtime.broker import Broker, RawDelivery, SettleOp
+from waasp.runtime.broker.streams import Broker, RawDelivery, SettleOp
 from waasp.runtime.config import Config
-from waasp.runtime.events import EVENTS_PER_ENTRY, EventRecorder
-from waasp.runtime.executor import Outcome
 from waasp.runtime.message import RemoteError, TaskMeta, dead_letter_fields
+from waasp.runtime.monitor.events import EVENTS_PER_ENTRY, EventRecorder
 from waasp.runtime.states import FAILURE, STARTED, SUCCESS
+from waasp.runtime.worker.executor import Outcome
 
 DELIVERY = RawDelivery("default", "1-0", b"")
 

@@ -21,7 +21,7 @@ from waasp.api.metrics import Metrics
 from waasp.api.middleware import error_middleware, metrics_middleware
 from waasp.api.readiness import ReadinessProbe
 from waasp.api.routes import setup_routes
-from waasp.db import Database
+from waasp.db.pool import Database
 from waasp.errors import SettingsError
 from waasp.monitoring import MonitoringService
 from waasp.runtime import Runtime

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from waasp.api.metrics import Metrics
 from waasp.api.readiness import ReadinessProbe
-from waasp.db import Database
+from waasp.db.pool import Database
 from waasp.monitoring import MonitoringService
 from waasp.runtime import Runtime
 from waasp.service import WhitelistService

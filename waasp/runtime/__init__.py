@@ -4,6 +4,7 @@ It imports nothing from the rest of ``waasp``: any application can use it.
 """
 
 from waasp.runtime.app import Runtime
+from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
     ConfigurationError,
     MaxRetriesExceededError,
@@ -17,7 +18,6 @@ from waasp.runtime.errors import (
     TimeLimitExceeded,
 )
 from waasp.runtime.results import AsyncResult
-from waasp.runtime.schedules import crontab
 from waasp.runtime.states import (
     EXCEPTION_STATES,
     FAILURE,
@@ -29,7 +29,7 @@ from waasp.runtime.states import (
     TaskState,
 )
 from waasp.runtime.task import Signature, Task
-from waasp.runtime.worker import Worker
+from waasp.runtime.worker.worker import Worker
 
 __all__ = [
     "EXCEPTION_STATES",

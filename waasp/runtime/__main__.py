@@ -1,5 +1,5 @@
 """``python -m waasp.runtime``."""
 
-from waasp.runtime.cli import main
+from waasp.runtime.cli.main import main
 
 main()

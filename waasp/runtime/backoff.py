@@ -1,7 +1,9 @@
-"""Retry delays: a pure function, as Celery computes them."""
+"""Delays: the retry countdown of a task (a pure function, as Celery computes it) and the
+reconnect backoff of the worker's loops."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 
@@ -21,3 +23,22 @@ def exponential_backoff(
     if jitter:
         countdown = float((rng or random).uniform(0, countdown))
     return max(countdown, 0.0)
+
+
+class Backoff:
+    """Exponential delays with jitter, from ``initial`` up to ``maximum`` seconds."""
+
+    def __init__(self, initial: float = 0.05, maximum: float = 2.0) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self.failures = 0
+
+    def reset(self) -> None:
+        """Forget earlier failures after a success."""
+        self.failures = 0
+
+    async def sleep(self) -> None:
+        """Wait before the next attempt."""
+        delay = min(self.maximum, self.initial * 2**self.failures)
+        self.failures += 1
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))

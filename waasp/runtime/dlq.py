@@ -8,6 +8,7 @@ trimmed: they stay until replayed or purged.
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -16,13 +17,17 @@ from waasp.runtime.keys import check_queue_name
 from waasp.runtime.message import (
     DeadLetter,
     RemoteError,
+    TaskMessage,
     dead_letter_fields,
     decode_dead_letter,
     encode_message,
 )
 
 if TYPE_CHECKING:
-    from waasp.runtime.app import Runtime
+    from waasp.runtime.broker.results import ResultBackend
+    from waasp.runtime.broker.streams import Broker
+
+    BuildMessage = Callable[..., TaskMessage]
 
 
 class DeadLetterNotFound(TaskRuntimeError, LookupError):
@@ -49,21 +54,23 @@ def _text(value: bytes | str) -> str:
 
 
 class DeadLetters:
-    """Dead-letter operations over every queue of one runtime."""
+    """Dead-letter operations over every queue of one key prefix."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, broker: Broker, results: ResultBackend, build_message: BuildMessage) -> None:
+        self.broker = broker
+        self.results = results
+        self.build_message = build_message
 
     async def _queues(self, queue: str | None) -> builtins.list[str]:
-        return [check_queue_name(queue)] if queue else await self.runtime.broker.known_queues()
+        return [check_queue_name(queue)] if queue else await self.broker.known_queues()
 
     async def count(self, queue: str | None = None) -> dict[str, int]:
         """Dead letters per queue."""
         queues = await self._queues(queue)
-        client = self.runtime.broker.client
+        client = self.broker.client
         async with client.pipeline(transaction=False) as pipe:
             for name in queues:
-                pipe.xlen(self.runtime.keys.queue(name).dead)
+                pipe.xlen(self.broker.keys.queue(name).dead)
             counts = await pipe.execute()
         return dict(zip(queues, (int(c) for c in counts), strict=True))
 
@@ -71,12 +78,12 @@ class DeadLetters:
         self, queue: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[DeadLetter]:
         """Dead letters, newest first, paged across queues."""
-        client = self.runtime.broker.client
+        client = self.broker.client
         wanted = offset + limit
         letters: list[DeadLetter] = []
         for name in await self._queues(queue):
             entries = await client.xrevrange(
-                self.runtime.keys.queue(name).dead, "+", "-", count=wanted
+                self.broker.keys.queue(name).dead, "+", "-", count=wanted
             )
             letters += [
                 decode_dead_letter(name, f"{name}:{_text(i)}", fields) for i, fields in entries
@@ -87,8 +94,8 @@ class DeadLetters:
     async def get(self, dead_id: str) -> DeadLetter:
         """One dead letter."""
         queue, entry_id = split_id(dead_id)
-        entries = await self.runtime.broker.client.xrange(
-            self.runtime.keys.queue(queue).dead, entry_id, entry_id
+        entries = await self.broker.client.xrange(
+            self.broker.keys.queue(queue).dead, entry_id, entry_id
         )
         if not entries:
             raise DeadLetterNotFound(f"no dead letter {dead_id}")
@@ -111,9 +118,9 @@ class DeadLetters:
             headers={**message.headers, "replayed": replays},
         )
         # Forget the FAILURE first: once re-queued, a worker may store the new outcome.
-        await self.runtime.results.forget(message.id)
-        q = self.runtime.keys.queue(queue)
-        new_id = await self.runtime.broker.scripts["replay"](
+        await self.results.forget(message.id)
+        q = self.broker.keys.queue(queue)
+        new_id = await self.broker.scripts["replay"](
             keys=[q.dead, q.stream], args=[entry_id, encode_message(again)]
         )
         if not new_id:
@@ -124,10 +131,10 @@ class DeadLetters:
         """Replay every decodable dead letter; return the task ids."""
         replayed: builtins.list[str] = []
         for name in await self._queues(queue):
-            stream = self.runtime.keys.queue(name).dead
+            stream = self.broker.keys.queue(name).dead
             start = "-"
             while True:
-                entries = await self.runtime.broker.client.xrange(stream, start, "+", count=500)
+                entries = await self.broker.client.xrange(stream, start, "+", count=500)
                 for entry_id, _ in entries:
                     try:
                         replayed.append(await self.replay(f"{name}:{_text(entry_id)}"))
@@ -141,18 +148,16 @@ class DeadLetters:
     async def delete(self, dead_id: str) -> None:
         """Delete one dead letter."""
         queue, entry_id = split_id(dead_id)
-        removed = await self.runtime.broker.client.xdel(
-            self.runtime.keys.queue(queue).dead, entry_id
-        )
+        removed = await self.broker.client.xdel(self.broker.keys.queue(queue).dead, entry_id)
         if not removed:
             raise DeadLetterNotFound(f"no dead letter {dead_id}")
 
     async def purge(self, queue: str | None = None, older_than: float | None = None) -> int:
         """Delete dead letters (only those older than ``older_than`` seconds, if given)."""
-        client = self.runtime.broker.client
+        client = self.broker.client
         removed = 0
         for name in await self._queues(queue):
-            dead = self.runtime.keys.queue(name).dead
+            dead = self.broker.keys.queue(name).dead
             if older_than is None:
                 removed += int(await client.xlen(dead))
                 await client.delete(dead)
@@ -173,7 +178,7 @@ class DeadLetters:
         queue: str | None = None,
     ) -> str:
         """Dead-letter a task call by hand (the spec's ``send_to_dlq``); return its id."""
-        message = self.runtime.build_message(task, args, kwargs, queue=queue)
+        message = self.build_message(task, args, kwargs, queue=queue)
         fields = dead_letter_fields(
             reason,
             encode_message(message),
@@ -182,11 +187,11 @@ class DeadLetters:
             0,
             None,
         )
-        entry_id = await self.runtime.broker.client.xadd(
-            self.runtime.keys.queue(message.queue).dead,
+        entry_id = await self.broker.client.xadd(
+            self.broker.keys.queue(message.queue).dead,
             dict(zip(fields[::2], fields[1::2], strict=True)),
         )
-        await self.runtime.broker.register_queues([message.queue])
+        await self.broker.register_queues([message.queue])
         return f"{message.queue}:{_text(entry_id)}"
 
 

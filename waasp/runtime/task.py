@@ -8,13 +8,34 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from waasp.runtime.errors import MaxRetriesExceededError, Reject, Retry
 
 if TYPE_CHECKING:
-    from waasp.runtime.app import Runtime
+    from waasp.runtime.config import Config
     from waasp.runtime.results import AsyncResult
+
+
+class TaskHost(Protocol):
+    """What a task needs of its runtime: the settings and a way to send."""
+
+    conf: Config
+
+    async def send_task(
+        self,
+        name: str,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        task: Task | None = None,
+        countdown: float | None = None,
+        eta: datetime | None = None,
+        queue: str | None = None,
+        task_id: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+    ) -> AsyncResult:
+        """Send a task by name."""
 
 
 class _Default(Enum):
@@ -84,7 +105,7 @@ class Task:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: TaskHost,
         fn: Callable[..., Any],
         name: str,
         *,

@@ -17,7 +17,7 @@ from tests.proxy import ToggleProxy
 from waasp.api import create_app
 from waasp.api.metrics import Metrics
 from waasp.api.server import MAX_FIELD_SIZE, MAX_LINE_SIZE
-from waasp.migrate import migrate
+from waasp.db.migrate import migrate
 from waasp.runtime import Runtime
 from waasp.service import BlockedSenderNotifier
 from waasp.settings import Settings

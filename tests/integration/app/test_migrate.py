@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from tests.integration.app.conftest import create_database, drop_database
-from waasp.migrate import available_migrations, current_version, migrate
+from waasp.db.migrate import available_migrations, current_version, migrate
 
 
 @pytest.fixture

@@ -22,9 +22,9 @@ from redis.exceptions import ResponseError
 from tests.integration.runtime import apps
 from waasp.runtime import Runtime
 from waasp.runtime.app import default_result_url
+from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.keys import GROUP
 from waasp.runtime.results import AsyncResult
-from waasp.runtime.retrying import REDIS_ERRORS
 
 ROOT = Path(__file__).resolve().parents[3]
 APP = "tests.integration.runtime.apps:runtime"

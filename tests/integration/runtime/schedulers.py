@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from waasp.runtime import Runtime
+from waasp.runtime.cron.schedules import from_ms
 from waasp.runtime.message import decode_message
-from waasp.runtime.schedules import from_ms
 
 ROOT = Path(__file__).resolve().parents[3]
 APP = "tests.integration.runtime.sched_app:runtime"

@@ -17,8 +17,8 @@ from tests.integration.runtime.conftest import (
     worker_env,
 )
 from waasp.runtime import Runtime
+from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.results import AsyncResult
-from waasp.runtime.retrying import REDIS_ERRORS
 
 
 async def send_when_reachable(x: int, y: int, timeout: float = 15.0) -> AsyncResult:

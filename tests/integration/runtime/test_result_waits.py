@@ -15,9 +15,11 @@ from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import bound_runtime, get_when_reachable
 from tests.proxy import ToggleProxy
 from waasp.runtime import Runtime
-from waasp.runtime.app import connect, default_result_url
+from waasp.runtime.app import default_result_url
+from waasp.runtime.broker.client import connect
+from waasp.runtime.broker.results import ResultBackend
 from waasp.runtime.message import TaskMeta
-from waasp.runtime.results import AsyncResult, ResultBackend
+from waasp.runtime.results import AsyncResult
 from waasp.runtime.states import SUCCESS
 
 

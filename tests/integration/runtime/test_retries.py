@@ -17,8 +17,8 @@ from tests.integration.runtime.conftest import (
     wait_until,
 )
 from waasp.runtime import FAILURE, RETRY, Runtime, TaskFailed
-from waasp.runtime.app import connect
-from waasp.runtime.broker import Broker
+from waasp.runtime.broker.client import connect
+from waasp.runtime.broker.streams import Broker
 from waasp.runtime.message import decode_message
 
 

@@ -31,8 +31,8 @@ from tests.integration.runtime.schedulers import (
     wait_for_ticks,
 )
 from waasp.runtime import Runtime, Worker
-from waasp.runtime.scheduler import Scheduler, schedule_status, tick_task_id
-from waasp.runtime.schedules import to_ms
+from waasp.runtime.cron.scheduler import Scheduler, schedule_status, tick_task_id
+from waasp.runtime.cron.schedules import to_ms
 
 EVERY_SECOND = {
     "every-second": {

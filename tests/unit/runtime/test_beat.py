@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from waasp.runtime import ConfigurationError, crontab
-from waasp.runtime.beat import DEFAULT_SKIP_GRACE, Entry, Misfire, due, parse_entries
-from waasp.runtime.schedules import parse_schedule
+from waasp.runtime.cron.entries import DEFAULT_SKIP_GRACE, Entry, Misfire, due, parse_entries
+from waasp.runtime.cron.schedules import parse_schedule
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

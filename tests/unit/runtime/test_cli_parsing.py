@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from waasp.runtime.cli import build_parser, parse_duration
+from waasp.runtime.cli.main import build_parser, parse_duration
 
 
 @pytest.mark.parametrize(

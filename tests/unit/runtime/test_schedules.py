@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from waasp.runtime import ConfigurationError, crontab
-from waasp.runtime.schedules import (
+from waasp.runtime.cron.schedules import (
     CronSchedule,
     IntervalSchedule,
     Schedule,

@@ -9,7 +9,7 @@ import orjson
 
 from waasp.runtime.keys import GROUP, check_queue_name
 from waasp.runtime.message import decode_dead_letter
-from waasp.runtime.views import dead_letter_dict
+from waasp.runtime.monitor.views import dead_letter_dict
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime

@@ -1,5 +1,5 @@
 """Reading the task events back: recent events and failures, counters, run times,
-throughput (written by ``waasp.runtime.events``). Each read costs O(task names + buckets +
+throughput (written by ``waasp.runtime.monitor.events``). Each read costs O(task names + buckets +
 the page asked for), never O(tasks)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from waasp.runtime.events import (
+from waasp.runtime.monitor.events import (
     FIELD_SEP,
     FINISH_EVENTS,
     RUN_TIME_LABELS,

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from waasp.db import Conn
+    from waasp.db.pool import Conn
 
 
 async def delete_batch_older_than(conn: Conn, cutoff: datetime, batch: int) -> int:

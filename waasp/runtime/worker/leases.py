@@ -13,11 +13,12 @@ from collections.abc import Callable, Sequence
 import structlog
 from redis.exceptions import ResponseError
 
-from waasp.runtime.broker import Broker, RawDelivery, is_nogroup
-from waasp.runtime.inflight import Inflight
-from waasp.runtime.retrying import REDIS_ERRORS, Backoff
+from waasp.runtime.backoff import Backoff
+from waasp.runtime.broker.errors import REDIS_ERRORS, is_nogroup
+from waasp.runtime.broker.streams import Broker, RawDelivery
+from waasp.runtime.worker.inflight import Inflight
 
-log = structlog.get_logger("waasp.runtime.leases")
+log = structlog.get_logger("waasp.runtime.worker.leases")
 
 
 class LeaseKeeper:

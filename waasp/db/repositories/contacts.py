@@ -11,7 +11,7 @@ from waasp.models import DECISIONS, Contact, Decision, TrustLevel
 from waasp.validation import NewContact
 
 if TYPE_CHECKING:
-    from waasp.db import Conn
+    from waasp.db.pool import Conn
 
 _COLUMNS = "id, sender_id, channel, trust_level, name, notes, created_at, updated_at"
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from waasp.runtime.backoff import exponential_backoff
-from waasp.runtime.broker import RawDelivery, SettleOp
+from waasp.runtime.broker.streams import RawDelivery, SettleOp
 from waasp.runtime.errors import Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 from waasp.runtime.message import (
     DecodeError,
@@ -35,7 +35,7 @@ from waasp.runtime.task import Request, Task, reset_request, set_request
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
 
-log = structlog.get_logger("waasp.runtime.executor")
+log = structlog.get_logger("waasp.runtime.worker.executor")
 TRACEBACK_LIMIT = 16_000
 
 

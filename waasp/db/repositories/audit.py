@@ -12,7 +12,7 @@ from waasp.models import AuditAction, AuditEntry, AuditStats, HourlyStat
 from waasp.validation import AuditQuery
 
 if TYPE_CHECKING:
-    from waasp.db import Conn
+    from waasp.db.pool import Conn
 
 _COLUMNS = (
     "id, action, sender_id, channel, contact_id, message_preview, metadata, reason, created_at"

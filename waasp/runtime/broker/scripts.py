@@ -23,7 +23,7 @@ SCRIPT_NAMES = (
 
 def read_script(name: str) -> str:
     """Return the source of ``lua/<name>.lua``."""
-    return resources.files("waasp.runtime").joinpath(f"lua/{name}.lua").read_text("utf-8")
+    return resources.files("waasp.runtime.broker").joinpath(f"lua/{name}.lua").read_text("utf-8")
 
 
 class Scripts:

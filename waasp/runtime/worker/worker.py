@@ -16,23 +16,24 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from redis.exceptions import ResponseError
 
-from waasp.runtime.broker import RawDelivery, is_nogroup
-from waasp.runtime.events import EventRecorder
-from waasp.runtime.executor import Executor, failure_meta
-from waasp.runtime.heartbeat import Heartbeat
-from waasp.runtime.inflight import Inflight
+from waasp.runtime.backoff import Backoff
+from waasp.runtime.broker.errors import REDIS_ERRORS, is_nogroup
+from waasp.runtime.broker.streams import RawDelivery
 from waasp.runtime.keys import GROUP, check_queue_name
-from waasp.runtime.leases import LeaseKeeper
 from waasp.runtime.message import DecodeError, RemoteError, decode_message
-from waasp.runtime.promoter import Promoter
-from waasp.runtime.retrying import REDIS_ERRORS, Backoff
-from waasp.runtime.settler import Settler
+from waasp.runtime.monitor.events import EventRecorder
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
+from waasp.runtime.worker.executor import Executor, failure_meta
+from waasp.runtime.worker.heartbeat import Heartbeat
+from waasp.runtime.worker.inflight import Inflight
+from waasp.runtime.worker.leases import LeaseKeeper
+from waasp.runtime.worker.promoter import Promoter
+from waasp.runtime.worker.settler import Settler
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
 
-log = structlog.get_logger("waasp.runtime.worker")
+log = structlog.get_logger("waasp.runtime.worker.worker")
 
 READ_BLOCK_MS = 1000
 BURST_READ_BLOCK_MS = 50

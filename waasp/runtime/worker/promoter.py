@@ -12,10 +12,11 @@ from collections.abc import Sequence
 
 import structlog
 
-from waasp.runtime.broker import Broker
-from waasp.runtime.retrying import REDIS_ERRORS, Backoff
+from waasp.runtime.backoff import Backoff
+from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.broker.streams import Broker
 
-log = structlog.get_logger("waasp.runtime.promoter")
+log = structlog.get_logger("waasp.runtime.worker.promoter")
 
 # A safety net for a wake-up lost while the pub/sub connection was down; not a poll that
 # anything waits on, since a due time always comes with a timer or a wake-up.

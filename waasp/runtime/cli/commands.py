@@ -1,4 +1,4 @@
-"""The command-line subcommands' bodies (``cli.py`` parses, these act)."""
+"""The command-line subcommands' bodies (``main`` parses, these act)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import argparse
 from typing import Any
 
 from waasp.runtime.app import Runtime
-from waasp.runtime.cli import emit, install_stop_handlers
+from waasp.runtime.cli.output import emit, install_stop_handlers
 from waasp.runtime.errors import TaskRuntimeError
-from waasp.runtime.inspection import dead_letter_page, queue_stats, workers
-from waasp.runtime.views import task_dict
-from waasp.runtime.worker import Worker
+from waasp.runtime.monitor.inspection import dead_letter_page, queue_stats, workers
+from waasp.runtime.monitor.views import task_dict
+from waasp.runtime.worker.worker import Worker
 
 
 async def run_worker(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -30,7 +30,7 @@ async def run_worker(runtime: Runtime, args: argparse.Namespace) -> int:
 
 async def run_scheduler(runtime: Runtime, args: argparse.Namespace) -> int:
     """``scheduler``: enqueue beat_schedule entries until SIGTERM/SIGINT."""
-    from waasp.runtime.scheduler import Scheduler
+    from waasp.runtime.cron.scheduler import Scheduler
 
     scheduler = Scheduler(runtime)
     install_stop_handlers(scheduler.stop)
@@ -80,7 +80,7 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
         record = task_dict(await runtime.AsyncResult(args.task_id).meta())
         emit(args.json, record, lambda: "\n".join(f"{k}: {v}" for k, v in record.items()))
     else:
-        from waasp.runtime.scheduler import schedule_status
+        from waasp.runtime.cron.scheduler import schedule_status
 
         entries = await schedule_status(runtime)
         emit(

@@ -1,4 +1,4 @@
-"""Apply the versioned SQL files under ``waasp/migrations`` exactly once each.
+"""Apply the versioned SQL files under ``waasp/db/migrations`` exactly once each.
 
 Files are named ``NNNN_description.sql``. Each runs in its own transaction together with the
 row recording its version, and an advisory lock makes concurrent ``waasp migrate`` runs wait
@@ -38,7 +38,7 @@ class Migration:
 def available_migrations() -> list[Migration]:
     """Return the migrations shipped with WAASP, oldest first."""
     found = []
-    for entry in resources.files("waasp").joinpath("migrations").iterdir():
+    for entry in resources.files("waasp.db").joinpath("migrations").iterdir():
         match = _FILE_NAME.match(entry.name)
         if match:
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))

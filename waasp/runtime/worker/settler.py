@@ -9,14 +9,15 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from waasp.runtime.broker import Broker, RawDelivery, SettleOp
-from waasp.runtime.events import EventRecorder
-from waasp.runtime.executor import Outcome
+from waasp.runtime.backoff import Backoff
+from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.broker.results import ResultBackend
+from waasp.runtime.broker.streams import Broker, RawDelivery, SettleOp
 from waasp.runtime.message import TaskMeta
-from waasp.runtime.results import ResultBackend
-from waasp.runtime.retrying import REDIS_ERRORS, Backoff
+from waasp.runtime.monitor.events import EventRecorder
+from waasp.runtime.worker.executor import Outcome
 
-log = structlog.get_logger("waasp.runtime.settler")
+log = structlog.get_logger("waasp.runtime.worker.settler")
 
 
 class Settler:

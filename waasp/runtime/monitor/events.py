@@ -29,15 +29,15 @@ import orjson
 import structlog
 from redis.exceptions import ResponseError
 
-from waasp.runtime.broker import Broker, RawDelivery
-from waasp.runtime.executor import Outcome
+from waasp.runtime.broker.streams import Broker, RawDelivery
 from waasp.runtime.message import DecodeError, TaskMeta, decode_message
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
+from waasp.runtime.worker.executor import Outcome
 
 if TYPE_CHECKING:
     from waasp.runtime.config import Config
 
-log = structlog.get_logger("waasp.runtime.events")
+log = structlog.get_logger("waasp.runtime.monitor.events")
 
 STARTED_EVENT = "started"
 SUCCEEDED = "succeeded"

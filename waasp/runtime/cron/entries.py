@@ -12,9 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from waasp.runtime.cron.schedules import Schedule, parse_schedule, zone
 from waasp.runtime.errors import ConfigurationError
 from waasp.runtime.keys import check_queue_name
-from waasp.runtime.schedules import Schedule, parse_schedule, zone
 
 ENTRY_KEYS = frozenset({"task", "schedule", "args", "kwargs", "options"})
 OPTION_KEYS = frozenset({"queue", "misfire", "misfire_grace"})

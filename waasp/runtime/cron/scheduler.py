@@ -27,13 +27,14 @@ import structlog
 from redis.exceptions import RedisError
 
 from waasp.runtime.app import Runtime
-from waasp.runtime.beat import Due, Entry, due, parse_entries
+from waasp.runtime.backoff import Backoff
+from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.cron.entries import Due, Entry, due, parse_entries
+from waasp.runtime.cron.schedules import from_ms, to_ms
 from waasp.runtime.errors import ConfigurationError, TaskRuntimeError
 from waasp.runtime.message import encode_message
-from waasp.runtime.retrying import REDIS_ERRORS, Backoff
-from waasp.runtime.schedules import from_ms, to_ms
 
-log = structlog.get_logger("waasp.runtime.scheduler")
+log = structlog.get_logger("waasp.runtime.cron.scheduler")
 
 # The longest nap between looks at the server's clock: a tick hours away is still fired
 # by the server's time, not by a local clock that may drift from it (or a failover to a

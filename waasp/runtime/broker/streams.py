@@ -9,8 +9,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from waasp.runtime.broker.errors import is_nogroup
+from waasp.runtime.broker.scripts import Scripts
 from waasp.runtime.keys import GROUP, Keys
-from waasp.runtime.scripts import Scripts
 
 MESSAGE_FIELD = b"message"
 PROMOTE_BATCH = 1000
@@ -34,11 +35,6 @@ class SettleOp:
     entry_id: str
     payload: bytes = b""
     extra: bytes = b""
-
-
-def is_nogroup(exc: ResponseError) -> bool:
-    """Tell whether Redis answered that the stream or its consumer group is missing."""
-    return str(exc).startswith("NOGROUP")
 
 
 def _text(value: bytes | str) -> str:

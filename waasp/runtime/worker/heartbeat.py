@@ -12,10 +12,11 @@ from typing import Any
 import orjson
 import structlog
 
-from waasp.runtime.broker import Broker
-from waasp.runtime.retrying import REDIS_ERRORS, Backoff
+from waasp.runtime.backoff import Backoff
+from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.broker.streams import Broker
 
-log = structlog.get_logger("waasp.runtime.heartbeat")
+log = structlog.get_logger("waasp.runtime.worker.heartbeat")
 
 
 class Heartbeat:

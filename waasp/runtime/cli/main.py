@@ -10,17 +10,13 @@ import argparse
 import asyncio
 import importlib
 import re
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
-
-import orjson
 
 from waasp.runtime.app import Runtime
+from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.errors import AppImportError, TaskRuntimeError
 from waasp.runtime.logs import configure_logging
-from waasp.runtime.retrying import REDIS_ERRORS
 
 DEFAULT_APP = "waasp.tasks:runtime"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
@@ -106,19 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def emit(as_json: bool, document: Any, text: Callable[[], str]) -> None:
-    """Print one JSON document (for scripts) or human-readable text."""
-    if as_json:
-        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
-    else:
-        sys.stdout.write(text() + "\n")
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the command line; exit 0 on success, 1 on an error, 2 on bad usage."""
     args = build_parser().parse_args(argv)
     configure_logging(args.logformat, args.loglevel)
-    from waasp.runtime import commands  # late: keeps `--help` free of heavy imports
+    from waasp.runtime.cli import commands  # late: keeps `--help` free of heavy imports
 
     handlers: dict[str, Callable[[Runtime, argparse.Namespace], Awaitable[int]]] = {
         "worker": commands.run_worker,
@@ -145,20 +133,3 @@ async def _with_close(runtime: Runtime, work: Awaitable[int]) -> int:
         return await work
     finally:
         await runtime.close()
-
-
-def install_stop_handlers(stop: Callable[[], None]) -> None:
-    """Make SIGTERM and SIGINT call ``stop`` (a second signal exits at once)."""
-    loop = asyncio.get_running_loop()
-    received = 0
-
-    def handler() -> None:
-        nonlocal received
-        received += 1
-        if received > 1:
-            sys.stderr.write("error: second signal, exiting now\n")
-            raise SystemExit(1)
-        stop()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, handler)

@@ -1,0 +1,1 @@
+"""Redis: the clients, the queue operations, the Lua scripts and the result store."""

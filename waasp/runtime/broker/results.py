@@ -1,0 +1,198 @@
+"""The result backend: task records in Redis with a TTL, and pub/sub for their waiters."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+
+from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
+
+from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.errors import ResultTimeout
+from waasp.runtime.keys import Keys
+from waasp.runtime.message import TaskMeta, decode_meta, encode_meta
+from waasp.runtime.states import PENDING, READY_STATES
+
+RECHECK_AFTER = 1.0
+# An idle pub/sub connection is written to this often, to notice one the server dropped.
+PING_AFTER = 15.0
+
+
+class ResultBackend:
+    """Stores task records with a TTL and tells waiters when one becomes ready.
+
+    ``pubsub_client`` carries the one pub/sub connection the waiters share. Its connections
+    must not reconnect by themselves (see ``app.connect_pubsub``): redis-py's PubSub
+    reconnects from whichever task met the error, so the listener's read and a concurrent
+    SUBSCRIBE could both connect it and orphan a socket. Here only the listener reconnects,
+    and every command on the connection is sent under one lock.
+    """
+
+    def __init__(self, client: Redis, keys: Keys, expires: float, pubsub_client: Redis) -> None:
+        self.client = client
+        self.pubsub_client = pubsub_client
+        self.keys = keys
+        self.expires_ms = int(expires * 1000)
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._pubsub: PubSub | None = None
+        self._pubsub_lock = asyncio.Lock()
+        self._listener: asyncio.Task[None] | None = None
+
+    async def get_meta(self, task_id: str) -> TaskMeta:
+        """The stored record, or a PENDING one when nothing is stored."""
+        raw = await self.client.get(self.keys.result(task_id))
+        return decode_meta(raw) if raw else TaskMeta(id=task_id, state=PENDING)
+
+    async def store_many(self, records: Sequence[tuple[TaskMeta, bytes | None]]) -> None:
+        """Write records (meta, pre-encoded bytes or None) in one round trip; ready ones
+        are announced to waiters."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for meta, encoded in records:
+                key = self.keys.result(meta.id)
+                pipe.set(
+                    key, encoded if encoded is not None else encode_meta(meta), px=self.expires_ms
+                )
+                if meta.state in READY_STATES:
+                    pipe.publish(key, meta.state.value)
+            await pipe.execute()
+
+    async def forget(self, task_id: str) -> None:
+        """Delete a task's record."""
+        await self.client.delete(self.keys.result(task_id))
+
+    async def wait(self, task_id: str, timeout: float | None) -> TaskMeta:
+        """Wait until the task is ready (pub/sub, no polling loop) and return its record."""
+        meta = await self.get_meta(task_id)
+        if meta.state in READY_STATES:
+            return meta
+        channel = self.keys.result(task_id)
+        waiters = self._waiters.setdefault(channel, [])
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        waiters.append(future)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._subscribe(channel)
+                while True:
+                    # Read after subscribing: the record may have become ready before the
+                    # subscription took effect.
+                    meta = await self.get_meta(task_id)
+                    if meta.state in READY_STATES:
+                        return meta
+                    # A notice published while the pub/sub connection was down is lost:
+                    # read again after a while even without one. One read a second, not a
+                    # tight loop.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(RECHECK_AFTER):
+                            await asyncio.shield(future)
+                    # Woken by the ready notice, or because the pub/sub connection was lost
+                    # or restored (then every waiter is woken, ready or not): read again, and
+                    # keep waiting if it is not ready. Returning here used to hand ``get`` a
+                    # PENDING record, which it reported as a failure. (The new future is
+                    # registered before the old one leaves, so the channel stays subscribed.)
+                    done, future = future, loop.create_future()
+                    waiters.append(future)
+                    waiters.remove(done)
+        except TimeoutError:
+            raise ResultTimeout(f"task {task_id} not ready after {timeout}s") from None
+        finally:
+            if future in waiters:
+                waiters.remove(future)
+            if not waiters and self._waiters.get(channel) is waiters:
+                self._waiters.pop(channel, None)
+                await self._unsubscribe(channel)
+
+    def _connected(self) -> bool:
+        connection = self._pubsub.connection if self._pubsub is not None else None
+        return connection is not None and connection.is_connected
+
+    async def _subscribe(self, channel: str) -> None:
+        async with self._pubsub_lock:
+            if self._pubsub is None:
+                self._pubsub = self.pubsub_client.pubsub(ignore_subscribe_messages=True)
+            # A connection that is down is the listener's to restore: it subscribes every
+            # waiting channel then. Meanwhile the waiter reads its record once a second.
+            if self._pubsub.connection is None or self._connected():
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await self._pubsub.subscribe(channel)
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.create_task(self._listen(), name="result-listener")
+
+    async def _unsubscribe(self, channel: str) -> None:
+        async with self._pubsub_lock:
+            if self._pubsub is not None and self._connected():
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await self._pubsub.unsubscribe(channel)
+
+    async def _resubscribe(self) -> None:
+        """Replace the pub/sub connection and subscribe every waiting channel on the new one."""
+        async with self._pubsub_lock:
+            if self._pubsub is not None:
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await self._pubsub.aclose()
+            self._pubsub = self.pubsub_client.pubsub(ignore_subscribe_messages=True)
+            if self._waiters:
+                await self._pubsub.subscribe(*self._waiters)
+
+    async def _ping(self) -> None:
+        """Write to an idle connection, so one the server dropped is noticed and replaced."""
+        async with self._pubsub_lock:
+            if self._pubsub is not None and self._connected():
+                await self._pubsub.ping()
+
+    async def _listen(self) -> None:
+        broken = False
+        idle_since = time.monotonic()
+        while self._waiters:
+            try:
+                if broken or not self._connected():
+                    await self._resubscribe()
+                    broken = False
+                    # A notice published while the connection was down is lost: every waiter
+                    # reads its record once more.
+                    self._wake_all()
+                    continue
+                if time.monotonic() - idle_since > PING_AFTER:
+                    idle_since = time.monotonic()
+                    await self._ping()
+                    continue
+                # Found connected with no await since, so redis-py's read does not connect it
+                # (outside the lock).
+                assert self._pubsub is not None
+                message = await self._pubsub.get_message(timeout=1.0)
+            except REDIS_ERRORS:
+                broken = True
+                self._wake_all()
+                await asyncio.sleep(0.5)
+                continue
+            if message is None:
+                continue
+            idle_since = time.monotonic()
+            if message.get("type") == "message":
+                channel = message["channel"]
+                name = channel.decode() if isinstance(channel, bytes) else channel
+                for future in self._waiters.get(name, []):
+                    if not future.done():
+                        future.set_result(None)
+
+    def _wake_all(self) -> None:
+        for futures in self._waiters.values():
+            for future in futures:
+                if not future.done():
+                    future.set_result(None)
+
+    async def close(self) -> None:
+        """Stop listening and close the pub/sub client."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        if self._pubsub is not None:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await self._pubsub.aclose()
+        await self.pubsub_client.aclose()
+        self._listener = None
+        self._pubsub = None

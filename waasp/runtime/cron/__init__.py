@@ -1,0 +1,1 @@
+"""Cron: schedules (crontab, intervals), beat entries, and the exactly-once scheduler."""

@@ -1,0 +1,1 @@
+"""Monitoring: task events, their queries, and the inspection of queues and workers."""
