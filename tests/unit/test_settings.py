@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from waasp.errors import SettingsError
+from waasp.runtime import ConfigurationError
+from waasp.runtime.config import config_from_env
 from waasp.settings import Settings
 
 
@@ -121,3 +123,41 @@ def test_metrics_require_token_bad_value() -> None:
     """A value that is neither yes nor no is an error naming the variable."""
     with pytest.raises(SettingsError, match="WAASP_METRICS_REQUIRE_TOKEN"):
         Settings.from_env({"WAASP_METRICS_REQUIRE_TOKEN": "maybe"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("WAASP_REDIS_URL", "http://r:6379"),
+        ("WAASP_REDIS_URL", "redis://"),
+        ("WAASP_RESULT_URL", "localhost:6379"),
+        ("WAASP_KEY_PREFIX", "two words"),
+        ("WAASP_VISIBILITY_TIMEOUT", "inf"),
+    ],
+)
+def test_environment_is_validated_as_the_app_validates_it(variable: str, value: str) -> None:
+    """The runtime refuses what ``waasp.settings`` refuses, with the same message."""
+    with pytest.raises(ConfigurationError) as runtime_error:
+        config_from_env("waasp", {variable: value})
+    with pytest.raises(SettingsError) as app_error:
+        Settings.from_env({variable: value})
+    assert str(runtime_error.value) == str(app_error.value)
+    assert str(runtime_error.value).startswith(f"{variable}: ")
+
+
+def test_runtime_config_carries_the_runtime_settings() -> None:
+    """The runtime's Config is built from the settings: URLs, key prefix, visibility timeout."""
+    env = {
+        "WAASP_REDIS_URL": "redis://r:6379/0",
+        "WAASP_RESULT_URL": "redis://r:6379/4",
+        "WAASP_KEY_PREFIX": "t9",
+        "WAASP_VISIBILITY_TIMEOUT": "7",
+    }
+    config = Settings.from_env(env).runtime_config()
+    assert (config.broker_url, config.result_backend, config.key_prefix) == (
+        "redis://r:6379/0",
+        "redis://r:6379/4",
+        "t9",
+    )
+    assert config.broker_visibility_timeout == 7.0
+    assert Settings.from_env({}).runtime_config() == config_from_env("waasp", {})
