@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from waasp.errors import SettingsError
-from waasp.runtime import env
+from waasp.runtime import env, logs
 from waasp.runtime.config import Config
 
 T = TypeVar("T")
 
-LOG_FORMATS = frozenset({"json", "console"})
-LOG_LEVELS = frozenset({"debug", "info", "warning", "error", "critical"})
+LOG_FORMATS = frozenset(logs.FORMATS)
+LOG_LEVELS = frozenset(logs.LEVELS)
 POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
 HTTP_SCHEMES = frozenset({"http", "https"})
 
