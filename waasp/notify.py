@@ -7,16 +7,15 @@ and reported together in one follow-up when the window ends.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from redis.asyncio import Redis
 
 from waasp.errors import WaaspError
+from waasp.runtime import WindowCounter
 
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
 
@@ -80,34 +79,24 @@ class FoldDecision:
 
 
 class BlockFolder:
-    """Window bookkeeping in Redis, shared by every worker."""
+    """Folds the blocks of one sender on one channel over a window shared by every worker."""
 
-    def __init__(self, client: Redis, prefix: str, window: float) -> None:
-        self.client = client
-        self.prefix = prefix
-        self.window_ms = max(int(window * 1000), 1)
-
-    def _keys(self, sender_id: str, channel: str | None) -> tuple[str, str]:
-        digest = hashlib.sha256(f"{channel or ''}\0{sender_id}".encode()).hexdigest()[:32]
-        base = f"{self.prefix}:notify:{digest}"
-        return f"{base}:window", f"{base}:folded"
+    def __init__(self, windows: WindowCounter) -> None:
+        self.windows = windows
 
     async def decide(self, sender_id: str, channel: str | None) -> FoldDecision:
         """Open a window (NOTIFY) or count the block into the open one."""
-        window, folded = self._keys(sender_id, channel)
-        if await self.client.set(window, b"1", nx=True, px=self.window_ms):
+        hit = await self.windows.hit(_window_key(sender_id, channel))
+        if hit.opened:
             return FoldDecision(Fold.NOTIFY)
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.incr(folded)
-            pipe.pexpire(folded, self.window_ms * 3)
-            pipe.pttl(window)
-            count, _, left_ms = await pipe.execute()
-        if int(count) == 1:
-            return FoldDecision(Fold.FOLLOW_UP, max(int(left_ms), 0) / 1000)
+        if hit.count == 1:
+            return FoldDecision(Fold.FOLLOW_UP, hit.left)
         return FoldDecision(Fold.FOLDED)
 
     async def take_folded(self, sender_id: str, channel: str | None) -> int:
         """How many blocks were folded since the last follow-up (and reset the count)."""
-        _, folded = self._keys(sender_id, channel)
-        value = await self.client.getdel(folded)
-        return int(value) if value else 0
+        return await self.windows.take(_window_key(sender_id, channel))
+
+
+def _window_key(sender_id: str, channel: str | None) -> str:
+    return f"{channel or ''}\0{sender_id}"

@@ -133,7 +133,7 @@ def _configure(rt: Runtime, settings: Settings) -> None:
 def _notification_tasks(
     rt: Runtime, ctx: TaskContext, settings: Settings
 ) -> tuple[Task, Task, Task, Task]:
-    folder = BlockFolder(rt.broker.client, rt.conf.key_prefix, settings.notify_window)
+    folder = BlockFolder(rt.windows("notify", settings.notify_window))
 
     @rt.task(name="waasp.tasks.notify_deliver", bind=True, max_retries=settings.notify_max_retries)
     async def notify_deliver(self: Task, payload: dict[str, Any]) -> str:

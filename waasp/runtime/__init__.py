@@ -4,6 +4,7 @@ It imports nothing from the rest of ``waasp``: any application can use it.
 """
 
 from waasp.runtime.app import Runtime
+from waasp.runtime.broker.windows import WindowCounter, WindowHit
 from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
     ConfigurationError,
@@ -54,6 +55,8 @@ __all__ = [
     "TaskRuntimeError",
     "TaskState",
     "TimeLimitExceeded",
+    "WindowCounter",
+    "WindowHit",
     "Worker",
     "crontab",
 ]

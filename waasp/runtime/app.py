@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from waasp.runtime.broker.client import WORKER_SOCKET_TIMEOUT, connect, connect_pubsub
 from waasp.runtime.broker.results import ResultBackend
 from waasp.runtime.broker.streams import Broker
+from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
 from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.errors import NotRegistered
@@ -101,6 +102,10 @@ class Runtime:
             connect_pubsub(url, WORKER_SOCKET_TIMEOUT),
         )
         return broker, results
+
+    def windows(self, name: str, length: float) -> WindowCounter:
+        """A window counter of ``length`` seconds on the broker, under this key prefix."""
+        return WindowCounter(self.broker.client, self.conf.key_prefix, name, length)
 
     @property
     def dlq(self) -> DeadLetters:
