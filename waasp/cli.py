@@ -79,9 +79,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if created:
             _say(f"API token (saved in {token_path(settings.data_dir)}): {token}")
         settings = replace(settings, api_token=token)
-    from waasp.tasks import build  # the task runtime, for notifications and monitoring
+    from waasp import tasks  # the task runtime, for notifications and monitoring
 
-    runtime = build(settings).runtime
+    runtime = tasks.configure(settings)
     app = create_api(settings, runtime)
 
     async def serve() -> None:

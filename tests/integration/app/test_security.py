@@ -30,7 +30,7 @@ from waasp.api.routes import ROUTES
 from waasp.background import RuntimeNotifier, redis_probe
 from waasp.runtime import FAILURE, SUCCESS, Runtime, Worker
 from waasp.settings import Settings
-from waasp.tasks import QUEUES, build
+from waasp.tasks import QUEUES, WaaspRuntime
 
 PUBLIC = {
     "/api/v1/check",
@@ -215,7 +215,7 @@ async def test_task_messages_cannot_redirect_the_webhook(
     argument, or as send_webhook's URL) never make a worker POST anywhere but the
     configured WAASP_NOTIFY_WEBHOOK_URL."""
     configured, elsewhere = hooks
-    tasks = build(
+    rt = WaaspRuntime(
         replace(
             settings,
             redis_url=redis_url,
@@ -223,7 +223,6 @@ async def test_task_messages_cannot_redirect_the_webhook(
             notify_webhook_url=configured.url,
         )
     )
-    rt = tasks.runtime
     try:
         sent = [
             await rt.send_task(
