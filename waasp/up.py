@@ -14,8 +14,9 @@ from dataclasses import replace
 import structlog
 
 from waasp import tasks
+from waasp.api import create_app
+from waasp.api.readiness import worker_probe
 from waasp.api.server import run_server
-from waasp.background import create_api, worker_probe
 from waasp.db.migrate import migrate
 from waasp.embedded import embedded_servers
 from waasp.runtime import Worker
@@ -60,7 +61,12 @@ async def _serve_all(settings: Settings, stop: asyncio.Event, say: Callable[[str
     runtime = tasks.configure(settings)
     worker = Worker(runtime, list(tasks.QUEUES), settings.worker_concurrency)
     scheduler = Scheduler(runtime)
-    app = create_api(settings, runtime, [worker_probe(worker)])
+    app = create_app(
+        settings,
+        runtime=runtime,
+        notify=runtime.notify_blocked_sender,
+        readiness_probes=[worker_probe(worker)],
+    )
 
     def listening(url: str) -> None:
         say(

@@ -19,12 +19,13 @@ from waasp.api.keys import (
 )
 from waasp.api.metrics import Metrics
 from waasp.api.middleware import error_middleware, metrics_middleware
-from waasp.api.readiness import ReadinessProbe
+from waasp.api.readiness import ReadinessProbe, redis_probe
 from waasp.api.routes import setup_routes
 from waasp.db.pool import Database
 from waasp.errors import SettingsError
 from waasp.monitoring import MonitoringService
-from waasp.runtime import Runtime
+from waasp.notify import TaskNotifier
+from waasp.runtime import Runtime, Task
 from waasp.service import BlockedSenderNotifier, WhitelistService
 from waasp.settings import Settings
 
@@ -32,10 +33,11 @@ from waasp.settings import Settings
 def create_app(
     settings: Settings,
     *,
+    runtime: Runtime | None = None,
+    notify: Task | None = None,
     notifier: BlockedSenderNotifier | None = None,
     readiness_probes: Iterable[ReadinessProbe] = (),
     database: Database | None = None,
-    runtime: Runtime | None = None,
     metrics: Metrics | None = None,
 ) -> web.Application:
     """Build the API application.
@@ -43,45 +45,57 @@ def create_app(
     ``settings.database_url`` and ``settings.api_token`` must be resolved (``waasp serve`` and
     ``waasp up`` do that). A ``database`` passed in is owned by the caller, who opens and
     closes it; otherwise the app creates one and opens/closes it with its own lifetime.
-    ``notifier`` hears of blocked checks; ``readiness_probes`` join PostgreSQL's in /readyz.
-    ``runtime`` is the task runtime the monitoring routes, /metrics and the dashboard
-    inspect (owned by the caller, who closes it); without one those routes answer 503.
-    ``metrics`` lets the caller count into the app's metrics (e.g. the notifier's enqueue
-    failures); by default the app makes its own.
+
+    ``runtime`` is the task runtime (owned by the caller, who closes it): the monitoring
+    routes, /metrics and the dashboard inspect it, and /readyz waits for its broker; without
+    one those routes answer 503. ``notify`` is the task, registered on ``runtime``, that each
+    blocked check is handed to (in batches, never waited for; enqueues that fail are counted
+    in /metrics); ``notifier`` is any other listener to blocked checks. ``readiness_probes``
+    join PostgreSQL's in /readyz. ``metrics`` lets the caller count into the app's metrics;
+    by default the app makes its own.
     """
     if not settings.api_token:
         raise SettingsError("WAASP_API_TOKEN", "the API needs a token (waasp serve creates one)")
+    if notify is not None and (runtime is None or notifier is not None):
+        raise ValueError("notify needs the runtime it is registered on, and no other notifier")
+    owns_database = database is None
     if database is None:
         if settings.database_url is None:
             raise SettingsError("WAASP_DATABASE_URL", "the API needs a PostgreSQL URL")
         database = Database(settings.database_url)
-        owned = True
-    else:
-        owned = False
     app = web.Application(
         middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
     )
     app[SETTINGS] = settings
     app[API_TOKEN] = settings.api_token.encode("utf-8")
     app[DATABASE] = database
-    app[SERVICE] = WhitelistService(database, notifier)
-    app[READINESS_PROBES] = [ReadinessProbe("postgresql", database.ping), *readiness_probes]
     app[METRICS] = metrics if metrics is not None else Metrics()
+    app[READINESS_PROBES] = [ReadinessProbe("postgresql", database.ping), *readiness_probes]
+    task_notifier = None
     if runtime is not None:
         app[RUNTIME] = runtime
         app[MONITOR] = MonitoringService(runtime)
         app[METRICS].runtime.configured = True
-    app.cleanup_ctx.append(_lifetime(owned))
+        app[READINESS_PROBES].append(redis_probe(runtime))
+        if notify is not None:
+            notifier = task_notifier = TaskNotifier(
+                runtime, notify, on_failure=app[METRICS].enqueue_failed
+            )
+    app[SERVICE] = WhitelistService(database, notifier)
+    app.cleanup_ctx.append(_lifetime(owns_database, task_notifier))
     setup_routes(app)
     return app
 
 
-def _lifetime(owns_database: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+def _lifetime(
+    owns_database: bool, notifier: TaskNotifier | None
+) -> Callable[[web.Application], AsyncIterator[None]]:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         if owns_database:
             await app[DATABASE].open()
         yield
-        await app[SERVICE].aclose()
+        if notifier is not None:
+            await notifier.aclose()
         if owns_database:
             await app[DATABASE].close()
 

@@ -18,7 +18,7 @@ from waasp.api import create_app
 from waasp.api.metrics import Metrics
 from waasp.api.server import MAX_FIELD_SIZE, MAX_LINE_SIZE
 from waasp.db.migrate import migrate
-from waasp.runtime import Runtime
+from waasp.runtime import Runtime, Task
 from waasp.service import BlockedSenderNotifier
 from waasp.settings import Settings
 
@@ -108,13 +108,15 @@ async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
         notifier: BlockedSenderNotifier | None = None,
         *,
         runtime: Runtime | None = None,
+        notify: Task | None = None,
         metrics: Metrics | None = None,
         **overrides: Any,
     ) -> Client:
         app_settings = Settings(**{**_as_dict(settings), **overrides})
-        client = await open_client(
-            create_app(app_settings, notifier=notifier, runtime=runtime, metrics=metrics)
+        app = create_app(
+            app_settings, runtime=runtime, notify=notify, notifier=notifier, metrics=metrics
         )
+        client = await open_client(app)
         clients.append(client)
         return client
 

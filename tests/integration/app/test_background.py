@@ -18,13 +18,13 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.integration.app.conftest import AUTH, TOKEN
 from tests.integration.app.hooks import WebhookReceiver
 from tests.servers import free_port
 from waasp.api import create_app
-from waasp.background import create_api
 from waasp.runtime import Worker
 from waasp.settings import Settings
 from waasp.tasks import QUEUES, WaaspRuntime
@@ -52,10 +52,15 @@ def bg_settings(settings: Settings, redis_url: str) -> Settings:
     )
 
 
+def _api(settings: Settings, runtime: WaaspRuntime) -> web.Application:
+    """The API as ``waasp serve`` wires it to the task runtime."""
+    return create_app(settings, runtime=runtime, notify=runtime.notify_blocked_sender)
+
+
 async def _checks(
     settings: Settings, runtime: WaaspRuntime, *senders: str
 ) -> list[dict[str, object]]:
-    app = create_api(settings, runtime)
+    app = _api(settings, runtime)
     async with TestClient(TestServer(app)) as client:
         answers = []
         for sender in senders:
@@ -156,7 +161,7 @@ async def test_blocked_check_answers_within_a_second_with_redis_down(
     """With the broker unreachable, a blocked check still answers 200 within 1 s."""
     settings = replace(bg_settings, redis_url="redis://127.0.0.1:1/0")
     runtime = WaaspRuntime(settings)
-    app = create_api(settings, runtime)
+    app = _api(settings, runtime)
     async with TestClient(TestServer(app)) as client:
         for _ in range(3):
             start = time.monotonic()
@@ -254,7 +259,7 @@ async def test_every_check_is_audited_once_while_a_worker_is_killed(
     env = _env(bg_settings)
     worker = _spawn_worker(env)
     runtime = WaaspRuntime(bg_settings)
-    app = create_api(bg_settings, runtime)
+    app = _api(bg_settings, runtime)
     n = 60
     try:
         async with TestClient(TestServer(app)) as client:
