@@ -1,4 +1,4 @@
-"""Settings read once from the environment (the table in DESIGN.md), as one frozen object.
+"""Settings read once from the environment (every WAASP_* variable), as one frozen object.
 
 The variables the task runtime reads too (``WAASP_REDIS_URL``, ``WAASP_RESULT_URL``,
 ``WAASP_KEY_PREFIX``, ``WAASP_VISIBILITY_TIMEOUT``) go through the runtime's own parsers, and

@@ -14,7 +14,7 @@ from waasp.settings import Settings
 
 
 def test_defaults() -> None:
-    """An empty environment gives DESIGN.md's defaults (URLs None: embedded servers)."""
+    """An empty environment gives the documented defaults (URLs None: embedded servers)."""
     s = Settings.from_env({}, stderr_isatty=False)
     assert (s.redis_url, s.result_url, s.database_url, s.api_token) == (None, None, None, None)
     assert (s.host, s.port, s.data_dir) == ("127.0.0.1", 8000, Path(".waasp"))
