@@ -29,24 +29,26 @@ def test_log_format_follows_tty() -> None:
     assert Settings.from_env(env, stderr_isatty=True).log_format == "json"
 
 
+EVERY_VARIABLE = {
+    "WAASP_REDIS_URL": "redis://r:6379/0",
+    "WAASP_RESULT_URL": "rediss://r:6380/1",
+    "WAASP_DATABASE_URL": "postgresql://u:p@db/waasp",
+    "WAASP_API_TOKEN": "s3cret-token",
+    "WAASP_HOST": "0.0.0.0",
+    "WAASP_PORT": "9000",
+    "WAASP_DATA_DIR": "/var/lib/waasp",
+    "WAASP_NOTIFY_WEBHOOK_URL": "https://hooks.example.com/x",
+    "WAASP_VISIBILITY_TIMEOUT": "12.5",
+    "WAASP_KEY_PREFIX": "test-1",
+    "WAASP_AUDIT_RETENTION_DAYS": "7",
+    "WAASP_LOG_FORMAT": "console",
+    "WAASP_LOG_LEVEL": "DEBUG",
+}
+
+
 def test_every_variable_parsed() -> None:
-    """Every variable of the table is read into its field."""
-    env = {
-        "WAASP_REDIS_URL": "redis://r:6379/0",
-        "WAASP_RESULT_URL": "rediss://r:6380/1",
-        "WAASP_DATABASE_URL": "postgresql://u:p@db/waasp",
-        "WAASP_API_TOKEN": "s3cret-token",
-        "WAASP_HOST": "0.0.0.0",
-        "WAASP_PORT": "9000",
-        "WAASP_DATA_DIR": "/var/lib/waasp",
-        "WAASP_NOTIFY_WEBHOOK_URL": "https://hooks.example.com/x",
-        "WAASP_VISIBILITY_TIMEOUT": "12.5",
-        "WAASP_KEY_PREFIX": "test-1",
-        "WAASP_AUDIT_RETENTION_DAYS": "7",
-        "WAASP_LOG_FORMAT": "console",
-        "WAASP_LOG_LEVEL": "DEBUG",
-    }
-    s = Settings.from_env(env)
+    """Every variable is read into its field."""
+    s = Settings.from_env(EVERY_VARIABLE)
     assert s.redis_url == "redis://r:6379/0" and s.result_url == "rediss://r:6380/1"
     assert s.database_url == "postgresql://u:p@db/waasp" and s.api_token == "s3cret-token"
     assert (s.host, s.port, s.data_dir) == ("0.0.0.0", 9000, Path("/var/lib/waasp"))
@@ -61,28 +63,35 @@ def test_empty_counts_as_unset() -> None:
     assert (s.port, s.database_url) == (8000, None)
 
 
+# Bad values of the variables the task runtime reads too (one parser each, in waasp.runtime.env).
+RUNTIME_BAD_VALUES = [
+    ("WAASP_VISIBILITY_TIMEOUT", "0"),
+    ("WAASP_VISIBILITY_TIMEOUT", "nan"),
+    ("WAASP_VISIBILITY_TIMEOUT", "inf"),
+    ("WAASP_VISIBILITY_TIMEOUT", "soon"),
+    ("WAASP_REDIS_URL", "http://r:6379"),
+    ("WAASP_REDIS_URL", "redis://"),
+    ("WAASP_RESULT_URL", "localhost:6379"),
+    ("WAASP_KEY_PREFIX", "a{b}"),
+    ("WAASP_KEY_PREFIX", "two words"),
+]
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("WAASP_PORT", "http"),
         ("WAASP_PORT", "70000"),
         ("WAASP_PORT", "-1"),
-        ("WAASP_VISIBILITY_TIMEOUT", "0"),
-        ("WAASP_VISIBILITY_TIMEOUT", "nan"),
-        ("WAASP_VISIBILITY_TIMEOUT", "inf"),
-        ("WAASP_VISIBILITY_TIMEOUT", "soon"),
         ("WAASP_AUDIT_RETENTION_DAYS", "0"),
         ("WAASP_AUDIT_RETENTION_DAYS", "1.5"),
         ("WAASP_LOG_FORMAT", "xml"),
         ("WAASP_LOG_LEVEL", "loud"),
-        ("WAASP_REDIS_URL", "http://r:6379"),
-        ("WAASP_REDIS_URL", "redis://"),
-        ("WAASP_RESULT_URL", "localhost:6379"),
         ("WAASP_DATABASE_URL", "mysql://db/x"),
         ("WAASP_NOTIFY_WEBHOOK_URL", "ftp://x/y"),
         ("WAASP_API_TOKEN", "two words"),
-        ("WAASP_KEY_PREFIX", "a{b}"),
         ("WAASP_HOST", "local host"),
+        *RUNTIME_BAD_VALUES,
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str) -> None:
@@ -125,16 +134,7 @@ def test_metrics_require_token_bad_value() -> None:
         Settings.from_env({"WAASP_METRICS_REQUIRE_TOKEN": "maybe"})
 
 
-@pytest.mark.parametrize(
-    ("variable", "value"),
-    [
-        ("WAASP_REDIS_URL", "http://r:6379"),
-        ("WAASP_REDIS_URL", "redis://"),
-        ("WAASP_RESULT_URL", "localhost:6379"),
-        ("WAASP_KEY_PREFIX", "two words"),
-        ("WAASP_VISIBILITY_TIMEOUT", "inf"),
-    ],
-)
+@pytest.mark.parametrize(("variable", "value"), RUNTIME_BAD_VALUES)
 def test_environment_is_validated_as_the_app_validates_it(variable: str, value: str) -> None:
     """The runtime refuses what ``waasp.settings`` refuses, with the same message."""
     with pytest.raises(ConfigurationError) as runtime_error:
@@ -146,18 +146,10 @@ def test_environment_is_validated_as_the_app_validates_it(variable: str, value: 
 
 
 def test_runtime_config_carries_the_runtime_settings() -> None:
-    """The runtime's Config is built from the settings: URLs, key prefix, visibility timeout."""
-    env = {
-        "WAASP_REDIS_URL": "redis://r:6379/0",
-        "WAASP_RESULT_URL": "redis://r:6379/4",
-        "WAASP_KEY_PREFIX": "t9",
-        "WAASP_VISIBILITY_TIMEOUT": "7",
-    }
-    config = Settings.from_env(env).runtime_config()
-    assert (config.broker_url, config.result_backend, config.key_prefix) == (
-        "redis://r:6379/0",
-        "redis://r:6379/4",
-        "t9",
-    )
-    assert config.broker_visibility_timeout == 7.0
+    """The runtime's Config built from the settings is the one the runtime reads itself:
+    URLs, key prefix, visibility timeout."""
+    config = Settings.from_env(EVERY_VARIABLE).runtime_config()
+    assert config == config_from_env("waasp", EVERY_VARIABLE)
+    assert (config.broker_url, config.result_backend) == ("redis://r:6379/0", "rediss://r:6380/1")
+    assert (config.key_prefix, config.broker_visibility_timeout) == ("test-1", 12.5)
     assert Settings.from_env({}).runtime_config() == config_from_env("waasp", {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -135,19 +136,36 @@ async def client(make_client: ClientFactory) -> Client:
     return await make_client()
 
 
+@contextlib.asynccontextmanager
+async def proxy_to(url: str, default_port: int) -> AsyncIterator[ToggleProxy]:
+    """A started ToggleProxy to the server of ``url``; thawed and stopped afterwards."""
+    parsed = URL(url)
+    proxy = ToggleProxy(parsed.host or "127.0.0.1", parsed.port or default_port)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.thaw()
+        await proxy.stop()
+
+
 @pytest.fixture
 async def pg_proxy(app_database_url: str) -> AsyncIterator[ToggleProxy]:
     """A started ToggleProxy to the test PostgreSQL server."""
-    url = URL(app_database_url)
-    proxy = ToggleProxy(url.host or "127.0.0.1", url.port or 5432)
-    await proxy.start()
-    yield proxy
-    await proxy.stop()
+    async with proxy_to(app_database_url, 5432) as proxy:
+        yield proxy
 
 
-def proxied_url(app_database_url: str, proxy: ToggleProxy) -> str:
-    """The test database's URL, reached through ``proxy``."""
-    return str(URL(app_database_url).with_host("127.0.0.1").with_port(proxy.port))
+@pytest.fixture
+async def redis_proxy(redis_url: str) -> AsyncIterator[ToggleProxy]:
+    """A started ToggleProxy to the test Redis server."""
+    async with proxy_to(redis_url, 6379) as proxy:
+        yield proxy
+
+
+def proxied_url(url: str, proxy: ToggleProxy) -> str:
+    """``url`` (the test database's, or Redis's), reached through ``proxy``."""
+    return str(URL(url).with_host("127.0.0.1").with_port(proxy.port))
 
 
 async def delete_prefix(runtime: Runtime) -> None:

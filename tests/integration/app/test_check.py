@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 from uuid import uuid4
 
 import asyncpg
-import pytest
 import structlog
-from yarl import URL
 
-from tests.integration.app.conftest import AUTH, Client, ClientFactory
+from tests.integration.app.conftest import AUTH, Client, ClientFactory, proxied_url
 from tests.proxy import ToggleProxy
 from waasp.api.metrics import Metrics
 from waasp.settings import Settings
@@ -150,23 +147,12 @@ async def test_notifier_hears_blocked_checks_only(make_client: ClientFactory) ->
     assert notifier.calls == [("bad", "sms"), ("who", None)]
 
 
-@pytest.fixture
-async def redis_proxy(redis_url: str) -> AsyncIterator[ToggleProxy]:
-    """A started ToggleProxy to the test Redis server."""
-    url = URL(redis_url)
-    proxy = ToggleProxy(url.host or "127.0.0.1", url.port or 6379)
-    await proxy.start()
-    yield proxy
-    proxy.thaw()
-    await proxy.stop()
-
-
 async def test_a_stalled_broker_does_not_delay_the_answer(
     make_client: ClientFactory, settings: Settings, redis_url: str, redis_proxy: ToggleProxy
 ) -> None:
     """The check does not wait for the notification's enqueue (fire-and-forget): with the
     broker stalled it answers at once, and the enqueue that times out is counted as lost."""
-    broker = str(URL(redis_url).with_host("127.0.0.1").with_port(redis_proxy.port))
+    broker = proxied_url(redis_url, redis_proxy)
     runtime = WaaspRuntime(replace(settings, redis_url=broker, key_prefix=f"t{uuid4().hex[:10]}"))
     metrics = Metrics()
     client = await make_client(
