@@ -70,21 +70,26 @@ def create_app(
     app[API_TOKEN] = settings.api_token.encode("utf-8")
     app[DATABASE] = database
     app[METRICS] = metrics if metrics is not None else Metrics()
-    app[READINESS_PROBES] = [ReadinessProbe("postgresql", database.ping), *readiness_probes]
-    task_notifier = None
-    if runtime is not None:
-        app[RUNTIME] = runtime
-        app[MONITOR] = MonitoringService(runtime)
-        app[METRICS].runtime.configured = True
-        app[READINESS_PROBES].append(redis_probe(runtime))
-        if notify is not None:
-            notifier = task_notifier = TaskNotifier(
-                runtime, notify, on_failure=app[METRICS].enqueue_failed
-            )
-    app[SERVICE] = WhitelistService(database, notifier)
+    app[READINESS_PROBES] = [ReadinessProbe("postgresql", database.ping)]
+    task_notifier = _attach_runtime(app, runtime, notify) if runtime is not None else None
+    app[READINESS_PROBES].extend(readiness_probes)
+    app[SERVICE] = WhitelistService(database, task_notifier or notifier)
     app.cleanup_ctx.append(_lifetime(owns_database, task_notifier))
     setup_routes(app)
     return app
+
+
+def _attach_runtime(
+    app: web.Application, runtime: Runtime, notify: Task | None
+) -> TaskNotifier | None:
+    """Inspect ``runtime``, wait for its broker in /readyz, hand blocked checks to ``notify``."""
+    app[RUNTIME] = runtime
+    app[MONITOR] = MonitoringService(runtime)
+    app[METRICS].runtime.configured = True
+    app[READINESS_PROBES].append(redis_probe(runtime))
+    if notify is None:
+        return None
+    return TaskNotifier(runtime, notify, on_failure=app[METRICS].enqueue_failed)
 
 
 def _lifetime(
