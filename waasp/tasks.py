@@ -79,7 +79,7 @@ class WaaspRuntime(Runtime):
 
     def __init__(self, settings: Settings) -> None:
         super().__init__("waasp", environ={})
-        self.conf = settings.runtime_config()  # the settings were read from the environment
+        self.conf = settings.runtime_config()  # the settings have read the environment once
         self.conf.update(
             task_track_started=True,
             result_expires=3600,
