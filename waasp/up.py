@@ -17,8 +17,7 @@ from waasp.api.server import run_server
 from waasp.background import create_api, worker_probe
 from waasp.db.migrate import migrate
 from waasp.embedded import embedded_servers
-from waasp.runtime import Worker
-from waasp.runtime.cron.scheduler import Scheduler
+from waasp.runtime import Scheduler, Worker
 from waasp.settings import Settings
 from waasp.tasks import QUEUES, build
 from waasp.token import obtain_token, token_path
