@@ -7,6 +7,7 @@ module is private.
 
 from waasp.runtime.app import Runtime
 from waasp.runtime.broker import REDIS_ERRORS
+from waasp.runtime.config import Config
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
@@ -48,6 +49,7 @@ __all__ = [
     "SUCCESS",
     "UNREADY_STATES",
     "AsyncResult",
+    "Config",
     "ConfigurationError",
     "DeadLetterNotFound",
     "MaxRetriesExceededError",

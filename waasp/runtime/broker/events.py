@@ -114,20 +114,7 @@ def record_events_args(batch: EventBatch, conf: Config, worker: str) -> list[Any
             label = RUN_TIME_LABELS[bisect.bisect_left(RUN_TIME_BUCKETS, event.seconds)]
             buckets[event.task, label] += 1
             sums[event.task] = sums.get(event.task, 0.0) + event.seconds
-    failures = [
-        orjson.dumps(
-            {
-                "event": e.kind,
-                "task": e.task,
-                "id": e.task_id,
-                "queue": e.queue,
-                **e.details(traceback=True),
-                "worker": worker,
-            }
-        )
-        for e in batch.finished
-        if e.kind in FAILURE_EVENTS
-    ]
+    failures = [_failure(e, worker) for e in batch.finished if e.kind in FAILURE_EVENTS]
     args: list[Any] = [
         conf.events_max_length,
         conf.events_failures_max_length,
@@ -155,10 +142,18 @@ def record_events_args(batch: EventBatch, conf: Config, worker: str) -> list[Any
 
 
 def _shown(event: TaskEvent) -> dict[str, Any]:
+    """An event as its kind's stream entry lists it: no traceback."""
     shown: dict[str, Any] = {"task": event.task, "id": event.task_id, "queue": event.queue}
     if event.seconds is not None:
         shown["runtime"] = round(event.seconds, 6)
     return shown | event.details(traceback=False)
+
+
+def _failure(event: TaskEvent, worker: str) -> bytes:
+    """A failure's own entry in the failures stream, traceback included."""
+    document = {"event": event.kind, "task": event.task, "id": event.task_id}
+    document |= {"queue": event.queue, **event.details(traceback=True), "worker": worker}
+    return orjson.dumps(document)
 
 
 @dataclass(frozen=True, slots=True)
