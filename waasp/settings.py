@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from waasp.errors import SettingsError
-from waasp.runtime import env, logs
-from waasp.runtime.config import Config
+from waasp.runtime import Config, env, logs
 
 T = TypeVar("T")
 

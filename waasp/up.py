@@ -19,8 +19,7 @@ from waasp.api.readiness import worker_probe
 from waasp.api.server import run_server
 from waasp.db.migrate import migrate
 from waasp.embedded import embedded_servers
-from waasp.runtime import Worker
-from waasp.runtime.cron.scheduler import Scheduler
+from waasp.runtime import Scheduler, Worker
 from waasp.settings import Settings
 from waasp.token import obtain_token, token_path
 

@@ -48,7 +48,7 @@ def redis_probe(runtime: Runtime) -> ReadinessProbe:
     """The task runtime's broker answers PING."""
 
     async def check() -> None:
-        await runtime.broker.client.ping()
+        await runtime.ping()
 
     return ReadinessProbe("redis", check)
 

@@ -1,13 +1,19 @@
 """A pure-asyncio task runtime on Redis Streams, with Celery's names.
 
-It imports nothing from the rest of ``waasp``: any application can use it.
+It imports nothing from the rest of ``waasp``: any application can use it. This module's
+``__all__`` is the runtime's API, with ``waasp.runtime.monitor`` for monitoring; every other
+module is private.
 """
 
 from waasp.runtime.app import Runtime
+from waasp.runtime.broker import REDIS_ERRORS
 from waasp.runtime.broker.windows import WindowCounter, WindowHit
+from waasp.runtime.config import Config
+from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
     ConfigurationError,
+    DeadLetterNotFound,
     MaxRetriesExceededError,
     NotRegistered,
     Reject,
@@ -27,6 +33,7 @@ from waasp.runtime.states import (
     RETRY,
     STARTED,
     SUCCESS,
+    UNREADY_STATES,
     TaskState,
 )
 from waasp.runtime.task import Signature, Task
@@ -37,17 +44,22 @@ __all__ = [
     "FAILURE",
     "PENDING",
     "READY_STATES",
+    "REDIS_ERRORS",
     "RETRY",
     "STARTED",
     "SUCCESS",
+    "UNREADY_STATES",
     "AsyncResult",
+    "Config",
     "ConfigurationError",
+    "DeadLetterNotFound",
     "MaxRetriesExceededError",
     "NotRegistered",
     "Reject",
     "ResultTimeout",
     "Retry",
     "Runtime",
+    "Scheduler",
     "Signature",
     "SoftTimeLimitExceeded",
     "Task",

@@ -6,6 +6,8 @@ means the same thing, and is refused with the same words, whoever reads it.
 
 A parser takes the stripped, non-empty text of a variable and returns its value, or raises
 ValueError saying what is wrong; ``read`` puts the variable's name in front.
+
+A public submodule: applications may import it.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ orjson, or a console renderer for a person at a TTY. Exceptions are rendered wit
 local variables of their frames: those hold URLs with passwords, tokens and message bodies.
 The stdlib loggers (redis, asyncio, aiohttp, asyncpg) go through the same renderer to the
 same stream, so a log shipper reads one format.
+
+A public submodule: an application's command line may import it.
 """
 
 from __future__ import annotations
