@@ -8,10 +8,13 @@ from datetime import datetime
 from typing import Any, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import structlog
+
 from waasp.runtime.broker import (
     WORKER_SOCKET_TIMEOUT,
     Broker,
     ResultBackend,
+    SendOnce,
     connect,
     connect_pubsub,
 )
@@ -24,6 +27,8 @@ from waasp.runtime.message import TaskMessage, encode_message, new_task_id
 from waasp.runtime.results import AsyncResult as _AsyncResult
 from waasp.runtime.routing import resolve_queue
 from waasp.runtime.task import Signature, Task
+
+log = structlog.get_logger("waasp.runtime.app")
 
 SEND_MANY_BATCH = 1000
 
@@ -245,41 +250,57 @@ class Runtime:
         )
         body = encode_message(message)
         await self._announce(message.queue)
+        # An explicit id sends once while its result would live: a re-sent call (its reply
+        # was lost) returns the same handle and enqueues nothing.
+        once = self._send_once(task_id) if task_id else None
         if countdown is not None and countdown > 0:
-            await self.broker.schedule(message.queue, body, delay_ms=countdown * 1000)
+            due = await self.broker.schedule(
+                message.queue, body, delay_ms=countdown * 1000, once=once
+            )
+            sent = due is not None
         elif eta_s is not None:
-            await self.broker.schedule(message.queue, body, eta_ms=eta_s * 1000)
+            due = await self.broker.schedule(message.queue, body, eta_ms=eta_s * 1000, once=once)
+            sent = due is not None
         else:
-            await self.broker.enqueue(message.queue, body)
+            sent = await self.broker.enqueue(message.queue, body, once)
+        if not sent:
+            log.info("task_send_skipped", task_id=message.id, task=name, reason="already_sent")
         return _AsyncResult(message.id, self)
 
     async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult]:
         """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk)."""
         out: list[_AsyncResult] = []
         batch: list[tuple[str, bytes]] = []
+        once: dict[int, SendOnce] = {}
         for sig in signatures:
             options = sig.options
+            task_id = options.get("task_id")
             message = self.build_message(
                 sig.task.name,
                 sig.args,
                 sig.kwargs,
                 task=sig.task,
                 queue=options.get("queue"),
-                task_id=options.get("task_id"),
+                task_id=task_id,
             )
+            if task_id:
+                once[len(batch)] = self._send_once(task_id)
             batch.append((message.queue, encode_message(message)))
             out.append(_AsyncResult(message.id, self))
             if len(batch) >= SEND_MANY_BATCH:
-                await self._send_batch(batch)
-                batch = []
+                await self._send_batch(batch, once)
+                batch, once = [], {}
         if batch:
-            await self._send_batch(batch)
+            await self._send_batch(batch, once)
         return out
 
-    async def _send_batch(self, batch: list[tuple[str, bytes]]) -> None:
+    async def _send_batch(self, batch: list[tuple[str, bytes]], once: dict[int, SendOnce]) -> None:
         for queue in {q for q, _ in batch}:
             await self._announce(queue)
-        await self.broker.enqueue_many(batch)
+        await self.broker.enqueue_many(batch, once)
+
+    def _send_once(self, task_id: str) -> SendOnce:
+        return SendOnce(task_id, max(int(self.conf.result_expires * 1000), 1))
 
     async def _announce(self, queue: str) -> None:
         key = (self.conf.key_prefix, queue)

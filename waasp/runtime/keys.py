@@ -7,6 +7,7 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{default}:dead       the queue's dead-letter stream
     waasp:{default}:wake       pub/sub channel: an earlier due time was added
     waasp:{default}:cron:NAME  last fired tick of a beat entry that targets this queue
+    waasp:{default}:sent:ID    a send of task id ID was accepted (expires with its result)
     waasp:result:ID            task state and result (on the result backend)
     waasp:worker:NAME          a worker's heartbeat hash
     waasp:workers              sorted set of worker names by last heartbeat
@@ -52,10 +53,15 @@ class QueueKeys:
     dead: str
     wake: str
     cron_prefix: str
+    sent_prefix: str
 
     def cron(self, entry: str) -> str:
         """Key of the last fired tick of beat entry ``entry``."""
         return f"{self.cron_prefix}{entry}"
+
+    def sent(self, task_id: str) -> str:
+        """Marker of an accepted send of ``task_id`` (an explicit id sends once)."""
+        return f"{self.sent_prefix}{task_id}"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -68,6 +74,7 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
         dead=f"{base}:dead",
         wake=f"{base}:wake",
         cron_prefix=f"{base}:cron:",
+        sent_prefix=f"{base}:sent:",
     )
 
 

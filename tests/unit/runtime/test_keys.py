@@ -16,7 +16,8 @@ def test_queue_keys_share_one_hash_tag() -> None:
     assert q.dead == "waasp:{default}:dead"
     assert q.wake == "waasp:{default}:wake"
     assert q.cron("cleanup") == "waasp:{default}:cron:cleanup"
-    for key in (q.stream, q.delayed, q.dead, q.wake, q.cron("x")):
+    assert q.sent("order-17") == "waasp:{default}:sent:order-17"
+    for key in (q.stream, q.delayed, q.dead, q.wake, q.cron("x"), q.sent("{x}")):
         assert key.split("{", 1)[1].split("}", 1)[0] == "default"
 
 

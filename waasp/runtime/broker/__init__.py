@@ -22,7 +22,7 @@ from waasp.runtime.broker.events import (
 )
 from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.results import ResultBackend
-from waasp.runtime.broker.streams import Broker, RawDelivery, SettleKind, SettleOp
+from waasp.runtime.broker.streams import Broker, RawDelivery, SendOnce, SettleKind, SettleOp
 
 __all__ = [
     "ANY_REDIS_ERROR",
@@ -38,6 +38,7 @@ __all__ = [
     "RawDelivery",
     "ResultBackend",
     "RunTimes",
+    "SendOnce",
     "SettleKind",
     "SettleOp",
     "TaskCounters",

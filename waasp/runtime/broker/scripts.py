@@ -21,6 +21,7 @@ def read_script(name: str) -> str:
 class Scripts:
     """The scripts registered on one Redis client, one field per ``lua/<field>.lua``."""
 
+    enqueue_once: AsyncScript
     schedule: AsyncScript
     promote: AsyncScript
     settle: AsyncScript

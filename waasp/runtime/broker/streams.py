@@ -9,7 +9,7 @@ streams), ``events`` (task events and counters), ``ticks`` (cron ticks), ``worke
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -49,6 +49,14 @@ class RawDelivery:
     entry_id: str
     raw: bytes
     deliveries: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class SendOnce:
+    """Enqueue only if no send of ``task_id`` is remembered; remember this one ``ttl_ms``."""
+
+    task_id: str
+    ttl_ms: int
 
 
 class SettleKind(StrEnum):
@@ -115,27 +123,53 @@ class Broker:
 
     # -- enqueue ---------------------------------------------------------------------------
 
-    async def enqueue(self, queue: str, body: bytes) -> None:
-        """Append a message to a queue's stream."""
-        await self.client.xadd(self.keys.queue(queue).stream, {MESSAGE_FIELD: body})
+    async def enqueue(self, queue: str, body: bytes, once: SendOnce | None = None) -> bool:
+        """Append a message to a queue's stream; with ``once``, only if its task id was not
+        sent already. Return whether it was appended."""
+        q = self.keys.queue(queue)
+        if once is None:
+            await self.client.xadd(q.stream, {MESSAGE_FIELD: body})
+            return True
+        keys = [q.sent(once.task_id), q.stream]
+        return bool(await self.scripts.enqueue_once(keys=keys, args=[body, once.ttl_ms]))
 
-    async def enqueue_many(self, items: Sequence[tuple[str, bytes]]) -> None:
-        """Append many messages in one round trip."""
+    async def enqueue_many(
+        self, items: Sequence[tuple[str, bytes]], once: Mapping[int, SendOnce] | None = None
+    ) -> None:
+        """Append many messages (queue, body) in one round trip; those whose index is in
+        ``once`` only if their task id was not sent already."""
         async with self.client.pipeline(transaction=False) as pipe:
-            for queue, body in items:
-                pipe.xadd(self.keys.queue(queue).stream, {MESSAGE_FIELD: body})
+            for i, (queue, body) in enumerate(items):
+                q = self.keys.queue(queue)
+                marked = once.get(i) if once else None
+                if marked is None:
+                    pipe.xadd(q.stream, {MESSAGE_FIELD: body})
+                else:
+                    keys = [q.sent(marked.task_id), q.stream]
+                    await self.scripts.enqueue_once(
+                        keys=keys, args=[body, marked.ttl_ms], client=pipe
+                    )
             await pipe.execute()
 
     async def schedule(
-        self, queue: str, body: bytes, *, delay_ms: float | None = None, eta_ms: float | None = None
-    ) -> int:
-        """Hold a message in the queue's delay set until due; return the due time (epoch ms)."""
+        self,
+        queue: str,
+        body: bytes,
+        *,
+        delay_ms: float | None = None,
+        eta_ms: float | None = None,
+        once: SendOnce | None = None,
+    ) -> int | None:
+        """Hold a message in the queue's delay set until due; return the due time (epoch ms),
+        or None when ``once`` says its task id was sent already."""
         q = self.keys.queue(queue)
         mode, when = ("in", delay_ms) if delay_ms is not None else ("at", eta_ms)
-        due = await self.scripts.schedule(
-            keys=[q.delayed, q.stream], args=[body, mode, when, q.wake]
-        )
-        return int(due)
+        keys, args = [q.delayed, q.stream], [body, mode, when, q.wake]
+        if once is not None:
+            keys.append(q.sent(once.task_id))
+            args.append(once.ttl_ms)
+        due = int(await self.scripts.schedule(keys=keys, args=args))
+        return None if due < 0 else due
 
     async def register_queues(self, queues: Iterable[str]) -> None:
         """Record queue names so monitoring finds them."""

@@ -1,12 +1,19 @@
 -- Put a message in a queue's delay set, due at a time on the Redis server's clock.
--- KEYS[1] delay set, KEYS[2] stream
+-- KEYS[1] delay set, KEYS[2] stream, KEYS[3] (optional) the task id's sent marker
 -- ARGV[1] message, ARGV[2] "in" (ARGV[3] is a delay in ms) or "at" (ARGV[3] is epoch ms),
--- ARGV[4] wake channel
+-- ARGV[4] wake channel, ARGV[5] (with KEYS[3]) how long the marker outlives the due time (ms)
 -- Returns the due time in epoch ms; a due time already past goes straight into the stream.
+-- With KEYS[3], returns -1 and schedules nothing if the task id was sent already.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
 local due = tonumber(ARGV[3])
 if ARGV[2] == 'in' then due = now + due end
+if KEYS[3] then
+  local ttl = math.floor(math.max(due - now, 0) + tonumber(ARGV[5]))
+  if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ttl) then
+    return -1
+  end
+end
 if due <= now then
   redis.call('XADD', KEYS[2], '*', 'message', ARGV[1])
   return math.floor(now)
