@@ -134,16 +134,16 @@ async def test_a_batch_waits_for_its_interval() -> None:
     assert batch is not None and not noted.pending and not noted.due
 
 
-async def test_a_reclaimed_dead_letter_is_recorded_and_counted() -> None:
-    """A delivery a reclaim dead-lettered gets a FAILURE record and a dead_lettered event,
-    both with the one max-deliveries error."""
+async def test_a_dead_letter_of_too_many_starts_is_recorded_and_counted() -> None:
+    """A delivery dead-lettered instead of starting once too often gets a FAILURE record and
+    a dead_lettered event, both with the one max-deliveries error."""
     raw = encode_message(TaskMessage(id="t9", task="app.poison"))
     delivery = RawDelivery("default", "1-0", raw, deliveries=6)
-    outcome = max_deliveries_outcome(delivery, "worker-1")
-    expected = max_deliveries_letter(raw, 6, "worker-1").error
+    outcome = max_deliveries_outcome(delivery, "worker-1", 5)
+    expected = max_deliveries_letter(raw, 5, 6, "worker-1").error
     assert outcome.record is not None and outcome.record.meta.state == FAILURE
     assert outcome.record.meta.error == expected
-    assert expected.message == "delivered 6 times without finishing"
+    assert expected.message == "started 5 times without finishing"
     noted = recorder()
     noted.finished(delivery, outcome, None)
     batch = noted.take(force=True)

@@ -8,6 +8,7 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{default}:wake       pub/sub channel: an earlier due time was added
     waasp:{default}:cron:NAME  last fired tick of a beat entry that targets this queue
     waasp:{default}:sent:ID    a send of task id ID was accepted (expires with its result)
+    waasp:{default}:starts     hash: entry id -> times its task started without finishing
     waasp:result:ID            task state and result (on the result backend)
     waasp:worker:NAME          a worker's heartbeat hash
     waasp:workers              sorted set of worker names by last heartbeat
@@ -52,6 +53,7 @@ class QueueKeys:
     delayed: str
     dead: str
     wake: str
+    starts: str
     cron_prefix: str
     sent_prefix: str
 
@@ -73,6 +75,7 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
         delayed=f"{base}:delayed",
         dead=f"{base}:dead",
         wake=f"{base}:wake",
+        starts=f"{base}:starts",
         cron_prefix=f"{base}:cron:",
         sent_prefix=f"{base}:sent:",
     )

@@ -70,6 +70,10 @@ class TaskMeta:
     worker: str | None = None
     started_at: float | None = None
     date_done: float | None = None
+    # The delivery that wrote the record: its stream entry and how often that entry had been
+    # delivered. The result backend never lets an earlier delivery replace a later one's record.
+    entry_id: str | None = None
+    deliveries: int = 0
 
 
 def new_task_id() -> str:
@@ -160,6 +164,9 @@ def encode_meta(meta: TaskMeta) -> bytes:
         "date_done": meta.date_done,
         "error": None if meta.error is None else meta.error.as_dict(),
     }
+    if meta.entry_id is not None:
+        payload["entry_id"] = meta.entry_id
+        payload["deliveries"] = meta.deliveries
     return _dumps(payload, f"result of {meta.name}")
 
 
@@ -181,6 +188,8 @@ def decode_meta(raw: bytes) -> TaskMeta:
             worker=data.get("worker"),
             started_at=data.get("started_at"),
             date_done=data.get("date_done"),
+            entry_id=data.get("entry_id"),
+            deliveries=int(data.get("deliveries") or 0),
         )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DecodeError(f"result record is malformed: {exc}") from exc
@@ -212,16 +221,16 @@ class DeadLetterRecord:
 # ``dlq.send`` give reasons of their own).
 TASK_FAILED = "failed"  # it ran, and failed for good
 MAX_DELIVERIES = "max_deliveries"  # it kept killing its workers
-# A %-format: lua/reclaim.lua, which alone knows the count when it dead-letters, formats it too.
-MAX_DELIVERIES_MESSAGE = "delivered %d times without finishing"
+# A %-format of the start count: lua/start.lua, which dead-letters it, formats it too.
+MAX_DELIVERIES_MESSAGE = "started %d times without finishing"
 
 
 def max_deliveries_letter(
-    raw_message: bytes, deliveries: int, worker: str | None
+    raw_message: bytes, starts: int, deliveries: int, worker: str | None
 ) -> DeadLetterRecord:
-    """The dead letter of a message delivered ``deliveries`` times without finishing (it keeps
-    killing its workers)."""
-    error = RemoteError("MaxDeliveriesExceeded", MAX_DELIVERIES_MESSAGE % deliveries)
+    """The dead letter of a message that started ``starts`` times (in ``deliveries``
+    deliveries) without finishing: it keeps killing its workers."""
+    error = RemoteError("MaxDeliveriesExceeded", MAX_DELIVERIES_MESSAGE % starts)
     return DeadLetterRecord(MAX_DELIVERIES, raw_message, error, 0, deliveries, worker)
 
 

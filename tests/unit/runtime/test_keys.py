@@ -17,7 +17,8 @@ def test_queue_keys_share_one_hash_tag() -> None:
     assert q.wake == "waasp:{default}:wake"
     assert q.cron("cleanup") == "waasp:{default}:cron:cleanup"
     assert q.sent("order-17") == "waasp:{default}:sent:order-17"
-    for key in (q.stream, q.delayed, q.dead, q.wake, q.cron("x"), q.sent("{x}")):
+    assert q.starts == "waasp:{default}:starts"
+    for key in (q.stream, q.delayed, q.dead, q.wake, q.cron("x"), q.sent("{x}"), q.starts):
         assert key.split("{", 1)[1].split("}", 1)[0] == "default"
 
 

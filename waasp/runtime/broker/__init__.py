@@ -22,7 +22,14 @@ from waasp.runtime.broker.events import (
 )
 from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.results import ResultBackend
-from waasp.runtime.broker.streams import Broker, RawDelivery, SendOnce, SettleKind, SettleOp
+from waasp.runtime.broker.streams import (
+    Broker,
+    RawDelivery,
+    SendOnce,
+    SettleKind,
+    SettleOp,
+    StartVerdict,
+)
 
 __all__ = [
     "ANY_REDIS_ERROR",
@@ -41,6 +48,7 @@ __all__ = [
     "SendOnce",
     "SettleKind",
     "SettleOp",
+    "StartVerdict",
     "TaskCounters",
     "TaskEvent",
     "connect",

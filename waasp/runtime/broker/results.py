@@ -9,9 +9,11 @@ from collections.abc import Sequence
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
+from redis.exceptions import NoScriptError
 
 from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.broker.replies import text
+from waasp.runtime.broker.scripts import read_script
 from waasp.runtime.errors import ResultTimeout
 from waasp.runtime.keys import Keys
 from waasp.runtime.message import ResultRecord, TaskMeta, decode_meta, encode_meta
@@ -37,6 +39,7 @@ class ResultBackend:
         self.pubsub_client = pubsub_client
         self.keys = keys
         self.expires_ms = int(expires * 1000)
+        self._store = client.register_script(read_script("store_result"))
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._pubsub: PubSub | None = None
         self._pubsub_lock = asyncio.Lock()
@@ -47,17 +50,30 @@ class ResultBackend:
         raw = await self.client.get(self.keys.result(task_id))
         return decode_meta(raw) if raw else TaskMeta(id=task_id, state=PENDING)
 
-    async def store_many(self, records: Sequence[ResultRecord]) -> None:
-        """Write records in one round trip; ready ones are announced to waiters."""
+    async def store_many(self, records: Sequence[ResultRecord]) -> list[bool]:
+        """Write records in one round trip; ready ones are announced to waiters. A record
+        from an earlier delivery than the stored one's is refused (``lua/store_result.lua``);
+        return, per record, whether it was stored."""
+        try:
+            return await self._store_many(records)
+        except NoScriptError:
+            # Redis restarted and lost its scripts. Storing a record twice changes nothing,
+            # so the whole batch is sent again.
+            self._store.sha = await self.client.script_load(self._store.script)
+            return await self._store_many(records)
+
+    async def _store_many(self, records: Sequence[ResultRecord]) -> list[bool]:
+        # By digest alone: a script registered on the pipeline costs a SCRIPT EXISTS round
+        # trip per flush.
         async with self.client.pipeline(transaction=False) as pipe:
             for record in records:
                 meta = record.meta
-                key = self.keys.result(meta.id)
                 encoded = record.encoded if record.encoded is not None else encode_meta(meta)
-                pipe.set(key, encoded, px=self.expires_ms)
-                if meta.state in READY_STATES:
-                    pipe.publish(key, meta.state.value)
-            await pipe.execute()
+                ready = meta.state.value if meta.state in READY_STATES else ""
+                delivery = (meta.entry_id or "", meta.deliveries)
+                key = self.keys.result(meta.id)
+                pipe.evalsha(self._store.sha, 1, key, encoded, self.expires_ms, ready, *delivery)
+            return [bool(stored) for stored in await pipe.execute()]
 
     async def forget(self, task_id: str) -> None:
         """Delete a task's record."""

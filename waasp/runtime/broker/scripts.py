@@ -24,6 +24,7 @@ class Scripts:
     enqueue_once: AsyncScript
     schedule: AsyncScript
     promote: AsyncScript
+    start: AsyncScript
     settle: AsyncScript
     reclaim: AsyncScript
     renew: AsyncScript

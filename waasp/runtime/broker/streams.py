@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
@@ -39,6 +39,8 @@ MESSAGE_FIELD = b"message"
 PROMOTE_BATCH = 1000
 # How long a known-queues set outlives its last registration.
 QUEUES_TTL_S = 30 * 86400
+# How long a queue's start counts outlive the last start: longer than any entry stays pending.
+STARTS_TTL_MS = 7 * 86400 * 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,14 @@ class SendOnce:
 
     task_id: str
     ttl_ms: int
+
+
+class StartVerdict(IntEnum):
+    """Whether a delivery's task may start: the codes of ``lua/start.lua``."""
+
+    RUN = 0  # its start is counted
+    LOST = 1  # this worker no longer owns the entry: another worker claimed it
+    DEAD = 2  # it started broker_max_deliveries times without finishing: dead-lettered
 
 
 class SettleKind(StrEnum):
@@ -222,14 +232,28 @@ class Broker:
                 out.append(RawDelivery(queue, text(entry_id), raw))
         return out
 
-    async def settle(self, queue: str, ops: Sequence[SettleOp]) -> int:
-        """Acknowledge finished entries, with their retries and dead letters, atomically;
-        return how many this call acknowledged."""
+    async def start(
+        self, queue: str, consumer: str, entry_ids: Sequence[str], max_starts: int
+    ) -> list[StartVerdict]:
+        """Count the starts of entries whose tasks ``consumer`` is about to run; say, per
+        entry, whether it may run (see ``StartVerdict``)."""
         q = self.keys.queue(queue)
-        args: list[Any] = [GROUP, q.wake]
+        _, details = encode_dead_letter(max_deliveries_letter(b"", max_starts, 0, consumer))
+        args = [GROUP, consumer, max_starts, STARTS_TTL_MS, details, MAX_DELIVERIES_MESSAGE]
+        codes = await self.scripts.start(
+            keys=[q.stream, q.starts, q.dead], args=[*args, *entry_ids]
+        )
+        return [StartVerdict(int(code)) for code in codes]
+
+    async def settle(self, queue: str, consumer: str, ops: Sequence[SettleOp]) -> list[str]:
+        """Acknowledge finished entries ``consumer`` still owns, with their retries and dead
+        letters, atomically; return the ids of those it no longer owned (left unsettled)."""
+        q = self.keys.queue(queue)
+        args: list[Any] = [GROUP, q.wake, consumer]
         for op in ops:
             args += op.script_args()
-        return int(await self.scripts.settle(keys=[q.stream, q.delayed, q.dead], args=args))
+        keys = [q.stream, q.delayed, q.dead, q.starts]
+        return [text(i) for i in await self.scripts.settle(keys=keys, args=args)]
 
     async def promote(self, queue: str) -> tuple[int, int]:
         """Move due messages into the stream; return (moved, µs until next due or -1)."""
@@ -263,36 +287,30 @@ class Broker:
         return [text(i) for i in lost]
 
     async def reclaim(
-        self, queue: str, consumer: str, min_idle_ms: int, count: int, max_deliveries: int
-    ) -> tuple[list[RawDelivery], list[RawDelivery]]:
-        """Claim entries idle longer than ``min_idle_ms``; return (claimed, dead-lettered).
-
-        An entry delivered more than ``max_deliveries`` times is dead-lettered in the same
-        step, as ``max_deliveries_letter`` describes it."""
+        self, queue: str, consumer: str, min_idle_ms: int, count: int
+    ) -> list[RawDelivery]:
+        """Claim entries idle longer than ``min_idle_ms`` (their holder died or stalled)."""
         q = self.keys.queue(queue)
-        _, details = encode_dead_letter(max_deliveries_letter(b"", 0, consumer))
         claimed: list[RawDelivery] = []
-        dead: list[RawDelivery] = []
         start = "0-0"
         while count > len(claimed):
-            args = [GROUP, consumer, min_idle_ms, count - len(claimed), max_deliveries, start]
+            args = [GROUP, consumer, min_idle_ms, count - len(claimed), start]
             with group_errors():
-                cursor, got, died = await self.scripts.reclaim(
-                    keys=[q.stream, q.dead], args=[*args, details, MAX_DELIVERIES_MESSAGE]
-                )
+                cursor, got = await self.scripts.reclaim(keys=[q.stream, q.starts], args=args)
             claimed += _deliveries(queue, got)
-            dead += _deliveries(queue, died)
             start = text(cursor)
             if start == "0-0":
                 break
-        return claimed, dead
+        return claimed
 
     async def release(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> int:
-        """Put entries back at the stream's tail for other workers; return how many."""
+        """Put entries back at the stream's tail for other workers, with their start counts;
+        return how many."""
         if not entry_ids:
             return 0
         q = self.keys.queue(queue)
-        return int(await self.scripts.release(keys=[q.stream], args=[GROUP, consumer, *entry_ids]))
+        args = [GROUP, consumer, STARTS_TTL_MS, *entry_ids]
+        return int(await self.scripts.release(keys=[q.stream, q.starts], args=args))
 
     async def owned(self, queue: str, consumer: str, count: int = 10_000) -> list[str]:
         """Ids of the entries ``consumer`` holds in ``queue``."""

@@ -62,7 +62,9 @@ def remote_error(exc: BaseException) -> RemoteError:
     return RemoteError(name, str(exc), text)
 
 
-def failure_meta(message: TaskMessage, queue: str, worker: str, error: RemoteError) -> TaskMeta:
+def failure_meta(
+    message: TaskMessage, delivery: RawDelivery, worker: str, error: RemoteError
+) -> TaskMeta:
     """The FAILURE record of a task that will not run again."""
     return TaskMeta(
         id=message.id,
@@ -70,9 +72,11 @@ def failure_meta(message: TaskMessage, queue: str, worker: str, error: RemoteErr
         name=message.task,
         error=error,
         retries=message.retries,
-        queue=queue,
+        queue=delivery.queue,
         worker=worker,
         date_done=time.time(),
+        entry_id=delivery.entry_id,
+        deliveries=delivery.deliveries,
     )
 
 
@@ -88,14 +92,15 @@ def dead_outcome(
     letter = DeadLetterRecord(reason, delivery.raw, error, retries, delivery.deliveries, worker)
     record = None
     if message is not None:
-        record = ResultRecord(failure_meta(message, delivery.queue, worker, error))
+        record = ResultRecord(failure_meta(message, delivery, worker, error))
     return Outcome(FAILURE, SettleOp.dead(delivery.entry_id, letter), record)
 
 
-def max_deliveries_outcome(delivery: RawDelivery, worker: str) -> Outcome:
-    """How a delivery past ``broker_max_deliveries`` ended: ``lua/reclaim.lua`` dead-lettered
-    it, as ``max_deliveries_letter`` describes, in the step that took it from its holder."""
-    letter = max_deliveries_letter(delivery.raw, delivery.deliveries, worker)
+def max_deliveries_outcome(delivery: RawDelivery, worker: str, starts: int) -> Outcome:
+    """How a delivery that had started ``starts`` times (``broker_max_deliveries``) ended:
+    ``lua/start.lua`` dead-lettered it, as ``max_deliveries_letter`` describes, instead of
+    starting it again."""
+    letter = max_deliveries_letter(delivery.raw, starts, delivery.deliveries, worker)
     try:
         message: TaskMessage | None = decode_message(delivery.raw)
     except DecodeError:
@@ -218,6 +223,8 @@ class Executor:
             retries=message.retries,
             queue=delivery.queue,
             worker=self.worker,
+            entry_id=delivery.entry_id,
+            deliveries=delivery.deliveries,
             **fields,
         )
 

@@ -2,7 +2,7 @@
 
 A live worker renews its entries well inside the visibility timeout, so a long task is never
 handed to a second worker; entries silent for longer than the timeout belonged to a worker
-that died, and are claimed (or dead-lettered past ``broker_max_deliveries``).
+that died, and are claimed.
 """
 
 from __future__ import annotations
@@ -29,9 +29,7 @@ class LeaseKeeper:
         queues: Sequence[str],
         inflight: Inflight,
         visibility_timeout: float,
-        max_deliveries: int,
         on_claimed: Callable[[list[RawDelivery]], None],
-        on_dead: Callable[[list[RawDelivery]], None],
     ) -> None:
         self.broker = broker
         self.consumer = consumer
@@ -39,9 +37,7 @@ class LeaseKeeper:
         self.inflight = inflight
         self.timeout_ms = int(visibility_timeout * 1000)
         self.interval = max(visibility_timeout / 4, 0.02)
-        self.max_deliveries = max_deliveries
         self.on_claimed = on_claimed
-        self.on_dead = on_dead
         self.reclaiming = True
 
     async def run(self) -> None:
@@ -88,14 +84,7 @@ class LeaseKeeper:
             free = max(inflight.free, overflow)
             if free <= 0:
                 return
-            claimed, dead = await self.broker.reclaim(
-                queue, self.consumer, self.timeout_ms, free, self.max_deliveries
-            )
+            claimed = await self.broker.reclaim(queue, self.consumer, self.timeout_ms, free)
             if claimed:
                 log.info("entries_reclaimed", queue=queue, count=len(claimed))
                 self.on_claimed(claimed)
-            if dead:
-                log.error(
-                    "entries_dead_lettered", queue=queue, count=len(dead), reason="max_deliveries"
-                )
-                self.on_dead(dead)

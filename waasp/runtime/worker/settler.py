@@ -30,11 +30,13 @@ class Settler:
         self,
         broker: Broker,
         results: ResultBackend,
+        consumer: str,
         on_settled: Callable[[list[RawDelivery]], None],
         events: EventRecorder | None = None,
     ) -> None:
         self.broker = broker
         self.results = results
+        self.consumer = consumer
         self.on_settled = on_settled
         self.events = events  # monitoring events, written last in a flush when due
         self._started: dict[str, TaskMeta] = {}
@@ -107,7 +109,8 @@ class Settler:
         for delivery, outcome in finished:
             ops[delivery.queue].append(outcome.op)
         for queue, queue_ops in ops.items():
-            await self._persist(functools.partial(self.broker.settle, queue, queue_ops), "acks")
+            settle = functools.partial(self._settle, queue, queue_ops, finished)
+            await self._persist(settle, "acks")
         if finished:
             self.on_settled([delivery for delivery, _ in finished])
         if events is not None and self.events is not None:
@@ -117,6 +120,27 @@ class Settler:
         return self.events is not None and (
             self.events.due or (self._closing and self.events.pending)
         )
+
+    async def _settle(
+        self, queue: str, ops: list[SettleOp], finished: list[tuple[RawDelivery, Outcome]]
+    ) -> None:
+        lost = set(await self.broker.settle(queue, self.consumer, ops))
+        if not lost:
+            return
+        # Another worker claimed these entries while this one stalled, and settles them; on
+        # the result backend its records take precedence over this one's.
+        for delivery, outcome in finished:
+            if delivery.queue == queue and delivery.entry_id in lost:
+                meta = outcome.record.meta if outcome.record is not None else None
+                log.warning(
+                    "outcome_discarded",
+                    queue=queue,
+                    entry_id=delivery.entry_id,
+                    task_id=meta.id if meta else None,
+                    task=meta.name if meta else None,
+                    state=outcome.state.value,
+                    reason="entry_lost",
+                )
 
     async def _persist(self, write: Callable[[], Awaitable[object]], what: str) -> None:
         # Never drop a batch: the entries stay unacknowledged until the write succeeds.

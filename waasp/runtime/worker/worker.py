@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery
+from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery, StartVerdict
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
@@ -26,6 +26,7 @@ from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
 from waasp.runtime.worker.settler import Settler
+from waasp.runtime.worker.starts import StartGate
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -80,7 +81,8 @@ class Worker:
         events = (
             EventRecorder(self.broker, conf, self.name) if conf.worker_send_task_events else None
         )
-        self.settler = Settler(self.broker, self.results, self._settled, events)
+        self.settler = Settler(self.broker, self.results, self.name, self._settled, events)
+        self.starts = StartGate(self.broker, self.name, conf.broker_max_deliveries)
         self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
@@ -88,9 +90,7 @@ class Worker:
             self.queues,
             self.inflight,
             conf.broker_visibility_timeout,
-            conf.broker_max_deliveries,
             self._enqueue_local,
-            self._dead_lettered,
         )
         self.promoter = Promoter(self.broker, self.queues)
         self.heartbeat = Heartbeat(
@@ -263,6 +263,10 @@ class Worker:
             delivery = await self.buffer.get()
             if delivery is None:
                 return
+            verdict = await self.starts.begin(delivery)
+            if verdict is not StartVerdict.RUN:
+                self._not_started(delivery, verdict)
+                continue
             self.inflight.running += 1
             began = time.perf_counter()
             try:
@@ -282,10 +286,29 @@ class Worker:
     def _settled(self, deliveries: list[RawDelivery]) -> None:
         self.inflight.remove(deliveries)
 
-    def _dead_lettered(self, deliveries: list[RawDelivery]) -> None:
-        # A reclaim dead-lettered them (delivered too often): record their FAILURE and events.
-        for delivery in deliveries:
-            self.settler.settled_elsewhere(delivery, max_deliveries_outcome(delivery, self.name))
+    def _not_started(self, delivery: RawDelivery, verdict: StartVerdict) -> None:
+        if verdict is StartVerdict.DEAD:
+            # It kept killing its workers, and was dead-lettered instead of starting again:
+            # record its FAILURE and events.
+            starts = self.starts.max_starts
+            log.error(
+                "delivery_dead_lettered",
+                queue=delivery.queue,
+                entry_id=delivery.entry_id,
+                reason="max_deliveries",
+                starts=starts,
+            )
+            outcome = max_deliveries_outcome(delivery, self.name, starts)
+            self.settler.settled_elsewhere(delivery, outcome)
+        else:
+            # Another worker claimed it while this one stalled, and runs it.
+            log.warning(
+                "delivery_dropped",
+                queue=delivery.queue,
+                entry_id=delivery.entry_id,
+                reason="lease_lost",
+            )
+        self.inflight.remove([delivery])
 
     async def _idle(self) -> bool:
         if self.inflight.count or self.settler.pending:

@@ -1,21 +1,26 @@
 -- Settle finished deliveries of one queue in one atomic step.
--- KEYS[1] stream, KEYS[2] delay set, KEYS[3] dead-letter stream
--- ARGV[1] group, ARGV[2] wake channel, then four values per delivery:
+-- KEYS[1] stream, KEYS[2] delay set, KEYS[3] dead-letter stream, KEYS[4] starts hash
+-- ARGV[1] group, ARGV[2] wake channel, ARGV[3] consumer, then four values per delivery:
 --   "ack",   entry id, "", ""                      done: acknowledge and delete
 --   "retry", entry id, next message, delay in ms   acknowledge, and schedule the next attempt
 --   "dead",  entry id, raw message, details JSON   acknowledge, and dead-letter
--- A retry or dead letter happens only if this call acknowledged the entry, so a duplicate
--- delivery that finishes second cannot schedule a second retry or a second dead letter.
--- Returns the number of entries this call acknowledged.
+-- Only a delivery this consumer still owns is settled (with its start count dropped). One it
+-- lost (another worker claimed the entry while this one stalled, and runs or ran it) is left
+-- alone: its owner settles it, so a late duplicate can neither acknowledge the entry under its
+-- owner, nor schedule a second retry, nor write a second dead letter.
+-- Returns the entry ids this consumer no longer owned: their outcome is discarded.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local acked = 0
-for i = 3, #ARGV, 4 do
+local lost = {}
+for i = 4, #ARGV, 4 do
   local kind, id = ARGV[i], ARGV[i + 1]
-  local n = redis.call('XACK', KEYS[1], ARGV[1], id)
-  redis.call('XDEL', KEYS[1], id)
-  if n == 1 then
-    acked = acked + 1
+  local p = redis.pcall('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[3])
+  if (type(p) == 'table' and p.err) or #p == 0 then
+    table.insert(lost, id)
+  else
+    redis.call('XACK', KEYS[1], ARGV[1], id)
+    redis.call('XDEL', KEYS[1], id)
+    redis.call('HDEL', KEYS[4], id)
     if kind == 'retry' then
       local delay = tonumber(ARGV[i + 3])
       if delay <= 0 then
@@ -33,4 +38,4 @@ for i = 3, #ARGV, 4 do
     end
   end
 end
-return acked
+return lost

@@ -1,0 +1,112 @@
+"""A worker that stalls past the visibility timeout loses its entries to another worker; when it
+comes back, its late outcomes are discarded and what it had not started is not run."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+from tests.integration.runtime import apps
+from tests.integration.runtime.conftest import WorkerFactory, runs, stream_state, wait_until
+from waasp.runtime import SUCCESS, AsyncResult, Runtime
+
+STALLED_ENV = {"WAASP_VISIBILITY_TIMEOUT": "0.6"}
+# One executor and room for four: the tasks sent behind the stalled one wait in its buffer.
+ONE_AT_A_TIME = ("--prefetch-multiplier", "4")
+
+
+async def assert_only_the_prompt_outcome_stands(
+    runtime: Runtime, result: AsyncResult, tag: str
+) -> None:
+    """The second execution's SUCCESS is the task's outcome: no retry, no dead letter."""
+    meta = await result.meta()
+    assert (meta.state, meta.result) == (SUCCESS, "prompt"), meta
+    assert await runs(runtime, f"outlived:{tag}") == 2
+    delayed = runtime.keys.queue("default").delayed
+    assert await runtime.broker.client.zcard(delayed) == 0, "no retry was scheduled"
+    assert sum((await runtime.dlq.count()).values()) == 0, "no dead letter was written"
+    assert await stream_state(runtime) == (0, 0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ending", ["retry", "fail", "succeed"])
+async def test_a_stopped_workers_late_outcome_does_not_replace_the_final_state(
+    runtime: Runtime, workers: WorkerFactory, ending: str
+) -> None:
+    """Worker 1 is SIGSTOPped mid-task past the visibility timeout; worker 2 reclaims and
+    finishes the task and the two tasks queued behind it. Resumed, worker 1 ends the task
+    (retry, failure or another value): that outcome is discarded and logged, the state stays
+    SUCCESS, and worker 1 drops the two entries it lost before starting them."""
+    tag = f"stop-{ending}"
+    first = await apps.outlived.delay(tag, ending, False)
+    behind = [await apps.ping.delay(f"{tag}-{i}") for i in range(2)]
+    stalled = workers.start(concurrency=1, env=STALLED_ENV, extra_args=ONE_AT_A_TIME)
+
+    async def first_started() -> bool:
+        return await runs(runtime, f"outlived:{tag}") == 1
+
+    await wait_until(first_started, timeout=20)
+    stalled.signal(signal.SIGSTOP)
+    try:
+        rescuer = workers.start(concurrency=1, env=STALLED_ENV)
+        assert await first.get(timeout=30) == "prompt"
+        for i, result in enumerate(behind):
+            assert await result.get(timeout=30) == f"{tag}-{i}"
+    finally:
+        stalled.signal(signal.SIGCONT)
+
+    async def late_outcome_settled() -> bool:
+        output = stalled.output()
+        return "outcome_discarded" in output or await first.state() != SUCCESS
+
+    async def lost_entries_passed() -> bool:
+        ran_twice = [await runs(runtime, f"ping:{tag}-{i}") for i in range(2)]
+        return stalled.output().count("delivery_dropped") == 2 or max(ran_twice) > 1
+
+    await wait_until(late_outcome_settled, timeout=30)
+    await wait_until(lost_entries_passed, timeout=30)
+    stalled.signal(signal.SIGTERM)
+    assert await stalled.exited(timeout=30) == 0, stalled.output()
+    await assert_only_the_prompt_outcome_stands(runtime, first, tag)
+    for i in range(2):
+        assert await runs(runtime, f"ping:{tag}-{i}") == 1, "a lost entry ran twice"
+    assert rescuer.alive(), rescuer.output()
+
+
+@pytest.mark.slow
+async def test_a_blocked_loops_late_retry_does_not_replace_the_final_state(
+    runtime: Runtime, workers: WorkerFactory
+) -> None:
+    """A task blocks its worker's event loop (a sync sleep inside ``async def``) until a second
+    worker has run it; its late retry neither replaces the SUCCESS nor schedules a run, and the
+    tasks queued behind it run once."""
+    tag = "blocked"
+    first = await apps.outlived.delay(tag, "retry", True)
+    behind = [await apps.ping.delay(f"{tag}-{i}") for i in range(2)]
+    blocked = workers.start(concurrency=1, env=STALLED_ENV, extra_args=ONE_AT_A_TIME)
+
+    async def first_started() -> bool:
+        return await runs(runtime, f"outlived:{tag}") == 1
+
+    await wait_until(first_started, timeout=20)
+    workers.start(concurrency=1, env=STALLED_ENV)
+    assert await first.get(timeout=60) == "prompt"
+    for i, result in enumerate(behind):
+        assert await result.get(timeout=30) == f"{tag}-{i}"
+
+    async def late_retry_ended() -> bool:
+        return await runs(runtime, f"outlived-late:{tag}") == 1
+
+    async def behind_passed() -> bool:
+        # Dropped (its lease was lost while the loop was blocked) or run: either way, done.
+        ran = [await runs(runtime, f"ping:{tag}-{i}") for i in range(2)]
+        return blocked.output().count("delivery_dropped") + sum(ran) >= 4
+
+    await wait_until(late_retry_ended, timeout=60)
+    await wait_until(behind_passed, timeout=30)
+    blocked.signal(signal.SIGTERM)
+    assert await blocked.exited(timeout=30) == 0, blocked.output()
+    await assert_only_the_prompt_outcome_stands(runtime, first, tag)
+    for i in range(2):
+        assert await runs(runtime, f"ping:{tag}-{i}") == 1, "a lost entry ran twice"
