@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import NoScriptError
 
 from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.broker.replies import text
@@ -20,6 +20,10 @@ from waasp.runtime.message import ResultRecord, TaskMeta, decode_meta, encode_me
 from waasp.runtime.states import PENDING, READY_STATES
 
 RECHECK_AFTER = 1.0
+# Records per call of lua/store_result.lua: a call per record would cost the server several
+# times what its writes do. (The keys of one call share no hash tag: a Redis Cluster result
+# backend needs them grouped by slot.)
+STORE_BATCH = 1000
 # An idle pub/sub connection is written to this often, to notice one the server dropped.
 PING_AFTER = 15.0
 
@@ -51,29 +55,21 @@ class ResultBackend:
         return decode_meta(raw) if raw else TaskMeta(id=task_id, state=PENDING)
 
     async def store_many(self, records: Sequence[ResultRecord]) -> list[bool]:
-        """Write records in one round trip; ready ones are announced to waiters. A record
-        from an earlier delivery than the stored one's is refused (``lua/store_result.lua``);
-        return, per record, whether it was stored."""
-        try:
-            return await self._store_many(records)
-        except NoScriptError:
-            # Redis restarted and lost its scripts. Storing a record twice changes nothing,
-            # so the whole batch is sent again.
-            self._store.sha = await self.client.script_load(self._store.script)
-            return await self._store_many(records)
-
-    async def _store_many(self, records: Sequence[ResultRecord]) -> list[bool]:
-        # By digest alone: a script registered on the pipeline costs a SCRIPT EXISTS round
-        # trip per flush.
-        async with self.client.pipeline(transaction=False) as pipe:
-            for record in records:
+        """Write records (a script call per thousand); ready ones are announced to waiters. A
+        record from an earlier delivery than the stored one's is refused
+        (``lua/store_result.lua``); return, per record, whether it was stored."""
+        stored: list[bool] = []
+        for start in range(0, len(records), STORE_BATCH):
+            keys: list[str] = []
+            args: list[Any] = [self.expires_ms]
+            for record in records[start : start + STORE_BATCH]:
                 meta = record.meta
                 encoded = record.encoded if record.encoded is not None else encode_meta(meta)
                 ready = meta.state.value if meta.state in READY_STATES else ""
-                delivery = (meta.entry_id or "", meta.deliveries)
-                key = self.keys.result(meta.id)
-                pipe.evalsha(self._store.sha, 1, key, encoded, self.expires_ms, ready, *delivery)
-            return [bool(stored) for stored in await pipe.execute()]
+                keys.append(self.keys.result(meta.id))
+                args += [encoded, ready, meta.entry_id or "", meta.deliveries]
+            stored += [bool(x) for x in await self._store(keys=keys, args=args)]
+        return stored
 
     async def forget(self, task_id: str) -> None:
         """Delete a task's record."""

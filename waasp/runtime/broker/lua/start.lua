@@ -11,8 +11,6 @@
 -- Starts are counted, not deliveries, so the messages a crashing worker had only prefetched
 -- are redelivered freely. A group or stream that vanished (Redis restarted without its data)
 -- cannot have handed the entry to another worker: such an entry runs, uncounted.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local most = tonumber(ARGV[3])
 local codes = {}
 local counted = false
@@ -24,9 +22,8 @@ for i = 7, #ARGV do
   elseif #p == 0 then
     table.insert(codes, 1)
   else
-    local starts = tonumber(redis.call('HGET', KEYS[2], id) or '0')
+    local starts = redis.call('HINCRBY', KEYS[2], id, 1) - 1
     if starts < most then
-      redis.call('HINCRBY', KEYS[2], id, 1)
       counted = true
       table.insert(codes, 0)
     else
@@ -37,9 +34,10 @@ for i = 7, #ARGV do
         for j = 1, #fields, 2 do
           if fields[j] == 'message' then message = fields[j + 1] end
         end
+        local t = redis.call('TIME')
         local details = cjson.decode(ARGV[5])
         details.deliveries = p[1][4]
-        details.failed_at = now
+        details.failed_at = tonumber(t[1]) + tonumber(t[2]) / 1000000
         details.error.message = string.format(ARGV[6], starts)
         redis.call('XADD', KEYS[3], '*', 'message', message, 'details', cjson.encode(details))
       end

@@ -1,42 +1,47 @@
--- Store a task's record, unless a later delivery of the task has stored one.
--- KEYS[1] the task's record (its key is also the channel its waiters listen on)
--- ARGV[1] the record JSON, ARGV[2] TTL ms, ARGV[3] the state to publish ("" publishes
--- nothing), ARGV[4] the stream entry id of the delivery that wrote the record ("" if none),
--- ARGV[5] that delivery's count
+-- Store task records, each unless a later delivery of its task has stored one.
+-- KEYS[1..n] the tasks' records (each key is also the channel its waiters listen on)
+-- ARGV[1] TTL ms, then four values per key: the record JSON, the state to publish ("" to
+-- publish nothing), the stream entry id of the delivery that wrote it ("" if none), and that
+-- delivery's count
 -- A record carries the "entry_id" and "deliveries" of the delivery that wrote it. Stream ids
 -- grow, and each redelivery of an entry counts one more, so a record from an earlier delivery
--- (an older entry, or the same entry delivered fewer times) never replaces a later one: a
--- worker that stalled past the visibility timeout and finishes a task another worker has
--- taken over cannot overwrite its outcome (a SUCCESS waiters have read, a retry, a FAILURE).
--- Returns 1 if the record was stored, 0 if it was refused.
+-- (an older entry, or the same entry delivered fewer times) never replaces a later one's: a
+-- worker that stalled past the visibility timeout and finishes a task another worker took
+-- over cannot overwrite that worker's outcome (a SUCCESS waiters have read, a retry, a FAILURE).
+-- Returns, per key, 1 if its record was stored, 0 if it was refused.
 local function parse(id)
-  local ms, seq = string.match(id or '', '^(%d+)-(%d+)$')
+  local ms, seq = string.match(id, '^(%d+)-(%d+)$')
   if ms == nil then return nil end
   return tonumber(ms), tonumber(seq)
 end
 
-local function earlier(ms, seq, n, other_ms, other_seq, other_n)
-  if ms ~= other_ms then return ms < other_ms end
-  if seq ~= other_seq then return seq < other_seq end
-  return n < other_n
+local function superseded(key, id, n)
+  local ms, seq = parse(id)
+  if ms == nil then return false end
+  local old = redis.call('GET', key)
+  if not old then return false end
+  local ok, record = pcall(cjson.decode, old)
+  if not ok or type(record) ~= 'table' or type(record.entry_id) ~= 'string' then
+    return false
+  end
+  local old_ms, old_seq = parse(record.entry_id)
+  if old_ms == nil then return false end
+  if ms ~= old_ms then return ms < old_ms end
+  if seq ~= old_seq then return seq < old_seq end
+  return n < (tonumber(record.deliveries) or 0)
 end
 
-local ms, seq = parse(ARGV[4])
-if ms ~= nil then
-  local old = redis.call('GET', KEYS[1])
-  if old then
-    local ok, record = pcall(cjson.decode, old)
-    if ok and type(record) == 'table' and type(record.entry_id) == 'string' then
-      local old_ms, old_seq = parse(record.entry_id)
-      local old_n = tonumber(record.deliveries) or 0
-      if old_ms ~= nil and earlier(ms, seq, tonumber(ARGV[5]), old_ms, old_seq, old_n) then
-        return 0
-      end
+local stored = {}
+for i = 1, #KEYS do
+  local a = 2 + (i - 1) * 4
+  if superseded(KEYS[i], ARGV[a + 2], tonumber(ARGV[a + 3])) then
+    stored[i] = 0
+  else
+    redis.call('SET', KEYS[i], ARGV[a], 'PX', ARGV[1])
+    if ARGV[a + 1] ~= '' then
+      redis.call('PUBLISH', KEYS[i], ARGV[a + 1])
     end
+    stored[i] = 1
   end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-if ARGV[3] ~= '' then
-  redis.call('PUBLISH', KEYS[1], ARGV[3])
-end
-return 1
+return stored
