@@ -14,13 +14,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from redis.exceptions import ResponseError
 
 from tests.integration.runtime import apps
-from waasp.runtime import Runtime
+from waasp.runtime import FAILURE, Runtime
 from waasp.runtime.app import default_result_url
 from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.keys import GROUP
@@ -238,6 +239,25 @@ class WorkerFactory:
         for worker in self.started:
             if worker.alive():
                 worker.kill()
+
+
+async def start_until_failed(
+    workers: WorkerFactory, result: AsyncResult, attempts: int, **start: Any
+) -> WorkerProcess:
+    """Start workers one at a time, each once the last has died, until ``result`` is FAILURE
+    (a poison task dead-lettered); return the last worker."""
+    worker = None
+    for _ in range(attempts):
+        worker = workers.start(**start)
+
+        async def died_or_failed(current: WorkerProcess = worker) -> bool:
+            return not current.alive() or await result.state() == FAILURE
+
+        await wait_until(died_or_failed, timeout=30)
+        if await result.state() == FAILURE:
+            break
+    assert worker is not None
+    return worker
 
 
 def worker_env(redis_url: str, key_prefix: str, visibility_timeout: float) -> dict[str, str]:

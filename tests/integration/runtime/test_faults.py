@@ -8,8 +8,8 @@ import pytest
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import (
     WorkerFactory,
-    WorkerProcess,
     runs,
+    start_until_failed,
     stream_state,
     wait_settled,
     wait_until,
@@ -72,17 +72,8 @@ async def test_poison_task_is_dead_lettered_after_max_deliveries(
     max_deliveries = 3
     env = {"WAASP_VISIBILITY_TIMEOUT": "0.4", "WAASP_TEST_MAX_DELIVERIES": str(max_deliveries)}
     result = await task.delay("p")
-    worker = None
-    for _ in range(max_deliveries + 2):
-        worker = workers.start(concurrency=2, env=env)
-
-        async def died_or_dead(current: WorkerProcess = worker) -> bool:
-            return not current.alive() or await result.state() == FAILURE
-
-        await wait_until(died_or_dead, timeout=20)
-        if await result.state() == FAILURE:
-            break
-    assert worker is not None and worker.alive(), "the last worker survived the poison"
+    worker = await start_until_failed(workers, result, max_deliveries + 2, concurrency=2, env=env)
+    assert worker.alive(), "the last worker survived the poison"
     assert await runs(runtime, "poison:p") == max_deliveries
     meta = await result.meta()
     assert meta.state == FAILURE

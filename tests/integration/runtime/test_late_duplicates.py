@@ -9,7 +9,13 @@ import pytest
 
 from tests import servers
 from tests.integration.runtime import apps
-from tests.integration.runtime.conftest import WorkerFactory, runs, stream_state, wait_until
+from tests.integration.runtime.conftest import (
+    WorkerFactory,
+    WorkerProcess,
+    runs,
+    stream_state,
+    wait_until,
+)
 from waasp.runtime import SUCCESS, AsyncResult, Runtime
 
 STALLED_ENV = {"WAASP_VISIBILITY_TIMEOUT": "0.6"}
@@ -17,10 +23,13 @@ STALLED_ENV = {"WAASP_VISIBILITY_TIMEOUT": "0.6"}
 ONE_AT_A_TIME = ("--prefetch-multiplier", "4")
 
 
-async def assert_only_the_prompt_outcome_stands(
-    runtime: Runtime, result: AsyncResult, tag: str
+async def stop_and_check(
+    runtime: Runtime, late: WorkerProcess, result: AsyncResult, tag: str
 ) -> None:
-    """The second execution's SUCCESS is the task's outcome: no retry, no dead letter."""
+    """Stop the worker that finished late; the second execution's SUCCESS is the task's
+    outcome (no retry, no dead letter), and the tasks queued behind it ran once."""
+    late.signal(signal.SIGTERM)
+    assert await late.exited(timeout=30) == 0, late.output()
     meta = await result.meta()
     assert (meta.state, meta.result) == (SUCCESS, "prompt"), meta
     assert await runs(runtime, f"outlived:{tag}") == 2
@@ -28,6 +37,8 @@ async def assert_only_the_prompt_outcome_stands(
     assert await runtime.broker.client.zcard(delayed) == 0, "no retry was scheduled"
     assert sum((await runtime.dlq.count()).values()) == 0, "no dead letter was written"
     assert await stream_state(runtime) == (0, 0)
+    for i in range(2):
+        assert await runs(runtime, f"ping:{tag}-{i}") == 1, "a lost entry ran twice"
 
 
 @pytest.mark.slow
@@ -81,11 +92,7 @@ async def test_a_stopped_workers_late_outcome_does_not_replace_the_final_state(
 
     await wait_until(late_outcome_settled, timeout=30)
     await wait_until(lost_entries_passed, timeout=30)
-    stalled.signal(signal.SIGTERM)
-    assert await stalled.exited(timeout=30) == 0, stalled.output()
-    await assert_only_the_prompt_outcome_stands(runtime, first, tag)
-    for i in range(2):
-        assert await runs(runtime, f"ping:{tag}-{i}") == 1, "a lost entry ran twice"
+    await stop_and_check(runtime, stalled, first, tag)
     assert rescuer.alive(), rescuer.output()
 
 
@@ -120,8 +127,4 @@ async def test_a_blocked_loops_late_retry_does_not_replace_the_final_state(
 
     await wait_until(late_retry_ended, timeout=60)
     await wait_until(behind_passed, timeout=30)
-    blocked.signal(signal.SIGTERM)
-    assert await blocked.exited(timeout=30) == 0, blocked.output()
-    await assert_only_the_prompt_outcome_stands(runtime, first, tag)
-    for i in range(2):
-        assert await runs(runtime, f"ping:{tag}-{i}") == 1, "a lost entry ran twice"
+    await stop_and_check(runtime, blocked, first, tag)

@@ -10,8 +10,8 @@ import pytest
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import (
     WorkerFactory,
-    WorkerProcess,
     runs,
+    start_until_failed,
     stream_state,
     wait_settled,
     wait_until,
@@ -31,17 +31,11 @@ async def test_a_poison_message_does_not_dead_letter_the_tasks_prefetched_with_i
     env = {"WAASP_VISIBILITY_TIMEOUT": "0.4", "WAASP_TEST_MAX_DELIVERIES": str(MAX_STARTS)}
     poison = await apps.exit_own_worker.delay("prefetched")
     innocent = [await apps.ping.delay(f"innocent-{i}") for i in range(3)]
-    worker: WorkerProcess | None = None
-    for _ in range(MAX_STARTS + 2):
-        worker = workers.start(concurrency=1, env=env, extra_args=("--prefetch-multiplier", "4"))
-
-        async def died_or_dead(current: WorkerProcess = worker) -> bool:
-            return not current.alive() or await poison.state() == FAILURE
-
-        await wait_until(died_or_dead, timeout=30)
-        if await poison.state() == FAILURE:
-            break
-    assert worker is not None and worker.alive(), "the last worker survived the poison"
+    prefetch = ("--prefetch-multiplier", "4")
+    worker = await start_until_failed(
+        workers, poison, MAX_STARTS + 2, concurrency=1, env=env, extra_args=prefetch
+    )
+    assert worker.alive(), "the last worker survived the poison"
     assert await runs(runtime, "poison:prefetched") == MAX_STARTS
     for i, result in enumerate(innocent):
         assert await result.get(timeout=30) == f"innocent-{i}"
