@@ -13,6 +13,8 @@ import pytest
 from waasp.runtime import RETRY, SUCCESS, Runtime, TaskState
 from waasp.runtime.broker import Broker, RawDelivery, SettleOp, StartVerdict
 from waasp.runtime.message import ResultRecord, TaskMessage, TaskMeta, encode_message
+from waasp.runtime.worker.inflight import Inflight
+from waasp.runtime.worker.settler import Settler
 from waasp.runtime.worker.starts import StartGate
 
 QUEUE = "default"
@@ -135,9 +137,9 @@ async def test_executors_starting_together_share_one_round_trip(
         return await start(queue, consumer, ids, most)
 
     monkeypatch.setattr(broker, "start", counted)  # counts the calls; Redis is real
-    gate = StartGate(broker, "c1", 5)
-    verdicts = await asyncio.gather(*(gate.begin(d) for d in deliveries))
-    assert verdicts == [StartVerdict.RUN] * 20
+    settler = Settler(broker, runtime.results, "c1", lambda _: None)
+    gate = StartGate(broker, "c1", 5, Inflight(20), settler)
+    assert await asyncio.gather(*(gate.begin(d) for d in deliveries)) == [True] * 20
     assert calls == [20]
     starts = await broker.client.hgetall(runtime.keys.queue(QUEUE).starts)
     assert sorted(starts.values()) == [b"1"] * 20

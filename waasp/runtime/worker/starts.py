@@ -16,6 +16,10 @@ import structlog
 
 from waasp.runtime.backoff import Backoff
 from waasp.runtime.broker import REDIS_ERRORS, Broker, RawDelivery, StartVerdict
+from waasp.runtime.message import DecodeError, decode_message
+from waasp.runtime.worker.executor import max_deliveries_outcome
+from waasp.runtime.worker.inflight import Inflight
+from waasp.runtime.worker.settler import Settler
 
 log = structlog.get_logger("waasp.runtime.worker.starts")
 
@@ -24,16 +28,43 @@ class StartGate:
     """Marks deliveries started before their tasks run; executors starting in the same loop
     turn share one round trip."""
 
-    def __init__(self, broker: Broker, consumer: str, max_starts: int) -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        consumer: str,
+        max_starts: int,
+        inflight: Inflight,
+        settler: Settler,
+    ) -> None:
         self.broker = broker
         self.consumer = consumer
         self.max_starts = max_starts
+        self.inflight = inflight
+        self.settler = settler
         self._waiting: list[tuple[RawDelivery, asyncio.Future[StartVerdict]]] = []
         self._lock = asyncio.Lock()
 
-    async def begin(self, delivery: RawDelivery) -> StartVerdict:
-        """Count this start and say whether the task may run; wait while Redis is away, since
-        a task must not run before its start is counted."""
+    async def begin(self, delivery: RawDelivery) -> bool:
+        """Count this start and tell whether the task may run; wait while Redis is away, since
+        a task must not run before its start is counted. A delivery that may not run is let
+        go here (and, if dead-lettered, recorded FAILURE)."""
+        verdict = await self._verdict(delivery)
+        if verdict is StartVerdict.RUN:
+            return True
+        with structlog.contextvars.bound_contextvars(
+            queue=delivery.queue, entry_id=delivery.entry_id, **_identity(delivery)
+        ):
+            if verdict is StartVerdict.DEAD:
+                log.error("delivery_dead_lettered", reason="max_deliveries", starts=self.max_starts)
+                outcome = max_deliveries_outcome(delivery, self.consumer, self.max_starts)
+                self.settler.settled_elsewhere(delivery, outcome)
+            else:
+                # Another worker claimed it while this one stalled, and runs it.
+                log.warning("delivery_dropped", reason="lease_lost")
+        self.inflight.remove([delivery])
+        return False
+
+    async def _verdict(self, delivery: RawDelivery) -> StartVerdict:
         future: asyncio.Future[StartVerdict] = asyncio.get_running_loop().create_future()
         self._waiting.append((delivery, future))
         try:
@@ -43,7 +74,7 @@ class StartGate:
                     await asyncio.sleep(0)
                     await self._flush()
         except asyncio.CancelledError:
-            future.cancel()  # never counted as a start: it will not run
+            future.cancel()  # it will not run: a batch not yet sent leaves it out
             raise
         return future.result()
 
@@ -73,3 +104,11 @@ class StartGate:
             except REDIS_ERRORS as exc:
                 log.warning("start_mark_failed", queue=queue, error=str(exc))
                 await backoff.sleep()
+
+
+def _identity(delivery: RawDelivery) -> dict[str, str]:
+    try:
+        message = decode_message(delivery.raw)
+    except DecodeError:
+        return {}
+    return {"task_id": message.id, "task": message.task}

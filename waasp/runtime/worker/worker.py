@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery, StartVerdict
+from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
-from waasp.runtime.worker.executor import Executor, max_deliveries_outcome
+from waasp.runtime.worker.executor import Executor
 from waasp.runtime.worker.heartbeat import Heartbeat
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
@@ -82,7 +82,9 @@ class Worker:
             EventRecorder(self.broker, conf, self.name) if conf.worker_send_task_events else None
         )
         self.settler = Settler(self.broker, self.results, self.name, self._settled, events)
-        self.starts = StartGate(self.broker, self.name, conf.broker_max_deliveries)
+        self.starts = StartGate(
+            self.broker, self.name, conf.broker_max_deliveries, self.inflight, self.settler
+        )
         self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
@@ -263,9 +265,7 @@ class Worker:
             delivery = await self.buffer.get()
             if delivery is None:
                 return
-            verdict = await self.starts.begin(delivery)
-            if verdict is not StartVerdict.RUN:
-                self._not_started(delivery, verdict)
+            if not await self.starts.begin(delivery):
                 continue
             self.inflight.running += 1
             began = time.perf_counter()
@@ -285,30 +285,6 @@ class Worker:
 
     def _settled(self, deliveries: list[RawDelivery]) -> None:
         self.inflight.remove(deliveries)
-
-    def _not_started(self, delivery: RawDelivery, verdict: StartVerdict) -> None:
-        if verdict is StartVerdict.DEAD:
-            # It kept killing its workers, and was dead-lettered instead of starting again:
-            # record its FAILURE and events.
-            starts = self.starts.max_starts
-            log.error(
-                "delivery_dead_lettered",
-                queue=delivery.queue,
-                entry_id=delivery.entry_id,
-                reason="max_deliveries",
-                starts=starts,
-            )
-            outcome = max_deliveries_outcome(delivery, self.name, starts)
-            self.settler.settled_elsewhere(delivery, outcome)
-        else:
-            # Another worker claimed it while this one stalled, and runs it.
-            log.warning(
-                "delivery_dropped",
-                queue=delivery.queue,
-                entry_id=delivery.entry_id,
-                reason="lease_lost",
-            )
-        self.inflight.remove([delivery])
 
     async def _idle(self) -> bool:
         if self.inflight.count or self.settler.pending:
