@@ -139,7 +139,11 @@ async def test_executors_starting_together_share_one_round_trip(
     monkeypatch.setattr(broker, "start", counted)  # counts the calls; Redis is real
     settler = Settler(broker, runtime.results, "c1", lambda _: None)
     gate = StartGate(broker, "c1", 5, Inflight(20), settler)
-    assert await asyncio.gather(*(gate.begin(d) for d in deliveries)) == [True] * 20
+    service = asyncio.create_task(gate.run())
+    try:
+        assert await asyncio.gather(*(gate.begin(d) for d in deliveries)) == [True] * 20
+    finally:
+        service.cancel()
     assert calls == [20]
     starts = await broker.client.hgetall(runtime.keys.queue(QUEUE).starts)
     assert sorted(starts.values()) == [b"1"] * 20

@@ -25,8 +25,8 @@ log = structlog.get_logger("waasp.runtime.worker.starts")
 
 
 class StartGate:
-    """Marks deliveries started before their tasks run; executors starting in the same loop
-    turn share one round trip."""
+    """Marks deliveries started before their tasks run. ``run`` sends the marks: executors
+    that start in the same loop turn share one round trip, and wake together."""
 
     def __init__(
         self,
@@ -42,13 +42,20 @@ class StartGate:
         self.inflight = inflight
         self.settler = settler
         self._waiting: list[tuple[RawDelivery, asyncio.Future[StartVerdict]]] = []
-        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
 
     async def begin(self, delivery: RawDelivery) -> bool:
         """Count this start and tell whether the task may run; wait while Redis is away, since
         a task must not run before its start is counted. A delivery that may not run is let
         go here (and, if dead-lettered, recorded FAILURE)."""
-        verdict = await self._verdict(delivery)
+        future: asyncio.Future[StartVerdict] = asyncio.get_running_loop().create_future()
+        self._waiting.append((delivery, future))
+        self._wake.set()
+        try:
+            verdict = await future
+        except asyncio.CancelledError:
+            future.cancel()  # it will not run: a batch not yet sent leaves it out
+            raise
         if verdict is StartVerdict.RUN:
             return True
         with structlog.contextvars.bound_contextvars(
@@ -64,37 +71,27 @@ class StartGate:
         self.inflight.remove([delivery])
         return False
 
-    async def _verdict(self, delivery: RawDelivery) -> StartVerdict:
-        future: asyncio.Future[StartVerdict] = asyncio.get_running_loop().create_future()
-        self._waiting.append((delivery, future))
-        try:
-            async with self._lock:
-                if not future.done():
-                    # Let the executors woken with this one add their deliveries to the batch.
-                    await asyncio.sleep(0)
-                    await self._flush()
-        except asyncio.CancelledError:
-            future.cancel()  # it will not run: a batch not yet sent leaves it out
-            raise
-        return future.result()
-
-    async def _flush(self) -> None:
-        batch, self._waiting = [(d, f) for d, f in self._waiting if not f.done()], []
-        by_queue: dict[str, list[tuple[RawDelivery, asyncio.Future[StartVerdict]]]] = defaultdict(
-            list
-        )
-        for delivery, future in batch:
-            by_queue[delivery.queue].append((delivery, future))
-        try:
+    async def run(self) -> None:
+        """Send the marks executors wait for, a batch at a time, until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch = [(d, f) for d, f in self._waiting if not f.done()]
+            self._waiting = []
+            by_queue: dict[str, list[tuple[RawDelivery, asyncio.Future[StartVerdict]]]] = (
+                defaultdict(list)
+            )
+            for delivery, future in batch:
+                by_queue[delivery.queue].append((delivery, future))
             for queue, items in by_queue.items():
                 verdicts = await self._mark(queue, [delivery.entry_id for delivery, _ in items])
                 for (_, future), verdict in zip(items, verdicts, strict=True):
                     if not future.done():
                         future.set_result(verdict)
-        except BaseException:
-            # Cancelled mid-batch: whoever takes the lock next sends the rest.
-            self._waiting[:0] = [(d, f) for d, f in batch if not f.done()]
-            raise
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # redis-py can return normally from a command cancelled mid-flight.
+                raise asyncio.CancelledError
 
     async def _mark(self, queue: str, entry_ids: list[str]) -> list[StartVerdict]:
         backoff = Backoff()

@@ -151,6 +151,7 @@ class Worker:
                     group.create_task(self.leases.run(), name="leases"),
                     group.create_task(self.promoter.run(), name="promoter"),
                     group.create_task(self.heartbeat.run(), name="heartbeat"),
+                    group.create_task(self.starts.run(), name="starts"),
                 ]
                 reader = group.create_task(self._read_loop(), name="reader")
                 executors = [
