@@ -83,11 +83,15 @@ class StartGate:
             )
             for delivery, future in batch:
                 by_queue[delivery.queue].append((delivery, future))
-            for queue, items in by_queue.items():
-                verdicts = await self._mark(queue, [delivery.entry_id for delivery, _ in items])
-                for (_, future), verdict in zip(items, verdicts, strict=True):
-                    if not future.done():
-                        future.set_result(verdict)
+            try:
+                for queue, items in by_queue.items():
+                    verdicts = await self._mark(queue, [d.entry_id for d, _ in items])
+                    for (_, future), verdict in zip(items, verdicts, strict=True):
+                        if not future.done():
+                            future.set_result(verdict)
+            finally:
+                for _, future in batch:
+                    future.cancel()  # the worker is stopping: what was not answered never runs
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 # redis-py can return normally from a command cancelled mid-flight.
