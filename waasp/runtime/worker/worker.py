@@ -35,11 +35,23 @@ log = structlog.get_logger("waasp.runtime.worker.worker")
 READ_BLOCK_MS = 1000
 BURST_READ_BLOCK_MS = 50
 MAX_READ_COUNT = 500
+CANCEL_AGAIN_AFTER = 0.5
 
 
 def _cancel_requested() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait for them to end, cancelling again those that carry on: a
+    cancellation that lands in the middle of a Redis command can be lost inside redis-py,
+    and a loop that goes on after it would keep its TaskGroup waiting for ever."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=CANCEL_AGAIN_AFTER)
 
 
 def consumer_name() -> str:
@@ -139,10 +151,10 @@ class Worker:
             concurrency=self.concurrency,
             burst=self.burst,
         )
-        await self._prepare()
-        for hook in self.runtime.startup_hooks:
-            await hook()
         try:
+            await self._prepare()
+            for hook in self.runtime.startup_hooks:
+                await hook()
             async with asyncio.TaskGroup() as group:
                 services = [
                     group.create_task(self.settler.run(), name="settler"),
@@ -155,7 +167,11 @@ class Worker:
                     group.create_task(self._execute_loop(), name=f"executor-{i}")
                     for i in range(self.concurrency)
                 ]
-                await self._stop.wait()
+                try:
+                    await self._stop.wait()
+                except asyncio.CancelledError:
+                    await _cancel_all([reader, *executors, *services])
+                    raise
                 await self._drain(reader, executors, services)
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
@@ -174,10 +190,17 @@ class Worker:
                 for queue in self.queues:
                     await self.broker.ensure_group(queue)
                 await self.broker.register_queues(self.queues)
-                return
             except REDIS_ERRORS as exc:
                 log.warning("broker_unreachable", error=str(exc))
                 await backoff.sleep()
+                continue
+            finally:
+                # redis-py can return normally from a command cancelled mid-flight (as from the
+                # reader's XREADGROUP): a start-up cancelled here ends, rather than going on to
+                # wait for a stop() that its canceller will never call.
+                if _cancel_requested():
+                    raise asyncio.CancelledError
+            return
 
     async def _drain(
         self,
@@ -204,8 +227,7 @@ class Worker:
             async with asyncio.timeout(max(self.shutdown_timeout, 1.0)):
                 await services[0]
         await self._hand_back()
-        for task in services:
-            task.cancel()
+        await _cancel_all(services)
         with contextlib.suppress(*REDIS_ERRORS):
             await self.heartbeat.remove()
 
