@@ -1,0 +1,66 @@
+"""What every ``waasp`` command shares: exit codes, output, the database connection."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+
+from waasp.db.pool import Database
+from waasp.errors import SettingsError
+from waasp.service import WhitelistService
+from waasp.settings import Settings
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def say(message: str) -> None:
+    """Print a line on stdout at once."""
+    print(message, flush=True)
+
+
+def error(message: str) -> None:
+    """Print ``waasp: error: message`` on stderr."""
+    print(f"waasp: error: {message}", file=sys.stderr, flush=True)
+
+
+def database_url(settings: Settings) -> str:
+    """The PostgreSQL URL, or a SettingsError saying how to get one."""
+    if settings.database_url is None:
+        raise SettingsError(
+            "WAASP_DATABASE_URL", "is not set (`waasp up` starts an embedded PostgreSQL)"
+        )
+    return settings.database_url
+
+
+def where(channel: str | None) -> str:
+    """``on every channel`` or ``on channel C``."""
+    return "on every channel" if channel is None else f"on channel {channel}"
+
+
+async def with_service(
+    settings: Settings, work: Callable[[WhitelistService], Awaitable[int]]
+) -> int:
+    """Run ``work`` with a service on a one-connection pool, closed afterwards."""
+    database = Database(database_url(settings), max_size=1)
+    await database.open()
+    try:
+        return await work(WhitelistService(database))
+    finally:
+        await database.close()
+
+
+def port(value: str) -> int:
+    """An argparse type: a TCP port number."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 65535, got {value!r}")
+    return number
