@@ -9,7 +9,7 @@ from dataclasses import replace
 import asyncpg
 
 from waasp.api import create_app
-from waasp.api.server import run_server, stop_on_signals
+from waasp.api.server import listen, run_server, serve_until_signalled
 from waasp.cli.common import EXIT_FAILURE, EXIT_OK, database_url, port, say
 from waasp.db.migrate import current_version, migrate
 from waasp.settings import Settings
@@ -24,6 +24,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port if args.port is None else args.port,
         database_url=database_url(settings),
     )
+    sockets = listen(settings.host, settings.port)  # a port in use fails first, in one line
     if settings.api_token is None:
         token, created = obtain_token(settings.data_dir)
         if created:
@@ -34,19 +35,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     runtime = tasks.configure(settings)
     app = create_app(settings, runtime=runtime, notify=runtime.notify_blocked_sender)
 
-    async def serve() -> None:
-        stop = asyncio.Event()
-        stop_on_signals(stop)
-
+    async def serve(stop: asyncio.Event) -> None:
         def listening(url: str) -> None:
             say(f"WAASP API on {url} (OpenAPI: {url}/api/v1/openapi.json)")
 
         try:
-            await run_server(app, settings.host, settings.port, stop, on_listening=listening)
+            await run_server(
+                app, settings.host, settings.port, stop, on_listening=listening, sockets=sockets
+            )
         finally:
             await runtime.close()
 
-    asyncio.run(serve())
+    serve_until_signalled(serve)
     return EXIT_OK
 
 
@@ -60,12 +60,10 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port if args.port is None else args.port,
     )
 
-    async def up() -> None:
-        stop = asyncio.Event()
-        stop_on_signals(stop)
+    async def up(stop: asyncio.Event) -> None:
         await run_up(settings, stop, say)
 
-    asyncio.run(up())
+    serve_until_signalled(up)
     return EXIT_OK
 
 

@@ -45,7 +45,10 @@ def _explain(exc: BaseException) -> tuple[str, bool]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
     handler: Command = args.handler
     try:
         settings = Settings.from_env()
