@@ -4,13 +4,15 @@ The tasks are the functions below, named after their module and function
 (``waasp.tasks.notify_blocked_sender``). ``WaaspRuntime(settings)`` registers them on a
 runtime of its own, which carries what they share (``context``). A process has one of
 them: ``waasp.tasks.runtime``, built on first use from the environment (``python -m
-waasp.runtime worker -A waasp.tasks:runtime``), or by ``configure(settings)`` once ``waasp up``
+waasp.runtime worker -A waasp.tasks:runtime``; the URLs of a running ``waasp up`` where the
+environment sets none), or by ``configure(settings)`` once ``waasp up``
 or ``waasp serve`` has resolved its settings. Importing this module builds nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,7 @@ import structlog
 from waasp.db.pool import Database
 from waasp.db.repositories import maintenance
 from waasp.errors import SettingsError
+from waasp.instance import environ_with_instance
 from waasp.notify import BlockFolder, Fold, WebhookFailed, blocked_message, post_json
 from waasp.runtime import ConfigurationError, Runtime, Task, crontab
 from waasp.settings import Settings
@@ -136,7 +139,8 @@ else:
         if name != "runtime":
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         try:
-            settings = Settings.from_env()
+            # With its URLs unset, a worker joins the ``waasp up`` running on the data dir.
+            settings = Settings.from_env(environ_with_instance(os.environ))
         except SettingsError as exc:
             # What the runtime's command line reports as one line, like its own settings.
             raise ConfigurationError(str(exc)) from None

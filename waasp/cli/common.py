@@ -33,7 +33,9 @@ def database_url(settings: Settings) -> str:
     """The PostgreSQL URL, or a SettingsError saying how to get one."""
     if settings.database_url is None:
         raise SettingsError(
-            "WAASP_DATABASE_URL", "is not set (`waasp up` starts an embedded PostgreSQL)"
+            "WAASP_DATABASE_URL",
+            f"is not set, and no `waasp up` runs on the data dir {settings.data_dir.resolve()} "
+            "(start one there, or set WAASP_DATA_DIR or WAASP_DATABASE_URL)",
         )
     return settings.database_url
 

@@ -27,8 +27,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     sockets = listen(settings.host, settings.port)  # a port in use fails first, in one line
     if settings.api_token is None:
         token, created = obtain_token(settings.data_dir)
+        path = token_path(settings.data_dir)
         if created:
-            say(f"API token (saved in {token_path(settings.data_dir)}): {token}")
+            say(f"API token (new, saved in {path}): {token}")
+        else:
+            say(f"API token: stored in {path} (read it with: cat {path})")
         settings = replace(settings, api_token=token)
     from waasp import tasks  # the task runtime, for notifications and monitoring
 

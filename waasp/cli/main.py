@@ -7,15 +7,17 @@ fails, 2 for bad usage or settings, and for ``check`` 0 allowed / 1 not allowed 
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 
 import asyncpg
 
 from waasp import __version__
-from waasp.cli import instance, whitelist
+from waasp.cli import instance, running, whitelist
 from waasp.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, Command, error
 from waasp.db.pool import SCHEMA_ERRORS, UNAVAILABLE_ERRORS, unavailable
 from waasp.errors import SettingsError, ValidationError, WaaspError
+from waasp.instance import environ_with_instance
 from waasp.logging import configure_logging
 from waasp.settings import Settings
 
@@ -26,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"waasp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     instance.add_parsers(sub)
+    running.add_parsers(sub)
     whitelist.add_parsers(sub)
     return parser
 
@@ -51,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     handler: Command = args.handler
     try:
-        settings = Settings.from_env()
+        # Every command but ``up`` itself finds the servers of a running ``up`` on its own.
+        environ = os.environ if args.command == "up" else environ_with_instance(os.environ)
+        settings = Settings.from_env(environ)
         configure_logging(settings.log_format, settings.log_level)
         return handler(args, settings)
     except KeyboardInterrupt:
