@@ -40,6 +40,8 @@ _ERROR_OBJECT = {
     },
 }
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
+_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
+_TIME_OR_NULL = {**_TIME, "type": ["string", "null"]}
 MONITOR_SCHEMAS: dict[str, Any] = {
     "Task": {
         "type": "object",
@@ -55,8 +57,8 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "retries": {"type": "integer"},
             "queue": {"type": ["string", "null"]},
             "worker": {"type": ["string", "null"]},
-            "started_at": _NUMBER_OR_NULL,
-            "date_done": _NUMBER_OR_NULL,
+            "started_at": _TIME_OR_NULL,
+            "date_done": _TIME_OR_NULL,
         },
     },
     "QueueStats": {
@@ -84,8 +86,8 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "done": {"type": "integer"},
             "failed": {"type": "integer"},
             "retried": {"type": "integer"},
-            "started_at": {"type": "number"},
-            "last_heartbeat": {"type": "number", "description": "epoch seconds, server clock"},
+            "started_at": _TIME,
+            "last_heartbeat": {**_TIME, "description": "ISO 8601, UTC, server clock"},
             "stalled": {"type": "boolean"},
         },
     },
@@ -103,7 +105,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "error": _ERROR_OBJECT,
             "retries": {"type": "integer"},
             "deliveries": {"type": "integer"},
-            "failed_at": {"type": "number"},
+            "failed_at": _TIME,
             "worker": {"type": ["string", "null"]},
             "replayed": {"type": "integer"},
         },
@@ -118,7 +120,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "task": {"type": "string"},
             "id": {"type": ["string", "null"]},
             "queue": {"type": ["string", "null"]},
-            "time": {"type": "number", "description": "epoch seconds, server clock"},
+            "time": {**_TIME, "description": "ISO 8601, UTC, server clock"},
             "runtime": {"type": "number", "description": "seconds the task ran"},
             "reason": {"type": "string"},
             "error": _ERROR_OBJECT,
