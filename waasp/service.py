@@ -111,11 +111,23 @@ class WhitelistService:
         return contact
 
     async def list_contacts(
-        self, trust_level: TrustLevel | None = None, channel: str | None = None
+        self,
+        trust_level: TrustLevel | None = None,
+        channel: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Contact]:
-        """Return the contacts with this trust level and/or channel (all if neither)."""
+        """Return the contacts with this trust level and/or channel (all if neither), or the
+        page of ``limit`` of them from ``offset``."""
         async with self._db.connection() as conn:
-            return await contacts.list_contacts(conn, trust_level, channel)
+            return await contacts.list_contacts(conn, trust_level, channel, limit, offset)
+
+    async def count_contacts(
+        self, trust_level: TrustLevel | None = None, channel: str | None = None
+    ) -> int:
+        """How many contacts have this trust level and/or channel."""
+        async with self._db.connection() as conn:
+            return await contacts.count(conn, trust_level, channel)
 
     async def update_contact(
         self, sender_id: str, channel: str | None, changes: ContactChanges, *, source: str = "api"
@@ -183,6 +195,11 @@ class WhitelistService:
         """Return one page of the audit trail, newest first."""
         async with self._db.connection() as conn:
             return await audit.list_entries(conn, query)
+
+    async def count_audit(self, query: AuditQuery) -> int:
+        """How many audit entries match the query's filters."""
+        async with self._db.connection() as conn:
+            return await audit.count(conn, query)
 
     async def audit_stats(self) -> AuditStats:
         """Return entry totals per action and the recent hourly rollups."""

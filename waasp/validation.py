@@ -5,6 +5,7 @@ Every failure is a ValidationError naming the field, which the API answers with 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
@@ -22,6 +23,8 @@ MESSAGE_PREVIEW_MAX = 500
 MESSAGE_PREVIEW_INPUT_MAX = 100_000
 AUDIT_LIMIT_MAX = 1000
 AUDIT_LIMIT_DEFAULT = 100
+CONTACTS_LIMIT_MAX = 1000
+CONTACTS_LIMIT_DEFAULT = 100
 OFFSET_MAX = 2**62  # far beyond any table, still inside PostgreSQL's bigint
 
 
@@ -72,6 +75,7 @@ class AuditQuery:
     channel: str | None = None
     limit: int = AUDIT_LIMIT_DEFAULT
     offset: int = 0
+    since: dt.datetime | None = None  # only entries at or after this time
 
 
 def text(field: str, value: object, *, max_length: int, allow_empty: bool = True) -> str:
@@ -193,6 +197,25 @@ def bounded_int(field: str, value: str | None, *, default: int, low: int, high: 
     return number
 
 
+def timestamp(field: str, value: str | None) -> dt.datetime | None:
+    """Parse an ISO 8601 time (UTC when it names no offset); None or empty stays None."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, "must be an ISO 8601 time (2026-05-04T03:00:00Z)") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def page(params: Mapping[str, str], *, default: int, high: int) -> tuple[int, int]:
+    """Validate ``limit`` (1 to ``high``) and ``offset`` (0 or more) of a listing."""
+    return (
+        bounded_int("limit", params.get("limit"), default=default, low=1, high=high),
+        bounded_int("offset", params.get("offset"), default=0, low=0, high=OFFSET_MAX),
+    )
+
+
 def audit_query(params: Mapping[str, str]) -> AuditQuery:
     """Validate the query string of GET /api/v1/audit."""
     raw_sender = params.get("sender_id")
@@ -212,4 +235,5 @@ def audit_query(params: Mapping[str, str]) -> AuditQuery:
             "limit", params.get("limit"), default=AUDIT_LIMIT_DEFAULT, low=1, high=AUDIT_LIMIT_MAX
         ),
         offset=bounded_int("offset", params.get("offset"), default=0, low=0, high=OFFSET_MAX),
+        since=timestamp("since", params.get("since")),
     )

@@ -8,8 +8,11 @@ from waasp import __version__
 from waasp.api.openapi_monitor import MONITOR_PATHS, MONITOR_SCHEMAS
 from waasp.models import AuditAction, TrustLevel
 from waasp.validation import (
+    AUDIT_LIMIT_DEFAULT,
     AUDIT_LIMIT_MAX,
     CHANNEL_MAX,
+    CONTACTS_LIMIT_DEFAULT,
+    CONTACTS_LIMIT_MAX,
     MESSAGE_PREVIEW_MAX,
     NAME_MAX,
     NOTES_MAX,
@@ -48,6 +51,15 @@ _CHANNEL = {"type": ["string", "null"], "maxLength": CHANNEL_MAX}
 _TRUST = {"type": "string", "enum": [t.value for t in TrustLevel]}
 _SENDER_PATH = _param("sender_id", "path", _SENDER, required=True)
 _CHANNEL_QUERY = _param("channel", "query", {"type": "string", "maxLength": CHANNEL_MAX})
+
+
+def _limit(maximum: int, default: int) -> dict[str, Any]:
+    schema = {"type": "integer", "minimum": 1, "maximum": maximum, "default": default}
+    return _param("limit", "query", schema)
+
+
+_OFFSET_QUERY = _param("offset", "query", {"type": "integer", "minimum": 0, "default": 0})
+_TOTAL = {"type": "integer", "description": "how many match the filters, in every page"}
 _ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
 _ADMIN_ERRORS = (401, 403, 503)
 
@@ -154,19 +166,26 @@ _PATHS: dict[str, Any] = {
     },
     "/api/v1/contacts": {
         "get": {
-            "summary": "List contacts",
+            "summary": "List contacts, a page at a time (by sender, then channel)",
             "security": _ADMIN,
-            "parameters": [_param("trust_level", "query", _TRUST), _CHANNEL_QUERY],
+            "parameters": [
+                _param("trust_level", "query", _TRUST),
+                _CHANNEL_QUERY,
+                _limit(CONTACTS_LIMIT_MAX, CONTACTS_LIMIT_DEFAULT),
+                _OFFSET_QUERY,
+            ],
             "responses": {
                 "200": _json(
                     {
                         "type": "object",
                         "properties": {
                             "contacts": {"type": "array", "items": _ref("Contact")},
-                            "total": {"type": "integer"},
+                            "total": _TOTAL,
+                            "limit": {"type": "integer"},
+                            "offset": {"type": "integer"},
                         },
                     },
-                    "the contacts",
+                    "one page of contacts",
                 ),
                 **_errors(400, *_ADMIN_ERRORS),
             },
@@ -223,11 +242,12 @@ _PATHS: dict[str, Any] = {
                 ),
                 _CHANNEL_QUERY,
                 _param(
-                    "limit",
+                    "since",
                     "query",
-                    {"type": "integer", "minimum": 1, "maximum": AUDIT_LIMIT_MAX, "default": 100},
+                    {"type": "string", "format": "date-time", "description": "no offset: UTC"},
                 ),
-                _param("offset", "query", {"type": "integer", "minimum": 0, "default": 0}),
+                _limit(AUDIT_LIMIT_MAX, AUDIT_LIMIT_DEFAULT),
+                _OFFSET_QUERY,
             ],
             "responses": {
                 "200": _json(
@@ -236,6 +256,7 @@ _PATHS: dict[str, Any] = {
                         "properties": {
                             "logs": {"type": "array", "items": _ref("AuditEntry")},
                             "count": {"type": "integer", "description": "entries in this page"},
+                            "total": _TOTAL,
                             "limit": {"type": "integer"},
                             "offset": {"type": "integer"},
                         },
@@ -253,6 +274,17 @@ _PATHS: dict[str, Any] = {
             "responses": {
                 "200": _json({"type": "object"}, "the statistics"),
                 **_errors(*_ADMIN_ERRORS),
+            },
+        }
+    },
+    "/": {
+        "get": {
+            "summary": "The home page: a redirect to the dashboard",
+            "responses": {
+                "302": {
+                    "description": "to /dashboard",
+                    "headers": {"Location": {"schema": {"type": "string", "const": "/dashboard"}}},
+                }
             },
         }
     },

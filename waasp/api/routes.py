@@ -37,6 +37,7 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     "/metrics": {"GET": observe.metrics},  # token only with WAASP_METRICS_REQUIRE_TOKEN
     "/dashboard": {"GET": observe.dashboard},  # checks the token itself (header or cookie)
     "/dashboard/{name}": {"GET": observe.asset},
+    "/": {"GET": observe.root},
     "/healthz": {"GET": health.healthz},
     "/readyz": {"GET": health.readyz},
 }
@@ -45,7 +46,7 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
 def setup_routes(app: web.Application) -> None:
     """Register every route, under its path with and without a trailing slash."""
     for path, methods in ROUTES.items():
-        for variant in (path, path + "/"):
+        for variant in dict.fromkeys((path, path.rstrip("/") + "/")):
             resource = app.router.add_resource(variant)
             for method, handler in methods.items():
                 resource.add_route(method, handler)

@@ -59,3 +59,8 @@ async def asset(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
     )
+
+
+async def root(_request: web.Request) -> web.StreamResponse:
+    """GET /: the dashboard is the home page."""
+    raise web.HTTPFound("/dashboard")

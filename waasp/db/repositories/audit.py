@@ -57,8 +57,8 @@ def to_entry(row: asyncpg.Record) -> AuditEntry:
     )
 
 
-async def list_entries(conn: Conn, query: AuditQuery) -> list[AuditEntry]:
-    """Return one page of entries matching the query, newest first."""
+def _filters(query: AuditQuery) -> tuple[str, list[object]]:
+    """The WHERE clause (possibly empty) and its arguments for an audit listing."""
     # Only the filters given become SQL, so each combination gets a plan that uses its index.
     conditions: list[str] = []
     args: list[object] = []
@@ -70,7 +70,15 @@ async def list_entries(conn: Conn, query: AuditQuery) -> list[AuditEntry]:
         if value is not None:
             args.append(value)
             conditions.append(f"{column} = ${len(args)}")
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    if query.since is not None:
+        args.append(query.since)
+        conditions.append(f"created_at >= ${len(args)}")
+    return (f"WHERE {' AND '.join(conditions)}" if conditions else ""), args
+
+
+async def list_entries(conn: Conn, query: AuditQuery) -> list[AuditEntry]:
+    """Return one page of entries matching the query, newest first."""
+    where, args = _filters(query)
     args += [query.limit, query.offset]
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM audit_logs {where}
@@ -78,6 +86,13 @@ async def list_entries(conn: Conn, query: AuditQuery) -> list[AuditEntry]:
         *args,
     )
     return [to_entry(row) for row in rows]
+
+
+async def count(conn: Conn, query: AuditQuery) -> int:
+    """How many entries match the query's filters (its page aside)."""
+    where, args = _filters(query)
+    found: int = await conn.fetchval(f"SELECT count(*) FROM audit_logs {where}", *args)
+    return found
 
 
 async def stats(conn: Conn, hourly_window_hours: int = 24) -> AuditStats:

@@ -103,10 +103,8 @@ async def get(
     return None if row is None else to_contact(row)
 
 
-async def list_contacts(
-    conn: Conn, trust_level: TrustLevel | None, channel: str | None
-) -> list[Contact]:
-    """Return the contacts matching the filters, ordered by sender then channel."""
+def _filters(trust_level: TrustLevel | None, channel: str | None) -> tuple[str, list[object]]:
+    """The WHERE clause (possibly empty) and its arguments for a contact listing."""
     conditions: list[str] = []
     args: list[object] = []
     if trust_level is not None:
@@ -115,11 +113,33 @@ async def list_contacts(
     if channel is not None:
         args.append(channel)
         conditions.append(f"channel = ${len(args)}")
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return (f"WHERE {' AND '.join(conditions)}" if conditions else ""), args
+
+
+async def list_contacts(
+    conn: Conn,
+    trust_level: TrustLevel | None,
+    channel: str | None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Contact]:
+    """Return the contacts matching the filters, ordered by sender then channel: all of them,
+    or the page of ``limit`` from ``offset``."""
+    where, args = _filters(trust_level, channel)
+    args += [limit, offset]  # LIMIT NULL is no limit
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM contacts {where} ORDER BY sender_id, channel NULLS FIRST", *args
+        f"""SELECT {_COLUMNS} FROM contacts {where} ORDER BY sender_id, channel NULLS FIRST
+            LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
+        *args,
     )
     return [to_contact(row) for row in rows]
+
+
+async def count(conn: Conn, trust_level: TrustLevel | None, channel: str | None) -> int:
+    """How many contacts match the filters."""
+    where, args = _filters(trust_level, channel)
+    found: int = await conn.fetchval(f"SELECT count(*) FROM contacts {where}", *args)
+    return found
 
 
 async def update(
