@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
 
 from waasp.db.pool import Database
-from waasp.errors import SettingsError
+from waasp.errors import SettingsError, ValidationError
 from waasp.service import WhitelistService
 from waasp.settings import Settings
 
@@ -22,6 +25,11 @@ Command = Callable[[argparse.Namespace, Settings], int]
 def say(message: str) -> None:
     """Print a line on stdout at once."""
     print(message, flush=True)
+
+
+def say_json(document: Any) -> None:
+    """Print one JSON document on stdout (times as ISO 8601)."""
+    say(orjson.dumps(document).decode())
 
 
 def error(message: str) -> None:
@@ -66,3 +74,19 @@ def port(value: str) -> int:
     if not 0 <= number <= 65535:
         raise argparse.ArgumentTypeError(f"must be an integer from 0 to 65535, got {value!r}")
     return number
+
+
+def page(args: argparse.Namespace, high: int) -> tuple[int, int]:
+    """The ``--limit`` (1 to ``high``) and ``--offset`` (0 or more) of a listing."""
+    if not 1 <= args.limit <= high:
+        raise ValidationError("--limit", f"must be from 1 to {high}")
+    if args.offset < 0:
+        raise ValidationError("--offset", "must be 0 or more")
+    return args.limit, args.offset
+
+
+def shown(offset: int, count: int, total: int) -> str:
+    """``1-100 of 250 (--offset 100 for more)``, said under a page of a listing."""
+    first = offset + 1 if count else offset
+    more = f" (--offset {offset + count} for more)" if offset + count < total else ""
+    return f"{first}-{offset + count} of {total}{more}"

@@ -10,7 +10,7 @@ import asyncpg
 
 from waasp.api import create_app
 from waasp.api.server import listen, run_server, serve_until_signalled
-from waasp.cli.common import EXIT_FAILURE, EXIT_OK, database_url, port, say
+from waasp.cli.common import EXIT_FAILURE, EXIT_OK, database_url, port, say, say_json
 from waasp.db.migrate import current_version, migrate
 from waasp.settings import Settings
 from waasp.token import obtain_token, token_path
@@ -70,19 +70,23 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Create or upgrade the schema."""
 
     async def run() -> int:
         url = database_url(settings)
         applied = await migrate(url)
-        for migration in applied:
-            say(f"applied migration {migration.version:04d}_{migration.name}")
+        names = [f"{migration.version:04d}_{migration.name}" for migration in applied]
         conn = await asyncpg.connect(url, timeout=10)
         try:
             version = await current_version(conn)
         finally:
             await conn.close()
+        if args.json:
+            say_json({"applied": names, "version": version})
+            return EXIT_OK
+        for name in names:
+            say(f"applied migration {name}")
         say(f"database schema is at version {version}" + ("" if applied else " (up to date)"))
         return EXIT_OK
 
@@ -104,4 +108,5 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     up.set_defaults(handler=cmd_up, error_exit=EXIT_FAILURE)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")
+    mig.add_argument("--json", action="store_true", help="print one JSON document")
     mig.set_defaults(handler=cmd_migrate, error_exit=EXIT_FAILURE)

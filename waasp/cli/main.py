@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from waasp import __version__
-from waasp.cli import instance, running, whitelist
+from waasp.cli import audit, instance, running, whitelist
 from waasp.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, Command, error
 from waasp.db.pool import SCHEMA_ERRORS, UNAVAILABLE_ERRORS, unavailable
 from waasp.errors import SettingsError, ValidationError, WaaspError
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     instance.add_parsers(sub)
     running.add_parsers(sub)
     whitelist.add_parsers(sub)
+    audit.add_parsers(sub)
     return parser
 
 

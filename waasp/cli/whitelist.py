@@ -1,4 +1,4 @@
-"""``waasp check|add|list|remove``: the whitelist from a shell, straight to PostgreSQL."""
+"""``waasp check|add|list|update|remove``: the whitelist from a shell, straight to PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,10 +6,20 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-import orjson
-
 from waasp import validation
-from waasp.cli.common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, say, where, with_service
+from waasp.api import serialize
+from waasp.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    page,
+    say,
+    say_json,
+    shown,
+    where,
+    with_service,
+)
+from waasp.errors import ValidationError
 from waasp.models import CheckResult, Contact, TrustLevel
 from waasp.service import WhitelistService
 from waasp.settings import Settings
@@ -32,16 +42,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     async def work(service: WhitelistService) -> int:
         result = await service.check(request)
         if args.json:
-            say(
-                orjson.dumps(
-                    {
-                        "allowed": result.allowed,
-                        "trust": result.trust,
-                        "name": result.name,
-                        "reason": result.reason,
-                    }
-                ).decode()
-            )
+            say_json(serialize.check_result(result))
         else:
             say(_describe_check(result))
         return EXIT_OK if result.allowed else EXIT_FAILURE
@@ -53,7 +54,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add a contact."""
     new = validation.NewContact(
         sender_id=validation.sender_id(args.sender, "SENDER"),
-        trust_level=validation.trust_level(args.trust, "--trust"),
+        trust_level=validation.trust_level(args.trust, "--trust"),  # default: trusted
         channel=validation.channel(args.channel, "--channel"),
         name=validation.optional_text("--name", args.name, validation.NAME_MAX),
         notes=validation.optional_text("--notes", args.notes, validation.NOTES_MAX),
@@ -61,10 +62,13 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(service: WhitelistService) -> int:
         contact = await service.add_contact(new, source="cli")
-        say(
-            f"added {contact.sender_id} {where(contact.channel)} "
-            f"with trust {contact.trust_level} (id {contact.id})"
-        )
+        if args.json:
+            say_json(serialize.contact(contact))
+        else:
+            say(
+                f"added {contact.sender_id} {where(contact.channel)} "
+                f"with trust {contact.trust_level} (id {contact.id})"
+            )
         return EXIT_OK
 
     return asyncio.run(with_service(settings, work))
@@ -83,31 +87,59 @@ def _table(contacts: Sequence[Contact]) -> str:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    """List contacts (channel * means every channel)."""
+    """List contacts, a page at a time (channel * means every channel)."""
     trust = validation.trust_level(args.trust, "--trust") if args.trust else None
     channel = validation.channel(args.channel, "--channel")
+    limit, offset = page(args, validation.CONTACTS_LIMIT_MAX)
 
     async def work(service: WhitelistService) -> int:
-        found = await service.list_contacts(trust_level=trust, channel=channel)
+        found = await service.list_contacts(trust, channel, limit, offset)
+        total = await service.count_contacts(trust, channel)
         if args.json:
-            rows = [
-                {
-                    "sender_id": c.sender_id,
-                    "channel": c.channel,
-                    "trust_level": c.trust_level,
-                    "name": c.name,
-                    "notes": c.notes,
-                }
-                for c in found
-            ]
-            say(orjson.dumps({"contacts": rows, "total": len(rows)}).decode())
-        elif found:
-            say(_table(found))
-        else:
-            say("no contacts")
+            rows = [serialize.contact(c) for c in found]
+            say_json({"contacts": rows, "total": total, "limit": limit, "offset": offset})
+            return EXIT_OK
+        say(_table(found) if found else "no contacts")
+        if offset + len(found) < total or offset:
+            say(shown(offset, len(found), total))
         return EXIT_OK
 
     return asyncio.run(with_service(settings, work))
+
+
+def cmd_update(args: argparse.Namespace, settings: Settings) -> int:
+    """Change a contact's trust level, name or notes (an empty value clears a name or notes)."""
+    sender = validation.sender_id(args.sender, "SENDER")
+    channel = validation.channel(args.channel, "--channel")
+    if args.trust is None and args.name is None and args.notes is None:
+        raise ValidationError("update", "give at least one of --trust, --name, --notes")
+    changes = validation.ContactChanges(
+        trust_level=validation.UNSET
+        if args.trust is None
+        else validation.trust_level(args.trust, "--trust"),
+        name=_cleared("--name", args.name, validation.NAME_MAX),
+        notes=_cleared("--notes", args.notes, validation.NOTES_MAX),
+    )
+
+    async def work(service: WhitelistService) -> int:
+        contact = await service.update_contact(sender, channel, changes, source="cli")
+        if args.json:
+            say_json(serialize.contact(contact))
+        else:
+            say(
+                f"updated {contact.sender_id} {where(contact.channel)}: trust "
+                f"{contact.trust_level}, name {contact.name or '-'}"
+            )
+        return EXIT_OK
+
+    return asyncio.run(with_service(settings, work))
+
+
+def _cleared(field: str, value: str | None, max_length: int) -> str | validation.Unset | None:
+    """UNSET when the option is absent; None (clear it) when it is empty."""
+    if value is None:
+        return validation.UNSET
+    return validation.optional_text(field, value or None, max_length)
 
 
 def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,7 +149,10 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(service: WhitelistService) -> int:
         contact = await service.remove_contact(sender, channel, source="cli")
-        say(f"removed {contact.sender_id} {where(contact.channel)}")
+        if args.json:
+            say_json(serialize.contact(contact))
+        else:
+            say(f"removed {contact.sender_id} {where(contact.channel)}")
         return EXIT_OK
 
     return asyncio.run(with_service(settings, work))
@@ -136,19 +171,32 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
     add = sub.add_parser("add", help="add a contact")
     add.add_argument("sender", metavar="SENDER")
-    add.add_argument("--trust", required=True, choices=trusts, help="trust level")
+    add.add_argument("--trust", default="trusted", choices=trusts, help="(default: trusted)")
     add.add_argument("--name")
     add.add_argument("--channel", help="only on this channel (default: every channel)")
     add.add_argument("--notes")
+    add.add_argument("--json", action="store_true", help="print the contact as JSON")
     add.set_defaults(handler=cmd_add, error_exit=EXIT_FAILURE)
 
-    lst = sub.add_parser("list", help="list contacts")
+    lst = sub.add_parser("list", help="list contacts, a page at a time")
     lst.add_argument("--trust", choices=trusts)
     lst.add_argument("--channel")
+    lst.add_argument("--limit", type=int, default=validation.CONTACTS_LIMIT_DEFAULT)
+    lst.add_argument("--offset", type=int, default=0)
     lst.add_argument("--json", action="store_true", help="print one JSON document")
     lst.set_defaults(handler=cmd_list, error_exit=EXIT_FAILURE)
+
+    update = sub.add_parser("update", help="change a contact's trust, name or notes")
+    update.add_argument("sender", metavar="SENDER")
+    update.add_argument("--channel", help="the channel row to change (default: the global row)")
+    update.add_argument("--trust", choices=trusts)
+    update.add_argument("--name", help='the new name ("" clears it)')
+    update.add_argument("--notes", help='the new notes ("" clears them)')
+    update.add_argument("--json", action="store_true", help="print the contact as JSON")
+    update.set_defaults(handler=cmd_update, error_exit=EXIT_FAILURE)
 
     remove = sub.add_parser("remove", help="remove a contact")
     remove.add_argument("sender", metavar="SENDER")
     remove.add_argument("--channel", help="the channel row to remove (default: the global row)")
+    remove.add_argument("--json", action="store_true", help="print the removed contact as JSON")
     remove.set_defaults(handler=cmd_remove, error_exit=EXIT_FAILURE)
