@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from typing import Any
 
 from waasp.runtime.app import Runtime
@@ -88,7 +90,8 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 async def run_dlq(runtime: Runtime, args: argparse.Namespace) -> int:
-    """``dlq replay ID|--all`` and ``dlq purge [--older-than D]``."""
+    """``dlq replay ID|--all`` and ``dlq purge --all|--queue Q|--older-than D [--yes]``
+    (asking first on a terminal)."""
     if args.action == "replay":
         if args.all == bool(args.dead_id):
             raise TaskRuntimeError("dlq replay takes a dead letter ID or --all (not both)")
@@ -99,9 +102,25 @@ async def run_dlq(runtime: Runtime, args: argparse.Namespace) -> int:
         )
         emit(args.json, {"replayed": ids}, lambda: f"replayed {len(ids)} task(s)")
     else:
+        if not (args.all or args.queue or args.older_than is not None):
+            raise TaskRuntimeError("dlq purge takes --all, --queue QUEUE or --older-than D")
+        if sys.stdin.isatty() and not args.yes and not await _purge_confirmed(runtime, args):
+            sys.stderr.write("nothing purged\n")
+            return 1
         removed = await runtime.dlq.purge(args.queue, args.older_than)
         emit(args.json, {"purged": removed}, lambda: f"purged {removed} dead letter(s)")
     return 0
+
+
+async def _purge_confirmed(runtime: Runtime, args: argparse.Namespace) -> bool:
+    """Ask on the terminal (stderr, so --json output stays one document); yes is y or yes."""
+    count = sum((await runtime.dlq.count(args.queue)).values())
+    which = f"queue {args.queue}" if args.queue else "every queue"
+    age = f" older than {args.older_than:g} s" if args.older_than is not None else ""
+    sys.stderr.write(f"purge the dead letters{age} of {which} ({count} in all)? [y/N] ")
+    sys.stderr.flush()
+    answer = await asyncio.to_thread(sys.stdin.readline)
+    return answer.strip().lower() in {"y", "yes"}
 
 
 def _table(columns: list[str], rows: list[dict[str, Any]]) -> str:

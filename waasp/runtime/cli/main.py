@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--all", action="store_true")
     dlq.add_argument("--queue", default=None)
     dlq.add_argument("--older-than", type=parse_duration, default=None)
+    dlq.add_argument("-y", "--yes", action="store_true", help="purge without asking")
     dlq.add_argument("--json", action="store_true")
     return parser
 
