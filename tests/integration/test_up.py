@@ -134,6 +134,19 @@ def _instance(data_dir: Path) -> dict[str, Any]:
     return found
 
 
+def _server_pids(data_dir: Path) -> dict[str, int]:
+    """The pids the embedded servers of ``data_dir`` wrote down (their own pid files)."""
+    files = {
+        "redis": data_dir / "redis" / "redis.pid",
+        "postgres": data_dir / "postgres" / "postmaster.pid",
+    }
+    return {
+        name: int(path.read_text().split("\n", 1)[0])
+        for name, path in files.items()
+        if path.exists()
+    }
+
+
 def _run(data_dir: Path, port: int, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     """Run a `waasp` command to its end (which must come within 60 s)."""
     try:
@@ -190,7 +203,7 @@ def test_second_up_refuses_and_leaves_the_first_running(tmp_path: Path) -> None:
     first = _start(tmp_path, port, log)
     try:
         _wait_ready(base, first, 90)
-        servers = _instance(tmp_path)["servers"]
+        servers = _server_pids(tmp_path)
         assert set(servers) == {"redis", "postgres"}
         for second_port in (port, free_port()):
             second = _run(tmp_path, second_port, "up")
@@ -200,7 +213,9 @@ def test_second_up_refuses_and_leaves_the_first_running(tmp_path: Path) -> None:
             status, _ = _request(f"{base}/readyz")
             assert status == 200
             assert all(pid_alive(pid) for pid in servers.values())
-            assert _instance(tmp_path)["pid"] == first.pid
+            assert _server_pids(tmp_path) == servers
+        assert _instance(tmp_path)["pid"] == first.pid
+        assert _instance(tmp_path)["servers"] == servers
     finally:
         code = _stop(first)
     assert code == 0, log.read_text()[-3000:]
@@ -219,8 +234,8 @@ def test_up_stops_only_the_servers_it_started(tmp_path: Path) -> None:
         process = _start(tmp_path, port, log)
         try:
             _wait_ready(f"http://127.0.0.1:{port}", process, 90)
-            started = _instance(tmp_path)["servers"]
-            assert set(started) == {"postgres"}
+            started = _server_pids(tmp_path)
+            assert started["redis"] == redis.pid
         finally:
             code = _stop(process)
         assert code == 0, log.read_text()[-3000:]
@@ -239,7 +254,7 @@ def test_up_takes_over_the_servers_a_killed_up_left(tmp_path: Path) -> None:
     killed = _start(tmp_path, port, log)
     try:
         _wait_ready(base, killed, 90)
-        orphans = list(_instance(tmp_path)["servers"].values())
+        orphans = list(_server_pids(tmp_path).values())
     finally:
         killed.kill()
         killed.wait(30)
@@ -247,7 +262,7 @@ def test_up_takes_over_the_servers_a_killed_up_left(tmp_path: Path) -> None:
     process = _start(tmp_path, port, log)
     try:
         _wait_ready(base, process, 90)
-        assert sorted(_instance(tmp_path)["servers"].values()) == sorted(orphans)
+        assert sorted(_server_pids(tmp_path).values()) == sorted(orphans)
     finally:
         code = _stop(process)
     assert code == 0, log.read_text()[-3000:]

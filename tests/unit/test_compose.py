@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import yaml
 
-from waasp.cli.main import build_parser
 from waasp.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -140,6 +139,8 @@ def test_dockerfile_default_command_needs_no_configuration() -> None:
     starts the embedded servers, since the image sets no Redis or PostgreSQL URL."""
     command = json.loads(_instructions()[-1].removeprefix("CMD "))
     assert command == ["waasp", "up"]
+    from waasp.cli.main import build_parser  # after the check, which says more than an import
+
     build_parser().parse_args(command[1:])
     settings = Settings.from_env(_dockerfile_env())
     assert settings.redis_url is None and settings.database_url is None
