@@ -1,13 +1,12 @@
 """The dashboard in a real browser: Debian's Chromium, headless, driven by Playwright.
 
-Playwright never downloads a browser here: it launches the system Chromium
-(``WAASP_TEST_CHROMIUM``, default /usr/bin/chromium, which ``.ci/run`` installs).
+Playwright never downloads a browser here: it launches the system Chromium, which the
+``chromium_path`` fixture finds or installs (Debian's package; see tests/chromium.py).
 Screenshots land in test-artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -22,7 +21,6 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("WAASP_TEST_CHROMIUM", "/usr/bin/chromium")
 # Headless, as root, and without the background traffic this machine's closed network refuses.
 CHROMIUM_ARGS = [
     "--headless",
@@ -38,14 +36,11 @@ WAIT_MS = 10_000  # the page refreshes every 2 s
 
 
 @pytest.fixture
-async def page() -> AsyncIterator[Page]:
+async def page(chromium_path: str) -> AsyncIterator[Page]:
     """A fresh page in headless system Chromium."""
-    assert Path(CHROMIUM).exists(), (
-        f"{CHROMIUM} not found: apt-get install chromium (or set WAASP_TEST_CHROMIUM)"
-    )
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            executable_path=chromium_path, args=CHROMIUM_ARGS, headless=True
         )
         context = await browser.new_context(viewport={"width": 1280, "height": 900})
         new_page = await context.new_page()
