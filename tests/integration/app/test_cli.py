@@ -136,7 +136,7 @@ async def test_update_changes_a_contact(app_database_url: str, pg: asyncpg.Conne
 async def test_list_pages_with_a_total(app_database_url: str) -> None:
     """list shows a page (--limit, --offset) and says where it is in the total."""
     for sender in ("p1", "p2", "p3"):
-        assert (await waasp(app_database_url, "add", sender)).code == 0
+        assert (await waasp(app_database_url, "add", sender, "--trust", "trusted")).code == 0
     first = await waasp(app_database_url, "list", "--limit", "2")
     assert first.code == 0
     assert [line.split()[0] for line in first.out.splitlines()[1:3]] == ["p1", "p2"]
@@ -185,7 +185,7 @@ async def test_every_whitelist_command_prints_json(app_database_url: str) -> Non
     """add, remove, update, check, list, audit and migrate each print one JSON document with
     --json."""
     runs = [
-        ("add", "zed", "--json"),
+        ("add", "zed", "--trust", "limited", "--json"),
         ("update", "zed", "--name", "Zed", "--json"),
         ("check", "zed", "--json"),
         ("list", "--json"),
