@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -163,6 +164,18 @@ def _run(data_dir: Path, port: int, *args: str, **extra: str) -> subprocess.Comp
         pytest.fail(f"`waasp {' '.join(args)}` did not exit within 60 s")
 
 
+@contextlib.contextmanager
+def _up(data_dir: Path, port: int, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+    """`waasp up` on ``data_dir``, ready (with how long that took); SIGTERMed afterwards, when
+    it must exit 0."""
+    process = _start(data_dir, port, log)
+    try:
+        yield process, _wait_ready(f"http://127.0.0.1:{port}", process, 90)
+    finally:
+        code = _stop(process) if process.poll() is None else process.returncode
+    assert code == 0, log.read_text()[-3000:]
+
+
 def _wait_gone(pids: list[int], timeout: float = 30) -> list[int]:
     deadline = time.monotonic() + timeout
     while (alive := [pid for pid in pids if pid_alive(pid)]) and time.monotonic() < deadline:
@@ -199,10 +212,7 @@ def test_second_up_refuses_and_leaves_the_first_running(tmp_path: Path) -> None:
     and touches nothing: the first one stays ready, on the same servers."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "up.log"
-    first = _start(tmp_path, port, log)
-    try:
-        _wait_ready(base, first, 90)
+    with _up(tmp_path, port, tmp_path / "up.log") as (first, _):
         servers = _server_pids(tmp_path)
         assert set(servers) == {"redis", "postgres"}
         for second_port in (port, free_port()):
@@ -216,9 +226,6 @@ def test_second_up_refuses_and_leaves_the_first_running(tmp_path: Path) -> None:
             assert _server_pids(tmp_path) == servers
         assert _instance(tmp_path)["pid"] == first.pid
         assert _instance(tmp_path)["servers"] == servers
-    finally:
-        code = _stop(first)
-    assert code == 0, log.read_text()[-3000:]
     assert _wait_gone(list(servers.values())) == []
     assert not (tmp_path / "instance.json").exists()
 
@@ -228,17 +235,10 @@ def test_second_up_refuses_and_leaves_the_first_running(tmp_path: Path) -> None:
 def test_up_stops_only_the_servers_it_started(tmp_path: Path) -> None:
     """A server `waasp up` found running (started by someone else) outlives it; the one it
     started does not."""
-    port = free_port()
-    log = tmp_path / "up.log"
     with EmbeddedRedis(tmp_path) as redis:
-        process = _start(tmp_path, port, log)
-        try:
-            _wait_ready(f"http://127.0.0.1:{port}", process, 90)
+        with _up(tmp_path, free_port(), tmp_path / "up.log"):
             started = _server_pids(tmp_path)
             assert started["redis"] == redis.pid
-        finally:
-            code = _stop(process)
-        assert code == 0, log.read_text()[-3000:]
         assert redis.running, "waasp up stopped a Redis it had not started"
         assert _wait_gone([started["postgres"]]) == []
     assert processes_under(tmp_path) == []
@@ -249,23 +249,17 @@ def test_up_stops_only_the_servers_it_started(tmp_path: Path) -> None:
 def test_up_takes_over_the_servers_a_killed_up_left(tmp_path: Path) -> None:
     """After a `waasp up` was SIGKILLed, the next one adopts its servers and stops them."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "up.log"
     killed = _start(tmp_path, port, log)
     try:
-        _wait_ready(base, killed, 90)
+        _wait_ready(f"http://127.0.0.1:{port}", killed, 90)
         orphans = list(_server_pids(tmp_path).values())
     finally:
         killed.kill()
         killed.wait(30)
     assert all(pid_alive(pid) for pid in orphans)
-    process = _start(tmp_path, port, log)
-    try:
-        _wait_ready(base, process, 90)
+    with _up(tmp_path, port, log):
         assert sorted(_server_pids(tmp_path).values()) == sorted(orphans)
-    finally:
-        code = _stop(process)
-    assert code == 0, log.read_text()[-3000:]
     assert _wait_gone(orphans) == []
     assert processes_under(tmp_path) == []
 
@@ -276,13 +270,9 @@ def test_one_signal_at_any_moment_of_start_up_ends_it(tmp_path: Path) -> None:
     """One SIGINT or SIGTERM, sent at a random moment of start-up (port free or taken), ends
     `waasp up` within a bounded time, leaving no server behind and no traceback."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     log = tmp_path / "up.log"
-    warm = _start(tmp_path, port, log)  # initdb once, and learn how long a start takes
-    try:
-        start_up = _wait_ready(base, warm, 90)
-    finally:
-        assert _stop(warm) == 0, log.read_text()[-3000:]
+    with _up(tmp_path, port, log) as (_, start_up):  # initdb once; how long does a start take?
+        pass
     rng = random.Random(17)
     for attempt in range(12):
         taken = socket.socket() if attempt % 3 == 2 else None

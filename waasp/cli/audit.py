@@ -9,7 +9,15 @@ from collections.abc import Sequence
 
 from waasp import validation
 from waasp.api import serialize
-from waasp.cli.common import EXIT_FAILURE, EXIT_OK, page, say, say_json, shown, with_service
+from waasp.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    page,
+    say_json,
+    say_page,
+    table,
+    with_service,
+)
 from waasp.errors import ValidationError
 from waasp.models import AuditAction, AuditEntry
 from waasp.service import WhitelistService
@@ -51,13 +59,7 @@ def _table(entries: Sequence[AuditEntry]) -> str:
         )
         for entry in entries
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
-        + "  "
-        + row[4]
-        for row in rows
-    )
+    return table(rows)
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,9 +88,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
                 }
             )
             return EXIT_OK
-        say(_table(entries) if entries else "no audit entries")
-        if offset + len(entries) < total or offset:
-            say(shown(offset, len(entries), total))
+        say_page(_table(entries) if entries else "no audit entries", offset, len(entries), total)
         return EXIT_OK
 
     return asyncio.run(with_service(settings, work))

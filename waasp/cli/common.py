@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -85,8 +85,23 @@ def page(args: argparse.Namespace, high: int) -> tuple[int, int]:
     return args.limit, args.offset
 
 
-def shown(offset: int, count: int, total: int) -> str:
-    """``1-100 of 250 (--offset 100 for more)``, said under a page of a listing."""
-    first = offset + 1 if count else offset
-    more = f" (--offset {offset + count} for more)" if offset + count < total else ""
-    return f"{first}-{offset + count} of {total}{more}"
+def say_page(listing: str, offset: int, count: int, total: int) -> None:
+    """Print a page of a listing and, when there is more than this page, where it is in the
+    total: ``1-100 of 250 (--offset 100 for more)``."""
+    say(listing)
+    if offset + count < total or offset:
+        first = offset + 1 if count else offset
+        more = f" (--offset {offset + count} for more)" if offset + count < total else ""
+        say(f"{first}-{offset + count} of {total}{more}")
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows of cells (the first row the header) as aligned columns; the last column, free
+    text, is not padded."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + "  "
+        + row[-1]
+        for row in rows
+    )

@@ -15,7 +15,8 @@ from waasp.cli.common import (
     page,
     say,
     say_json,
-    shown,
+    say_page,
+    table,
     where,
     with_service,
 )
@@ -23,6 +24,8 @@ from waasp.errors import ValidationError
 from waasp.models import CheckResult, Contact, TrustLevel
 from waasp.service import WhitelistService
 from waasp.settings import Settings
+
+TRUSTS = [level.value for level in TrustLevel]
 
 
 def _describe_check(result: CheckResult) -> str:
@@ -77,13 +80,7 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 def _table(contacts: Sequence[Contact]) -> str:
     rows = [("SENDER", "CHANNEL", "TRUST", "NAME")]
     rows += [(c.sender_id, c.channel or "*", c.trust_level.value, c.name or "") for c in contacts]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-        + "  "
-        + row[3]
-        for row in rows
-    )
+    return table(rows)
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
@@ -99,9 +96,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             rows = [serialize.contact(c) for c in found]
             say_json({"contacts": rows, "total": total, "limit": limit, "offset": offset})
             return EXIT_OK
-        say(_table(found) if found else "no contacts")
-        if offset + len(found) < total or offset:
-            say(shown(offset, len(found), total))
+        say_page(_table(found) if found else "no contacts", offset, len(found), total)
         return EXIT_OK
 
     return asyncio.run(with_service(settings, work))
@@ -159,8 +154,7 @@ def cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Register check, add, list and remove."""
-    trusts = [level.value for level in TrustLevel]
+    """Register check, add, list, update and remove."""
 
     check = sub.add_parser("check", help="may this sender pass? exit 0 yes, 1 no, 2 error")
     check.add_argument("sender", metavar="SENDER")
@@ -170,16 +164,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     check.set_defaults(handler=cmd_check, error_exit=EXIT_USAGE)
 
     add = sub.add_parser("add", help="add a contact")
-    add.add_argument("sender", metavar="SENDER")
-    add.add_argument("--trust", default="trusted", choices=trusts, help="(default: trusted)")
-    add.add_argument("--name")
-    add.add_argument("--channel", help="only on this channel (default: every channel)")
-    add.add_argument("--notes")
-    add.add_argument("--json", action="store_true", help="print the contact as JSON")
-    add.set_defaults(handler=cmd_add, error_exit=EXIT_FAILURE)
+    _contact_options(add, "only on this channel (default: every channel)")
+    add.set_defaults(handler=cmd_add, error_exit=EXIT_FAILURE, trust="trusted")
 
     lst = sub.add_parser("list", help="list contacts, a page at a time")
-    lst.add_argument("--trust", choices=trusts)
+    lst.add_argument("--trust", choices=TRUSTS)
     lst.add_argument("--channel")
     lst.add_argument("--limit", type=int, default=validation.CONTACTS_LIMIT_DEFAULT)
     lst.add_argument("--offset", type=int, default=0)
@@ -187,12 +176,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     lst.set_defaults(handler=cmd_list, error_exit=EXIT_FAILURE)
 
     update = sub.add_parser("update", help="change a contact's trust, name or notes")
-    update.add_argument("sender", metavar="SENDER")
-    update.add_argument("--channel", help="the channel row to change (default: the global row)")
-    update.add_argument("--trust", choices=trusts)
-    update.add_argument("--name", help='the new name ("" clears it)')
-    update.add_argument("--notes", help='the new notes ("" clears them)')
-    update.add_argument("--json", action="store_true", help="print the contact as JSON")
+    _contact_options(update, "the channel row to change (default: the global row)")
     update.set_defaults(handler=cmd_update, error_exit=EXIT_FAILURE)
 
     remove = sub.add_parser("remove", help="remove a contact")
@@ -200,3 +184,13 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     remove.add_argument("--channel", help="the channel row to remove (default: the global row)")
     remove.add_argument("--json", action="store_true", help="print the removed contact as JSON")
     remove.set_defaults(handler=cmd_remove, error_exit=EXIT_FAILURE)
+
+
+def _contact_options(parser: argparse.ArgumentParser, channel_help: str) -> None:
+    """SENDER and the options of ``add`` and ``update``."""
+    parser.add_argument("sender", metavar="SENDER")
+    parser.add_argument("--channel", help=channel_help)
+    parser.add_argument("--trust", choices=TRUSTS, help="trust level (add: trusted)")
+    parser.add_argument("--name", help='the name (update: "" clears it)')
+    parser.add_argument("--notes", help='free text (update: "" clears it)')
+    parser.add_argument("--json", action="store_true", help="print the contact as JSON")
