@@ -189,13 +189,3 @@ async def test_dlq_purge_needs_a_filter_and_asks_on_a_terminal(
     code, shown = await asyncio.to_thread(on_a_terminal, cli_env, b"", *purge, "--all", "--yes")
     assert code == 0 and "[y/N]" not in shown, shown
     assert await runtime.dlq.count() == {"default": 0}
-
-
-async def test_inspect_queues_names_each_queue(runtime: Runtime, cli_env: dict[str, str]) -> None:
-    """`inspect queues` prints a row per queue, headed by the queue's name."""
-    await runtime.broker.register_queues(["default", "high"])
-    shown = await cli(cli_env, "inspect", "-A", APP, "queues")
-    assert shown.returncode == 0, shown.stderr
-    header, *rows = shown.stdout.splitlines()
-    assert header.split()[0] == "name"
-    assert sorted(row.split()[0] for row in rows) == ["default", "high"]

@@ -46,7 +46,7 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
             args.json,
             {"queues": stats},
             lambda: _table(
-                ["name", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age"], stats
+                ["queue", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age"], stats
             ),
         )
     elif args.what == "workers":
