@@ -85,8 +85,15 @@ async def _clean_tables(app_database_url: str) -> None:
 
 @pytest.fixture
 def settings(app_database_url: str) -> Settings:
-    """Settings pointing at the test database, with a known token."""
-    return Settings(database_url=app_database_url, api_token=TOKEN, log_format="json")
+    """Settings pointing at the test database, with a known token. The per-address check rate
+    is raised out of the way: every test client shares 127.0.0.1 (test_limits.py sets its own)."""
+    return Settings(
+        database_url=app_database_url,
+        api_token=TOKEN,
+        log_format="json",
+        check_rate=100_000.0,
+        check_burst=100_000,
+    )
 
 
 async def open_client(app: web.Application) -> Client:
