@@ -5,11 +5,13 @@ Every failure is a ValidationError naming the field, which the API answers with 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Final
 
+from waasp import channels
 from waasp.errors import ValidationError
 from waasp.models import AuditAction, TrustLevel
 
@@ -18,6 +20,9 @@ CHANNEL_MAX = 50
 NAME_MAX = 255
 NOTES_MAX = 4000
 MESSAGE_PREVIEW_MAX = 500
+# Anyone may check, and every check keeps its preview for the retention period: the bound is
+# in bytes (UTF-8), so four-byte characters cannot quadruple what a check stores.
+MESSAGE_PREVIEW_MAX_BYTES = 500
 # Previews are truncated, not refused, but a bound keeps the NUL scan and the log lines sane.
 MESSAGE_PREVIEW_INPUT_MAX = 100_000
 AUDIT_LIMIT_MAX = 1000
@@ -93,18 +98,28 @@ def text(field: str, value: object, *, max_length: int, allow_empty: bool = True
 
 
 def sender_id(value: object, field: str = "sender_id") -> str:
-    """Validate a sender id: 1 to 255 characters, not blank."""
+    """Validate a sender id: 1 to 255 characters, not blank; surrounding whitespace trimmed."""
     if value is None:
         raise ValidationError(field, "is required")
-    return text(field, value, max_length=SENDER_ID_MAX, allow_empty=False)
+    return text(field, value, max_length=SENDER_ID_MAX, allow_empty=False).strip()
 
 
 def channel(value: object, field: str = "channel") -> str | None:
-    """Validate a channel: at most 50 characters; absent or empty means every channel."""
+    """Validate a channel and return its canonical spelling (see ``waasp.channels``): at most
+    50 characters once folded; absent or blank means every channel; ``*`` and names with
+    invisible or look-alike characters are refused, naming the characters."""
     if value is None:
         return None
-    checked = text(field, value, max_length=CHANNEL_MAX)
-    return checked or None
+    folded = channels.canonical(text(field, value, max_length=CHANNEL_MAX * 4))
+    if len(folded) > CHANNEL_MAX:
+        raise ValidationError(field, f"must be at most {CHANNEL_MAX} characters")
+    if folded == channels.EVERY_CHANNEL_MARK:
+        raise ValidationError(field, "'*' is not a channel name (leave channel out: every channel)")
+    unsafe = channels.unsafe_characters(folded)
+    if unsafe is not None:
+        reason, blamed = unsafe
+        raise ValidationError(field, f"{reason}: {', '.join(blamed)}", characters=blamed)
+    return folded or None
 
 
 def trust_level(value: object, field: str = "trust_level") -> TrustLevel:
@@ -124,11 +139,13 @@ def optional_text(field: str, value: object, max_length: int) -> str | None:
 
 
 def message_preview(value: object) -> str | None:
-    """Validate a message preview and truncate it to what the audit trail keeps."""
+    """Validate a message preview and truncate it to what the audit trail keeps: at most
+    500 characters and 500 bytes of UTF-8, cut between characters."""
     if value is None:
         return None
     checked = text("message_preview", value, max_length=MESSAGE_PREVIEW_INPUT_MAX)
-    return checked[:MESSAGE_PREVIEW_MAX]
+    encoded = checked[:MESSAGE_PREVIEW_MAX].encode("utf-8")[:MESSAGE_PREVIEW_MAX_BYTES]
+    return encoded.decode("utf-8", "ignore")
 
 
 def _object(data: object, allowed: frozenset[str]) -> Mapping[str, Any]:
@@ -180,14 +197,17 @@ def contact_changes(data: object) -> ContactChanges:
     )
 
 
+# ASCII digits only: int() would also take "1_0", " +5 " and an Arabic-Indic five (U+0665).
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
+
+
 def bounded_int(field: str, value: str | None, *, default: int, low: int, high: int) -> int:
-    """Parse an integer query parameter that must lie in [low, high]."""
+    """Parse an integer query parameter (ASCII digits, an optional minus) in [low, high]."""
     if value is None or value == "":
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationError(field, "must be an integer") from None
+    if not _INTEGER.fullmatch(value):
+        raise ValidationError(field, "must be an integer (ASCII digits)")
+    number = int(value)
     if not low <= number <= high:
         raise ValidationError(field, f"must be from {low} to {high}")
     return number
