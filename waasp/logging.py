@@ -10,6 +10,8 @@ import orjson
 import structlog
 from aiohttp.http_exceptions import HttpProcessingError
 
+from waasp.log_tracebacks import console_renderer, dict_tracebacks
+
 LEVELS = {
     "debug": stdlib_logging.DEBUG,
     "info": stdlib_logging.INFO,
@@ -59,12 +61,12 @@ def configure_logging(log_format: str = "json", log_level: str = "info") -> None
         structlog.processors.StackInfoRenderer(),
     ]
     if log_format == "console":
-        processors = [*shared, structlog.dev.ConsoleRenderer()]
+        processors = [*shared, console_renderer()]
         factory: Any = structlog.PrintLoggerFactory(file=sys.stderr)
     else:
         processors = [
             *shared,
-            structlog.processors.dict_tracebacks,
+            dict_tracebacks,
             structlog.processors.JSONRenderer(serializer=_orjson_dumps),
         ]
         factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
