@@ -9,6 +9,7 @@ from aiohttp import web
 from waasp.api.jsonio import MAX_BODY_BYTES
 from waasp.api.keys import (
     API_TOKEN,
+    CHECK_TOKEN,
     DATABASE,
     METRICS,
     MONITOR,
@@ -18,7 +19,8 @@ from waasp.api.keys import (
     SETTINGS,
 )
 from waasp.api.metrics import Metrics
-from waasp.api.middleware import error_middleware, metrics_middleware
+from waasp.api.middleware import add_default_headers, error_middleware, metrics_middleware
+from waasp.api.query import query_middleware
 from waasp.api.readiness import ReadinessProbe
 from waasp.api.routes import setup_routes
 from waasp.db.pool import Database
@@ -59,10 +61,13 @@ def create_app(
     else:
         owned = False
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[metrics_middleware, error_middleware, query_middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
+    app.on_response_prepare.append(add_default_headers)
     app[SETTINGS] = settings
     app[API_TOKEN] = settings.api_token.encode("utf-8")
+    app[CHECK_TOKEN] = (settings.check_token or "").encode("utf-8")
     app[DATABASE] = database
     app[SERVICE] = WhitelistService(database, notifier)
     app[READINESS_PROBES] = [ReadinessProbe("postgresql", database.ping), *readiness_probes]

@@ -25,3 +25,8 @@ METRICS = web.AppKey("metrics", Metrics)
 # when create_app got no runtime, and those routes then answer 503.
 RUNTIME = web.AppKey("runtime", Runtime)
 MONITOR = web.AppKey("monitor", MonitoringService)
+# The id of the request being served (the caller's X-Request-ID if sane), set by the error
+# middleware; logs, error bodies, the check's answer and the X-Request-ID header carry it.
+REQUEST_ID = web.RequestKey("request_id", str)
+# WAASP_CHECK_TOKEN as bytes (empty: the check routes are open).
+CHECK_TOKEN = web.AppKey("check_token", bytes)

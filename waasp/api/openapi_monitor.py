@@ -287,7 +287,8 @@ MONITOR_PATHS: dict[str, Any] = {
     },
     "/metrics": {
         "get": {
-            "summary": "Prometheus metrics (token only with WAASP_METRICS_REQUIRE_TOKEN=1)",
+            "summary": "Prometheus metrics (the token, unless WAASP_METRICS_PUBLIC=1)",
+            "security": [{"bearer": []}, {}],
             "responses": {
                 "200": {
                     "description": "Prometheus text format 0.0.4, or OpenMetrics on request",

@@ -1,4 +1,5 @@
-"""The whole route table. Each path also answers with a trailing slash."""
+"""The whole route table. Each path also answers with a trailing slash, and each GET also
+answers HEAD."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     "/api/v1/failures": {"GET": require_token(monitor.list_failures)},
     "/api/v1/stats": {"GET": require_token(monitor.get_stats)},
     "/api/v1/openapi.json": {"GET": health.openapi},
-    "/metrics": {"GET": observe.metrics},  # token only with WAASP_METRICS_REQUIRE_TOKEN
+    "/metrics": {"GET": observe.metrics},  # token unless WAASP_METRICS_PUBLIC
     "/dashboard": {"GET": observe.dashboard},  # checks the token itself (header or cookie)
     "/dashboard/{name}": {"GET": observe.asset},
     "/healthz": {"GET": health.healthz},
@@ -49,3 +50,5 @@ def setup_routes(app: web.Application) -> None:
             resource = app.router.add_resource(variant)
             for method, handler in methods.items():
                 resource.add_route(method, handler)
+                if method == "GET":
+                    resource.add_route("HEAD", handler)

@@ -6,14 +6,28 @@ from typing import Any
 
 from waasp.models import AuditEntry, AuditStats, CheckResult, Contact
 
+# What anyone but the admin learns of a refusal: not whether the sender is unknown or
+# blocked (a block says the admin knows that number).
+PUBLIC_REFUSAL = "sender not allowed"
 
-def check_result(result: CheckResult) -> dict[str, Any]:
-    """``{allowed, trust, name, reason}``; trust is null for an unknown sender."""
+
+def check_result(result: CheckResult, request_id: str, *, full: bool = False) -> dict[str, Any]:
+    """What a gate needs: ``{allowed, trust, reason, request_id}``, trust and reason only for
+    an allowed sender. ``full`` (the admin token) adds the contact's name and tells unknown
+    from blocked."""
+    if full:
+        return {
+            "allowed": result.allowed,
+            "trust": result.trust,
+            "name": result.name,
+            "reason": result.reason,
+            "request_id": request_id,
+        }
     return {
         "allowed": result.allowed,
-        "trust": result.trust,
-        "name": result.name,
-        "reason": result.reason,
+        "trust": result.trust if result.allowed else None,
+        "reason": result.reason if result.allowed else PUBLIC_REFUSAL,
+        "request_id": request_id,
     }
 
 

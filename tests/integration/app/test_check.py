@@ -20,9 +20,11 @@ async def add(client: Client, **body: Any) -> dict[str, Any]:
 
 
 async def check(client: Client, **body: Any) -> dict[str, Any]:
-    resp = await client.post("/api/v1/check", json=body)
+    """The admin's full answer (name, unknown told from blocked), without the request id."""
+    resp = await client.post("/api/v1/check", json=body, headers=AUTH)
     assert resp.status == 200, await resp.text()
     result: dict[str, Any] = await resp.json()
+    assert result.pop("request_id") == resp.headers["X-Request-ID"]
     return result
 
 
@@ -95,11 +97,17 @@ async def test_decision_audited_once_with_check_channel(
     assert entry["reason"] == "limited trust"
 
 
-async def test_message_preview_truncated_to_500(client: Client, pg: asyncpg.Connection) -> None:
-    """A long message preview is accepted and stored cut to 500 characters."""
+async def test_message_preview_truncated_to_500_bytes(
+    client: Client, pg: asyncpg.Connection
+) -> None:
+    """A long message preview is accepted and stored cut to 500 bytes of UTF-8 (250 "é"):
+    however many anonymous checks arrive, each keeps at most that much."""
     await check(client, sender_id="eve", message_preview="é" * 2000)
-    [entry] = await decisions(pg)
-    assert entry["message_preview"] == "é" * 500
+    await check(client, sender_id="eve", message_preview="🐝" * 2000)
+    entries = await decisions(pg)
+    assert [entry["message_preview"] for entry in entries] == ["é" * 250, "🐝" * 125]
+    stored = await pg.fetchval("SELECT max(octet_length(message_preview)) FROM audit_logs")
+    assert stored == 500
 
 
 async def test_get_check_matches_post(client: Client, pg: asyncpg.Connection) -> None:

@@ -25,8 +25,10 @@ _PAGE_HEADERS = {
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """GET /metrics: this process's metrics and the runtime's, read from Redis now."""
-    if request.app[SETTINGS].metrics_require_token:
+    """GET /metrics: this process's metrics and the runtime's, read from Redis now; the
+    token is required unless WAASP_METRICS_PUBLIC is set (queue names, task names and
+    traffic figures are an operator's business)."""
+    if not request.app[SETTINGS].metrics_public:
         check_token(request)
     monitor = request.app.get(MONITOR)
     snapshot = await monitor.snapshot() if monitor is not None else None
