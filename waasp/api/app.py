@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
 
+from waasp.api.connections import connection_middleware
 from waasp.api.jsonio import MAX_BODY_BYTES
 from waasp.api.keys import (
     API_TOKEN,
@@ -61,7 +62,7 @@ def create_app(
     else:
         owned = False
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware, query_middleware],
+        middlewares=[metrics_middleware, error_middleware, connection_middleware, query_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app.on_response_prepare.append(add_default_headers)

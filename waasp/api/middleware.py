@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from waasp.api.auth import Handler
+from waasp.api.connections import SERVER_NAME, closes_connection
 from waasp.api.errors import HttpError
 from waasp.api.jsonio import MAX_BODY_BYTES, json_response, too_large
 from waasp.api.keys import METRICS, REQUEST_ID
@@ -19,8 +20,6 @@ from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, Va
 log = structlog.get_logger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# No version: a banner naming Python and aiohttp tells an attacker which advisories to try.
-SERVER_NAME = "waasp"
 # nginx's status for a client that closed the connection before its answer: the response is
 # never sent, and metrics then tell it apart from a server error.
 CLIENT_CLOSED = 499
@@ -60,9 +59,14 @@ def _client_gone(request: web.Request) -> bool:
 
 
 async def add_default_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """``on_response_prepare``: the server name without a version, no caching, no sniffing,
-    and the request id."""
+    """``on_response_prepare``: the server name without a version (a banner naming Python and
+    aiohttp tells an attacker which advisories to try), no caching, no sniffing, the request
+    id; and ``Connection: close`` once the connection's request quota is spent."""
     response.headers["Server"] = SERVER_NAME
+    if closes_connection(request):
+        # aiohttp has chosen the Connection header by now: say it, and make it so.
+        response.headers["Connection"] = "close"
+        response.force_close()
     for name, value in DEFAULT_HEADERS.items():
         response.headers.setdefault(name, value)
     if REQUEST_ID in request:
@@ -95,7 +99,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         try:
             return await handler(request)
         except HttpError as exc:
-            return error_response(exc.status, exc.message, exc.details, exc.headers)
+            response = error_response(exc.status, exc.message, exc.details, exc.headers)
+            if exc.close:
+                response.force_close()
+            return response
         except ValidationError as exc:
             return error_response(400, str(exc), exc.details)
         except NotFoundError as exc:

@@ -1,4 +1,7 @@
-"""Serve an application until told to stop (``waasp serve``; ``waasp up`` reuses it)."""
+"""Serve an application until told to stop (``waasp serve``; ``waasp up`` reuses it).
+
+Connections are held to the limits of ``waasp.api.connections`` (``WAASP_HTTP_*``).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,19 @@ from collections.abc import Awaitable, Callable
 import structlog
 from aiohttp import web
 
-log = structlog.get_logger(__name__)
+from waasp.api.connections import (
+    MAX_FIELD_SIZE,
+    MAX_HEADERS,
+    MAX_LINE_SIZE,
+    GuardedSite,
+    HttpLimits,
+)
+from waasp.api.keys import SETTINGS
 
-# aiohttp's defaults (8 KiB) would answer a GET with a 10,000-character sender_id in plain
-# text before our handlers see it; these let validation answer it as JSON instead.
-MAX_LINE_SIZE = 65536
-MAX_FIELD_SIZE = 65536
+__all__ = ["MAX_FIELD_SIZE", "MAX_HEADERS", "MAX_LINE_SIZE", "run_server", "start_server"]
+
+log = structlog.get_logger(__name__)
+SHUTDOWN_TIMEOUT = 10.0
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -22,6 +32,24 @@ def stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+
+async def start_server(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Start serving ``app`` on host:port (0: a free port) with the settings' HTTP limits;
+    return the runner (the caller cleans it up) and the base URL."""
+    # No access log: every decision is in the audit trail, and per-request logging
+    # would cost more than the check itself.
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+    )
+    await runner.setup()
+    try:
+        site = GuardedSite(runner, host, port, HttpLimits.from_settings(app[SETTINGS]))
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    return runner, _base_url(runner, host, port)
 
 
 async def run_server(
@@ -35,20 +63,8 @@ async def run_server(
 
     ``on_listening`` receives the base URL once the socket is bound (port 0 is resolved).
     """
-    # No access log: every decision is in the audit trail, and per-request logging
-    # would cost more than the check itself.
-    runner = web.AppRunner(
-        app,
-        access_log=None,
-        handle_signals=False,
-        max_line_size=MAX_LINE_SIZE,
-        max_field_size=MAX_FIELD_SIZE,
-    )
-    await runner.setup()
+    runner, url = await start_server(app, host, port)
     try:
-        site = web.TCPSite(runner, host, port, shutdown_timeout=10.0)
-        await site.start()
-        url = _base_url(runner, host, port)
         log.info("api_started", url=url)
         if on_listening is not None:
             result = on_listening(url)

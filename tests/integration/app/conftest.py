@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -16,7 +17,7 @@ from yarl import URL
 from tests.proxy import ToggleProxy
 from waasp.api import create_app
 from waasp.api.metrics import Metrics
-from waasp.api.server import MAX_FIELD_SIZE, MAX_LINE_SIZE
+from waasp.api.server import MAX_FIELD_SIZE, MAX_HEADERS, MAX_LINE_SIZE, start_server
 from waasp.db.migrate import migrate
 from waasp.runtime import Runtime
 from waasp.service import BlockedSenderNotifier
@@ -100,7 +101,9 @@ async def open_client(app: web.Application) -> Client:
     """Serve ``app`` on a free port with the production HTTP limits; the caller closes it."""
     server = TestServer(app)
     # Started here, not by the client, so it gets the production HTTP limits.
-    await server.start_server(max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
+    await server.start_server(
+        max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE, max_headers=MAX_HEADERS
+    )
     client = TestClient(server)
     await client.start_server()
     return client
@@ -128,6 +131,42 @@ async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
     yield factory
     for client in clients:
         await client.close()
+
+
+@dataclass(frozen=True)
+class Served:
+    """An app served the way `waasp serve` serves it, on a free loopback port."""
+
+    app: web.Application
+    url: str
+    port: int
+
+
+ServeFactory = Callable[..., Awaitable[Served]]
+
+
+@pytest.fixture
+async def serve(settings: Settings) -> AsyncIterator[ServeFactory]:
+    """Serve create_app with chosen options through waasp.api.server (guarded connections,
+    the settings' HTTP limits) on 127.0.0.1; every server is stopped at teardown."""
+    runners: list[web.AppRunner] = []
+
+    async def factory(
+        notifier: BlockedSenderNotifier | None = None,
+        *,
+        runtime: Runtime | None = None,
+        metrics: Metrics | None = None,
+        **overrides: Any,
+    ) -> Served:
+        app_settings = Settings(**{**_as_dict(settings), **overrides})
+        app = create_app(app_settings, notifier=notifier, runtime=runtime, metrics=metrics)
+        runner, url = await start_server(app, "127.0.0.1", 0)
+        runners.append(runner)
+        return Served(app, url, int(URL(url).port or 0))
+
+    yield factory
+    for runner in runners:
+        await runner.cleanup()
 
 
 def _as_dict(settings: Settings) -> dict[str, Any]:
