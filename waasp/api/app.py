@@ -18,12 +18,14 @@ from waasp.api.keys import (
     RUNTIME,
     SERVICE,
     SETTINGS,
+    THROTTLE,
 )
 from waasp.api.metrics import Metrics
 from waasp.api.middleware import add_default_headers, error_middleware, metrics_middleware
 from waasp.api.query import query_middleware
 from waasp.api.readiness import ReadinessProbe
 from waasp.api.routes import setup_routes
+from waasp.api.throttle import CheckThrottle
 from waasp.db.pool import Database
 from waasp.errors import SettingsError
 from waasp.monitoring import MonitoringService
@@ -77,6 +79,8 @@ def create_app(
         app[RUNTIME] = runtime
         app[MONITOR] = MonitoringService(runtime)
         app[METRICS].runtime.configured = True
+        limiter = runtime.rate_limiter()
+        app[THROTTLE] = CheckThrottle(limiter, settings.check_rate, settings.check_burst)
     app.cleanup_ctx.append(_lifetime(owned))
     setup_routes(app)
     return app

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from waasp.api.metrics import Metrics
 from waasp.api.readiness import ReadinessProbe
+from waasp.api.throttle import CheckThrottle
 from waasp.db.pool import Database
 from waasp.monitoring import MonitoringService
 from waasp.runtime import Runtime
@@ -30,3 +31,5 @@ MONITOR = web.AppKey("monitor", MonitoringService)
 REQUEST_ID = web.RequestKey("request_id", str)
 # WAASP_CHECK_TOKEN as bytes (empty: the check routes are open).
 CHECK_TOKEN = web.AppKey("check_token", bytes)
+# The check route's per-address rate limit; absent when create_app got no runtime.
+THROTTLE = web.AppKey("throttle", CheckThrottle)

@@ -9,6 +9,7 @@ from typing import Any, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from waasp.runtime.broker.client import WORKER_SOCKET_TIMEOUT, connect, connect_pubsub
+from waasp.runtime.broker.ratelimit import rate_limiter as _rate_limiter
 from waasp.runtime.broker.results import ResultBackend
 from waasp.runtime.broker.streams import Broker
 from waasp.runtime.config import Config, config_from_env
@@ -101,6 +102,8 @@ class Runtime:
             connect_pubsub(url, WORKER_SOCKET_TIMEOUT),
         )
         return broker, results
+
+    rate_limiter = _rate_limiter  # token buckets on the broker (waasp.runtime.broker.ratelimit)
 
     @property
     def dlq(self) -> DeadLetters:
