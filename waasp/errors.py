@@ -48,3 +48,7 @@ class DependencyUnavailable(WaaspError):
         super().__init__(f"{dependency} unavailable: {message}")
         self.dependency = dependency
         self.message = message
+
+
+class ContentionError(WaaspError):
+    """The data kept changing under an operation that retried as long as it may (a 503)."""

@@ -10,7 +10,7 @@ import structlog
 
 from waasp.db.pool import Database
 from waasp.db.repositories import audit, contacts
-from waasp.errors import ConflictError, NotFoundError
+from waasp.errors import ConflictError, ContentionError, NotFoundError
 from waasp.models import (
     AuditAction,
     AuditEntry,
@@ -23,6 +23,10 @@ from waasp.models import (
 from waasp.validation import UNSET, AuditQuery, CheckRequest, ContactChanges, NewContact
 
 log = structlog.get_logger(__name__)
+
+# A check whose contact is removed while it runs is decided again, holding the row it finds
+# (see contacts.CHECK_SQL_LOCKED), which that race cannot hit; the bound is only a backstop.
+CHECK_ATTEMPTS = 4
 
 
 class BlockedSenderNotifier(Protocol):
@@ -50,12 +54,7 @@ class WhitelistService:
 
     async def check(self, request: CheckRequest) -> CheckResult:
         """Decide whether the sender may pass, and audit the decision (one round trip)."""
-        try:
-            row = await self._check_once(request)
-        except asyncpg.ForeignKeyViolationError:
-            # The matching contact was removed between our lookup and our audit insert;
-            # nothing was written, so deciding again cannot audit twice.
-            row = await self._check_once(request)
+        row = await self._check_consistently(request)
         trust = contacts.trust_of(row["trust_level"])
         decision = decide(trust)
         if not decision.allowed:
@@ -68,10 +67,20 @@ class WhitelistService:
             action=decision.action,
         )
 
-    async def _check_once(self, request: CheckRequest) -> asyncpg.Record:
+    async def _check_consistently(self, request: CheckRequest) -> asyncpg.Record:
+        for attempt in range(CHECK_ATTEMPTS):
+            try:
+                return await self._check_once(request, lock=attempt > 0)
+            except asyncpg.ForeignKeyViolationError:
+                # The matching contact was removed between our lookup and our audit insert;
+                # nothing was written, so deciding again cannot audit twice.
+                log.info("check_retried", reason="contact removed during the check")
+        raise ContentionError("the contact kept changing during the check; try again")
+
+    async def _check_once(self, request: CheckRequest, *, lock: bool) -> asyncpg.Record:
         async with self._db.connection() as conn:
             return await contacts.check(
-                conn, request.sender_id, request.channel, request.message_preview
+                conn, request.sender_id, request.channel, request.message_preview, lock=lock
             )
 
     def _notify_blocked(self, sender_id: str, channel: str | None) -> None:

@@ -15,7 +15,13 @@ from waasp.api.errors import HttpError
 from waasp.api.jsonio import MAX_BODY_BYTES, json_response, too_large
 from waasp.api.keys import METRICS, REQUEST_ID
 from waasp.api.metrics import route_label
-from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, ValidationError
+from waasp.errors import (
+    ConflictError,
+    ContentionError,
+    DependencyUnavailable,
+    NotFoundError,
+    ValidationError,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -109,6 +115,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return error_response(404, str(exc))
         except ConflictError as exc:
             return error_response(409, str(exc))
+        except ContentionError as exc:
+            return error_response(503, str(exc), headers={"Retry-After": "1"})
         except DependencyUnavailable as exc:
             # The driver's words (addresses, SQL errors) go to the log, not to the client.
             log.warning("dependency_unavailable", dependency=exc.dependency, error=exc.message)

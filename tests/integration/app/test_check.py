@@ -6,10 +6,12 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import pytest
 import structlog
 
 from tests.integration.app.conftest import AUTH, Client, ClientFactory
 from waasp.api.keys import SERVICE
+from waasp.db.repositories import contacts
 
 
 async def add(client: Client, **body: Any) -> dict[str, Any]:
@@ -179,3 +181,72 @@ async def test_failing_notifier_is_logged_not_surfaced(make_client: ClientFactor
         "blocked_sender_notification_failed"
     ]
     assert (await client.get("/healthz")).status == 200
+
+
+async def test_foreign_key_race_is_retried_until_consistent(
+    client: Client, pg: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check whose contact vanishes under it (ForeignKeyViolationError) three times running
+    is decided again each time and answered once, audited once; one that never settles is a
+    503 with Retry-After, never a 500."""
+    await add(client, sender_id="racer", trust_level="trusted")
+    real = contacts.check
+    failures = iter([True, True, True])
+
+    async def racing(*args: Any, **kwargs: Any) -> asyncpg.Record:
+        if next(failures, False):
+            raise asyncpg.ForeignKeyViolationError("contact removed meanwhile")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(contacts, "check", racing)
+    assert (await check(client, sender_id="racer"))["allowed"] is True
+    assert len(await decisions(pg)) == 1
+
+    async def always(*_args: Any, **_kwargs: Any) -> asyncpg.Record:
+        raise asyncpg.ForeignKeyViolationError("contact removed meanwhile")
+
+    monkeypatch.setattr(contacts, "check", always)
+    resp = await client.post("/api/v1/check", json={"sender_id": "racer"})
+    assert resp.status == 503 and resp.headers["Retry-After"] == "1"
+    assert "kept changing" in (await resp.json())["error"]
+
+
+@pytest.mark.timeout(60)
+async def test_checks_racing_delete_and_recreate_never_fail(
+    client: Client, pg: asyncpg.Connection
+) -> None:
+    """Checks of a sender while another connection deletes and re-adds its contact in a loop
+    (the race that answered 500 once in 4,218): every answer is 200, either trusted or
+    unknown, and each check is audited exactly once."""
+    await add(client, sender_id="flicker", trust_level="trusted")
+    stop = asyncio.Event()
+
+    async def churn() -> int:
+        rounds = 0
+        while not stop.is_set():
+            async with pg.transaction():
+                await pg.execute("DELETE FROM contacts WHERE sender_id = 'flicker'")
+                await pg.execute(
+                    "INSERT INTO contacts (sender_id, trust_level) VALUES ('flicker', 'trusted')"
+                )
+            rounds += 1
+        return rounds
+
+    async def checks(n: int) -> list[tuple[int, str]]:
+        answers = []
+        for _ in range(n):
+            resp = await client.post("/api/v1/check", json={"sender_id": "flicker"}, headers=AUTH)
+            answers.append((resp.status, (await resp.json()).get("reason", "")))
+        return answers
+
+    churning = asyncio.create_task(churn())
+    try:
+        results = await asyncio.gather(*(checks(300) for _ in range(4)))
+    finally:
+        stop.set()
+        rounds = await churning
+    answers = [a for batch in results for a in batch]
+    assert rounds > 0
+    assert {status for status, _ in answers} == {200}
+    assert {reason for _, reason in answers} <= {"trusted contact", "unknown sender"}
+    assert len(await decisions(pg)) == len(answers)

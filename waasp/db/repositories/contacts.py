@@ -30,15 +30,16 @@ def _case(column: str, pick: str, table: Mapping[TrustLevel | None, Decision]) -
     return f"CASE {column} {whens} ELSE {_quote(getattr(table[None], pick))} END"
 
 
-# The check in one statement: find the channel row, else the global row ($2 NULL matches only
-# the global row); write the decision's audit entry with the channel of the check; return the
-# row. `probe` always yields exactly one row, so an unknown sender is audited too.
-CHECK_SQL = f"""
+def _check_sql(lock: str) -> str:
+    # The check in one statement: find the channel row, else the global row ($2 NULL matches
+    # only the global row); write the decision's audit entry with the channel of the check;
+    # return the row. `probe` always yields exactly one row, so an unknown sender is audited.
+    return f"""
 WITH hit AS (
     SELECT id, trust_level, name FROM contacts
     WHERE sender_id = $1 AND (channel = $2 OR channel IS NULL)
     ORDER BY channel NULLS LAST
-    LIMIT 1
+    LIMIT 1{lock}
 ), probe AS (
     SELECT hit.id, hit.trust_level, hit.name FROM (VALUES (1)) AS one (x) LEFT JOIN hit ON true
 ), logged AS (
@@ -51,11 +52,28 @@ SELECT id, trust_level, name FROM probe
 """
 
 
+CHECK_SQL = _check_sql("")
+# The same check holding the matched row (FOR KEY SHARE) until the audit row references it:
+# a delete that landed first is skipped (the next row, or none, is the answer), and none can
+# land in between. Only for a retry after that race, as it writes a lock into the row.
+CHECK_SQL_LOCKED = _check_sql(" FOR KEY SHARE")
+
+
 async def check(
-    conn: Conn, sender_id: str, channel: str | None, message_preview: str | None
+    conn: Conn,
+    sender_id: str,
+    channel: str | None,
+    message_preview: str | None,
+    *,
+    lock: bool = False,
 ) -> asyncpg.Record:
-    """Decide and audit a check; return the matching contact's (id, trust_level, name)."""
-    row = await conn.fetchrow(CHECK_SQL, sender_id, channel, message_preview)
+    """Decide and audit a check; return the matching contact's (id, trust_level, name).
+
+    ``lock`` holds the matched row while auditing, so the contact cannot be removed in between
+    (ForeignKeyViolationError otherwise, when that happens).
+    """
+    sql = CHECK_SQL_LOCKED if lock else CHECK_SQL
+    row = await conn.fetchrow(sql, sender_id, channel, message_preview)
     assert row is not None  # `probe` always has one row
     return row
 
