@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from redis.asyncio import Redis
 
+from waasp import slack
 from waasp.errors import WaaspError
 
 WEBHOOK_TIMEOUT = aiohttp.ClientTimeout(total=10)
@@ -37,7 +38,9 @@ def _host(url: str) -> str:
 async def post_json(session: aiohttp.ClientSession, url: str, payload: Any) -> int:
     """POST ``payload`` as JSON; return the status, or raise WebhookFailed/WebhookRejected."""
     try:
-        async with session.post(url, json=payload, timeout=WEBHOOK_TIMEOUT) as response:
+        async with session.post(
+            url, json=payload, timeout=WEBHOOK_TIMEOUT, allow_redirects=False
+        ) as response:
             status = response.status
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise WebhookFailed(f"POST to {_host(url)} failed: {type(exc).__name__}") from exc
@@ -56,7 +59,7 @@ def blocked_message(sender_id: str, channel: str | None, folded: int = 0) -> dic
     else:
         text = f"WAASP blocked a message from unknown or blocked sender {sender_id} {where}"
     return {
-        "text": text,
+        "text": slack.escape(text),
         "sender_id": sender_id,
         "channel": channel,
         "folded": folded,

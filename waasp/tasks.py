@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import structlog
 
+from waasp import notify_cap
 from waasp.db.pool import Database
 from waasp.db.repositories import maintenance
 from waasp.notify import (
@@ -135,7 +136,12 @@ def _notification_tasks(
 ) -> tuple[Task, Task, Task, Task]:
     folder = BlockFolder(rt.broker.client, rt.conf.key_prefix, settings.notify_window)
 
-    @rt.task(name="waasp.tasks.notify_deliver", bind=True, max_retries=settings.notify_max_retries)
+    @rt.task(
+        name="waasp.tasks.notify_deliver",
+        bind=True,
+        max_retries=settings.notify_max_retries,
+        ignore_result=True,
+    )
     async def notify_deliver(self: Task, payload: dict[str, Any]) -> str:
         """POST one notification to WAASP_NOTIFY_WEBHOOK_URL (or log it), with backoff."""
         url = settings.notify_webhook_url
@@ -151,22 +157,24 @@ def _notification_tasks(
         log.info("blocked_sender_notified", via="webhook", text=payload.get("text"))
         return "posted"
 
-    @rt.task(name="waasp.tasks.notify_blocked_sender")
+    cap = notify_cap.install(rt, settings, notify_deliver)
+
+    @rt.task(name="waasp.tasks.notify_blocked_sender", ignore_result=True)
     async def notify_blocked_sender(sender_id: str, channel: str | None = None) -> str:
         """Tell the admin a sender was blocked, folding a burst into one follow-up."""
         decision = await folder.decide(sender_id, channel)
         if decision.fold is Fold.NOTIFY:
-            await notify_deliver.delay(blocked_message(sender_id, channel))
+            await cap.deliver(blocked_message(sender_id, channel))
         elif decision.fold is Fold.FOLLOW_UP:
             await followup.apply_async((sender_id, channel), countdown=decision.window_left)
         return decision.fold.value
 
-    @rt.task(name="waasp.tasks.notify_blocked_followup")
+    @rt.task(name="waasp.tasks.notify_blocked_followup", ignore_result=True)
     async def followup(sender_id: str, channel: str | None = None) -> int:
         """Report, in one message, the blocks folded during a window."""
         count = await folder.take_folded(sender_id, channel)
         if count:
-            await notify_deliver.delay(blocked_message(sender_id, channel, count))
+            await cap.deliver(blocked_message(sender_id, channel, count))
         return count
 
     @rt.task(name="waasp.tasks.send_webhook", bind=True, max_retries=3)
