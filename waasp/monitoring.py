@@ -18,7 +18,7 @@ from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, Va
 from waasp.runtime import Runtime, TaskRuntimeError
 from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.cron.scheduler import schedule_status
-from waasp.runtime.dlq import DeadLetterNotFound
+from waasp.runtime.dlq import DeadLetterNotFound, split_id
 from waasp.runtime.monitor import queries as runtime_events
 from waasp.runtime.monitor.inspection import QueueStats, dead_letter_page, queue_stats, workers
 from waasp.runtime.monitor.views import task_dict
@@ -30,6 +30,14 @@ T = TypeVar("T")
 REDIS_TIMEOUT = 3.0
 UNREACHABLE = "Redis is unreachable"
 _DOWN: tuple[type[BaseException], ...] = (TimeoutError, *REDIS_ERRORS)
+
+
+def _check_dead_id(dead_id: str) -> None:
+    """A malformed dead-letter id is the client's mistake (400), not a missing letter."""
+    try:
+        split_id(dead_id)
+    except DeadLetterNotFound as exc:
+        raise ValidationError("dead_id", str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,7 @@ class MonitoringService:
 
     async def replay(self, dead_id: str) -> str:
         """Put a dead letter back in its queue; return its task id."""
+        _check_dead_id(dead_id)
         try:
             return await self._redis(self.runtime.dlq.replay(dead_id))
         except NotFoundError:
@@ -89,6 +98,7 @@ class MonitoringService:
 
     async def delete_dead_letter(self, dead_id: str) -> None:
         """Delete one dead letter."""
+        _check_dead_id(dead_id)
         await self._redis(self.runtime.dlq.delete(dead_id))
 
     async def schedule(self) -> list[dict[str, Any]]:

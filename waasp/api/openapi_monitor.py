@@ -156,7 +156,12 @@ def _limit_param(default: int, maximum: int = AUDIT_LIMIT_MAX) -> dict[str, Any]
     return _param("limit", "query", schema)
 
 
-_DEAD_ID = _param("dead_id", "path", {"type": "string"}, required=True)
+_DEAD_ID = _param(
+    "dead_id",
+    "path",
+    {"type": "string", "description": "QUEUE:MS-SEQ (ASCII digits, 64-bit parts; else a 400)"},
+    required=True,
+)
 MONITOR_PATHS: dict[str, Any] = {
     "/api/v1/tasks/{task_id}": {
         "get": {
@@ -219,7 +224,7 @@ MONITOR_PATHS: dict[str, Any] = {
             "summary": "Delete a dead letter",
             "security": _ADMIN,
             "parameters": [_DEAD_ID],
-            "responses": {"204": {"description": "deleted"}, **_monitor_errors(404)},
+            "responses": {"204": {"description": "deleted"}, **_monitor_errors(400, 404)},
         }
     },
     "/api/v1/dlq/{dead_id}/replay": {
@@ -239,7 +244,7 @@ MONITOR_PATHS: dict[str, Any] = {
                     "replayed",
                 ),
                 "409": _json(_ref("Error"), "the dead letter holds no decodable message"),
-                **_monitor_errors(404),
+                **_monitor_errors(400, 404),
             },
         }
     },

@@ -22,6 +22,7 @@ from waasp.runtime.message import (
     decode_dead_letter,
     encode_message,
 )
+from waasp.runtime.stream_ids import parse_entry_id
 
 if TYPE_CHECKING:
     from waasp.runtime.broker.results import ResultBackend
@@ -43,8 +44,7 @@ def split_id(dead_id: str) -> tuple[str, str]:
         check_queue_name(queue)
     except TaskRuntimeError:
         raise DeadLetterNotFound(f"dead letter id {dead_id!r} names no valid queue") from None
-    ms, dash, seq = entry_id.partition("-")
-    if not (ms.isdigit() and (not dash or seq.isdigit())):
+    if parse_entry_id(entry_id) is None:
         raise DeadLetterNotFound(f"dead letter id {dead_id!r} has no valid entry id")
     return queue, entry_id
 
