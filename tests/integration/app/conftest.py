@@ -109,22 +109,26 @@ async def open_client(app: web.Application) -> Client:
     return client
 
 
+def make_app(
+    settings: Settings,
+    notifier: BlockedSenderNotifier | None = None,
+    *,
+    runtime: Runtime | None = None,
+    metrics: Metrics | None = None,
+    **overrides: Any,
+) -> web.Application:
+    """create_app over ``settings`` with ``overrides`` applied to them."""
+    app_settings = Settings(**{**_as_dict(settings), **overrides})
+    return create_app(app_settings, notifier=notifier, runtime=runtime, metrics=metrics)
+
+
 @pytest.fixture
 async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
     """Build test clients over create_app with chosen options; all closed at teardown."""
     clients: list[Client] = []
 
-    async def factory(
-        notifier: BlockedSenderNotifier | None = None,
-        *,
-        runtime: Runtime | None = None,
-        metrics: Metrics | None = None,
-        **overrides: Any,
-    ) -> Client:
-        app_settings = Settings(**{**_as_dict(settings), **overrides})
-        client = await open_client(
-            create_app(app_settings, notifier=notifier, runtime=runtime, metrics=metrics)
-        )
+    async def factory(*args: Any, **options: Any) -> Client:
+        client = await open_client(make_app(settings, *args, **options))
         clients.append(client)
         return client
 
@@ -151,15 +155,8 @@ async def serve(settings: Settings) -> AsyncIterator[ServeFactory]:
     the settings' HTTP limits) on 127.0.0.1; every server is stopped at teardown."""
     runners: list[web.AppRunner] = []
 
-    async def factory(
-        notifier: BlockedSenderNotifier | None = None,
-        *,
-        runtime: Runtime | None = None,
-        metrics: Metrics | None = None,
-        **overrides: Any,
-    ) -> Served:
-        app_settings = Settings(**{**_as_dict(settings), **overrides})
-        app = create_app(app_settings, notifier=notifier, runtime=runtime, metrics=metrics)
+    async def factory(*args: Any, **options: Any) -> Served:
+        app = make_app(settings, *args, **options)
         runner, url = await start_server(app, "127.0.0.1", 0)
         runners.append(runner)
         return Served(app, url, int(URL(url).port or 0))

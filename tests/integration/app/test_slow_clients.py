@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import orjson
 import pytest
 
 from tests.integration.app.conftest import TOKEN, ServeFactory
+from tests.integration.app.test_background import _stop_process, _wait_ready
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -248,25 +248,10 @@ async def serve_process(app_database_url: str, redis_url: str) -> AsyncIterator[
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        async with aiohttp.ClientSession() as session:
-            while True:
-                try:
-                    async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                        if response.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                assert time.monotonic() < deadline and process.poll() is None, "serve did not start"
-                await asyncio.sleep(0.2)
+        await _wait_ready(f"http://127.0.0.1:{port}", 30)
         yield process.pid, port
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        _stop_process(process)
 
 
 def _pieces(lines: list[bytes], size: int = 16384) -> list[bytes]:

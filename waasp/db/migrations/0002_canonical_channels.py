@@ -78,6 +78,12 @@ async def upgrade(conn: asyncpg.Connection) -> None:
 
 
 async def _remove(conn: asyncpg.Connection, row: asyncpg.Record, keep: asyncpg.Record) -> None:
+    facts = {
+        "contact_id": row["id"],
+        "trust_level": row["trust_level"],
+        "kept_contact_id": keep["id"],
+        "kept_trust_level": keep["trust_level"],
+    }
     await conn.execute("DELETE FROM contacts WHERE id = $1", row["id"])
     await audit.insert(
         conn,
@@ -86,20 +92,8 @@ async def _remove(conn: asyncpg.Connection, row: asyncpg.Record, keep: asyncpg.R
         channel=row["channel"],
         contact_id=None,
         reason="its channel folds onto another contact's (migration 0002)",
-        metadata={
-            "source": "migration",
-            "contact_id": row["id"],
-            "trust_level": row["trust_level"],
-            "kept_contact_id": keep["id"],
-            "kept_trust_level": keep["trust_level"],
-        },
+        metadata={"source": "migration", **facts},
     )
     log.warning(
-        "contact_collision_removed",
-        contact_id=row["id"],
-        sender_id=row["sender_id"],
-        channel=row["channel"],
-        trust_level=row["trust_level"],
-        kept_contact_id=keep["id"],
-        kept_trust_level=keep["trust_level"],
+        "contact_collision_removed", sender_id=row["sender_id"], channel=row["channel"], **facts
     )
