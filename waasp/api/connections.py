@@ -279,7 +279,7 @@ class GuardedSite(web.BaseSite):
         def protocol() -> GuardedHandler:
             return GuardedHandler(manager, loop=loop, gate=self.gate, limits=self.limits)
 
-        self._server = await loop.create_server(protocol, self.host, self.port)
+        self._server = await loop.create_server(protocol, self.host, self.port, backlog=128)
 
 
 @web.middleware

@@ -6,6 +6,7 @@ Connections are held to the limits of ``waasp.api.connections`` (``WAASP_HTTP_*`
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -25,6 +26,8 @@ __all__ = ["MAX_FIELD_SIZE", "MAX_HEADERS", "MAX_LINE_SIZE", "run_server", "star
 
 log = structlog.get_logger(__name__)
 SHUTDOWN_TIMEOUT = 10.0
+# Descriptors the process holds besides client connections (pools, logs, the listener).
+FILES_IN_USE = 64
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -43,8 +46,10 @@ async def start_server(app: web.Application, host: str, port: int) -> tuple[web.
         app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
     )
     await runner.setup()
+    limits = HttpLimits.from_settings(app[SETTINGS])
+    _warn_if_files_run_out(limits.max_connections)
     try:
-        site = GuardedSite(runner, host, port, HttpLimits.from_settings(app[SETTINGS]))
+        site = GuardedSite(runner, host, port, limits)
         await site.start()
     except BaseException:
         await runner.cleanup()
@@ -74,6 +79,18 @@ async def run_server(
         log.info("api_stopping")
     finally:
         await runner.cleanup()
+
+
+def _warn_if_files_run_out(max_connections: int) -> None:
+    # Past the open-files limit, accept() fails before the cap's clear 503 can be sent.
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and max_connections + FILES_IN_USE > soft:
+        log.warning(
+            "connection_cap_above_open_files_limit",
+            max_connections=max_connections,
+            open_files_limit=soft,
+            hint="raise `ulimit -n` or lower WAASP_HTTP_MAX_CONNECTIONS",
+        )
 
 
 def _base_url(runner: web.AppRunner, host: str, port: int) -> str:
