@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, ValidationError
-from waasp.runtime import Runtime, TaskRuntimeError
+from waasp.runtime import Runtime, TaskRuntimeError, parse_entry_id
 from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.cron.scheduler import schedule_status
-from waasp.runtime.dlq import DeadLetterNotFound, split_id
+from waasp.runtime.dlq import DeadLetterNotFound
 from waasp.runtime.monitor import queries as runtime_events
 from waasp.runtime.monitor.inspection import QueueStats, dead_letter_page, queue_stats, workers
 from waasp.runtime.monitor.views import task_dict
@@ -34,10 +34,11 @@ _DOWN: tuple[type[BaseException], ...] = (TimeoutError, *REDIS_ERRORS)
 
 def _check_dead_id(dead_id: str) -> None:
     """A malformed dead-letter id is the client's mistake (400), not a missing letter."""
-    try:
-        split_id(dead_id)
-    except DeadLetterNotFound as exc:
-        raise ValidationError("dead_id", str(exc)) from None
+    queue, colon, entry_id = dead_id.rpartition(":")
+    if not (colon and queue and parse_entry_id(entry_id)):
+        raise ValidationError(
+            "dead_id", "must be QUEUE:MS-SEQ (ASCII digits, each part within 64 bits)"
+        )
 
 
 @dataclass(frozen=True, slots=True)

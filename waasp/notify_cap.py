@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from waasp import slack
-from waasp.runtime import Runtime, Task
-from waasp.runtime.broker.ratelimit import RateLimiter
+from waasp.runtime import RateLimiter, Runtime, Task
 from waasp.settings import Settings
 
 GLOBAL_BUCKET = "notify:global"
@@ -53,6 +52,15 @@ class NotificationCap:
         return False
 
 
+async def send_summary(limiter: RateLimiter, deliver: Task, window: float) -> int:
+    """The summary task's body: report, in one message, the notifications held back since
+    the last summary; return how many."""
+    held_back = await limiter.take_denied(GLOBAL_BUCKET)
+    if held_back:
+        await deliver.delay(summary_message(held_back, window))
+    return held_back
+
+
 def install(rt: Runtime, settings: Settings, deliver: Task) -> NotificationCap:
     """Register the summary task on ``rt`` and return the cap that ``deliver`` goes through."""
     limiter = rt.rate_limiter()
@@ -60,10 +68,7 @@ def install(rt: Runtime, settings: Settings, deliver: Task) -> NotificationCap:
     @rt.task(name=SUMMARY_TASK, ignore_result=True)
     async def notify_summary() -> int:
         """Report, in one message, the notifications held back since the last summary."""
-        held_back = await limiter.take_denied(GLOBAL_BUCKET)
-        if held_back:
-            await deliver.delay(summary_message(held_back, settings.notify_window))
-        return held_back
+        return await send_summary(limiter, deliver, settings.notify_window)
 
     return NotificationCap(
         limiter, settings.notify_global_max, settings.notify_window, deliver, notify_summary

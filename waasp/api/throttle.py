@@ -18,8 +18,7 @@ import time
 import structlog
 
 from waasp.api.errors import HttpError
-from waasp.runtime.broker.errors import REDIS_ERRORS
-from waasp.runtime.broker.ratelimit import RateLimiter
+from waasp.runtime import REDIS_ERRORS, RateLimiter
 
 log = structlog.get_logger(__name__)
 

@@ -4,6 +4,8 @@ It imports nothing from the rest of ``waasp``: any application can use it.
 """
 
 from waasp.runtime.app import Runtime
+from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.broker.ratelimit import RateDecision, RateLimiter
 from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
     ConfigurationError,
@@ -28,6 +30,7 @@ from waasp.runtime.states import (
     SUCCESS,
     TaskState,
 )
+from waasp.runtime.stream_ids import parse_entry_id
 from waasp.runtime.task import Signature, Task
 from waasp.runtime.worker.worker import Worker
 
@@ -36,6 +39,7 @@ __all__ = [
     "FAILURE",
     "PENDING",
     "READY_STATES",
+    "REDIS_ERRORS",
     "RETRY",
     "STARTED",
     "SUCCESS",
@@ -43,6 +47,8 @@ __all__ = [
     "ConfigurationError",
     "MaxRetriesExceededError",
     "NotRegistered",
+    "RateDecision",
+    "RateLimiter",
     "Reject",
     "ResultTimeout",
     "Retry",
@@ -56,4 +62,5 @@ __all__ = [
     "TimeLimitExceeded",
     "Worker",
     "crontab",
+    "parse_entry_id",
 ]
