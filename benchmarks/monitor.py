@@ -29,10 +29,18 @@ from redis.asyncio.client import Pipeline, Redis
 from waasp.api import create_app
 from waasp.api.server import run_server
 from waasp.runtime import Runtime
-from waasp.runtime.broker.streams import RawDelivery, SettleOp
-from waasp.runtime.message import TaskMessage, TaskMeta, dead_letter_fields, encode_message
-from waasp.runtime.monitor.events import EventRecorder
+from waasp.runtime.broker import RawDelivery, SettleOp
+from waasp.runtime.message import (
+    DeadLetterRecord,
+    RemoteError,
+    ResultRecord,
+    TaskMessage,
+    TaskMeta,
+    encode_dead_letter,
+    encode_message,
+)
 from waasp.runtime.states import SUCCESS
+from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.executor import Outcome
 from waasp.runtime.worker.heartbeat import Heartbeat
 from waasp.settings import Settings
@@ -41,6 +49,7 @@ TOKEN = "bench-token-" + "x" * 20
 QUEUES = ("default", "high")
 BATCH = 5000
 TASK = "benchmarks.monitor.noop"
+BENCH_ERROR = RemoteError("BenchError", "a dead letter the benchmark wrote")
 
 # The calls the dashboard makes on every refresh, plus the other monitoring routes.
 PATHS = [
@@ -118,8 +127,9 @@ async def populate(runtime: Runtime, tasks: int, start: int = 0) -> str:
                 elif kind == "delayed":
                     pipe.zadd(q.delayed, {body: time.time() * 1000 + 3_600_000})
                 elif kind == "dead":
-                    fields = dead_letter_fields("failed", body, None, 3, 1, "bench")
-                    pipe.xadd(q.dead, dict(zip(fields[::2], fields[1::2], strict=True)))
+                    letter = DeadLetterRecord("failed", body, BENCH_ERROR, 3, 1, "bench")
+                    message, details = encode_dead_letter(letter)
+                    pipe.xadd(q.dead, {b"message": message, b"details": details})
                 else:
                     finished.append(
                         TaskMeta(id=f"bench-{index}", state=SUCCESS, name=TASK, queue=queue)
@@ -129,7 +139,9 @@ async def populate(runtime: Runtime, tasks: int, start: int = 0) -> str:
     for queue in QUEUES:
         await broker.read([queue], "bench-consumer", share // len(QUEUES), None)
     for first in range(0, len(finished), BATCH):
-        await runtime.results.store_many([(meta, None) for meta in finished[first : first + BATCH]])
+        await runtime.results.store_many(
+            [ResultRecord(meta) for meta in finished[first : first + BATCH]]
+        )
     await _record_events(runtime, finished)
     return finished[0].id if finished else "bench-0"
 
@@ -139,9 +151,8 @@ async def _record_events(runtime: Runtime, finished: list[TaskMeta]) -> None:
     for first in range(0, len(finished), BATCH):
         for meta in finished[first : first + BATCH]:
             delivery = RawDelivery(meta.queue or "default", "0-1", b"")
-            recorder.finished(
-                delivery, Outcome(SUCCESS, SettleOp("ack", "0-1"), (meta, None)), 0.01
-            )
+            outcome = Outcome(SUCCESS, SettleOp.ack("0-1"), ResultRecord(meta))
+            recorder.finished(delivery, outcome, 0.01)
         batch = recorder.take(force=True)
         if batch is not None:
             await recorder.write(batch)

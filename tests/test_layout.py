@@ -9,7 +9,15 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "waasp"
 MAX_MODULE_LINES = 350
 # Redis is the broker's: elsewhere only the embedded server's probe and the API's health check.
-REDIS_ALLOWED = {"waasp/embedded/redis.py", "waasp/api/readiness.py"}
+REDIS_ALLOWED = {"waasp/embedded/redis.py"}
+# What the rest of waasp may import of the runtime: its API and its monitoring API.
+# The runtime's public API: the package, and the submodules documented as public.
+PUBLIC_RUNTIME = {
+    "waasp.runtime",
+    "waasp.runtime.monitor",
+    "waasp.runtime.env",
+    "waasp.runtime.logs",
+}
 
 
 def _module_name(path: Path) -> str:
@@ -95,4 +103,22 @@ def test_only_the_broker_talks_to_redis() -> None:
                 continue
             if any(name == "redis" or name.startswith("redis.") for name in names):
                 offenders.append(f"{relative}:{node.lineno}")
+    assert not offenders, offenders
+
+
+def test_the_app_imports_only_the_public_runtime() -> None:
+    """Outside waasp/runtime/, modules import the runtime only through its public API."""
+    known = _modules()
+    offenders = {
+        name: sorted(private)
+        for name, path in known.items()
+        if name != "waasp.runtime" and not name.startswith("waasp.runtime.")
+        if (
+            private := {
+                module
+                for module in _imports(path, known)
+                if module.startswith("waasp.runtime.") and module not in PUBLIC_RUNTIME
+            }
+        )
+    }
     assert not offenders, offenders

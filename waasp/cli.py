@@ -16,8 +16,8 @@ import asyncpg
 import orjson
 
 from waasp import __version__, validation
+from waasp.api import create_app
 from waasp.api.server import run_server, stop_on_signals
-from waasp.background import create_api
 from waasp.db.migrate import current_version, migrate
 from waasp.db.pool import SCHEMA_ERRORS, UNAVAILABLE_ERRORS, Database, unavailable
 from waasp.errors import SettingsError, ValidationError, WaaspError
@@ -79,10 +79,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if created:
             _say(f"API token (saved in {token_path(settings.data_dir)}): {token}")
         settings = replace(settings, api_token=token)
-    from waasp.tasks import build  # the task runtime, for notifications and monitoring
+    from waasp import tasks  # the task runtime, for notifications and monitoring
 
-    runtime = build(settings).runtime
-    app = create_api(settings, runtime)
+    runtime = tasks.configure(settings)
+    app = create_app(settings, runtime=runtime, notify=runtime.notify_blocked_sender)
 
     async def serve() -> None:
         stop = asyncio.Event()

@@ -3,8 +3,8 @@
 Every figure comes from Redis through ``waasp.runtime`` (so an API process that runs no
 task sees the whole cluster, and nothing is lost on restart), and every call costs
 O(queues + workers + the page asked for), never O(tasks). The JSON builders are the
-runtime's own (``waasp.runtime.monitor.views``, ``waasp.runtime.monitor.inspection``), shared with
-``python -m waasp.runtime inspect``, so the CLI and the API never disagree.
+runtime's own (``waasp.runtime.monitor``), shared with ``python -m waasp.runtime inspect``,
+so the CLI and the API never disagree.
 """
 
 from __future__ import annotations
@@ -15,13 +15,22 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, ValidationError
-from waasp.runtime import Runtime, TaskRuntimeError, parse_entry_id
-from waasp.runtime.broker.errors import REDIS_ERRORS
-from waasp.runtime.cron.scheduler import schedule_status
-from waasp.runtime.dlq import DeadLetterNotFound
-from waasp.runtime.monitor import queries as runtime_events
-from waasp.runtime.monitor.inspection import QueueStats, dead_letter_page, queue_stats, workers
-from waasp.runtime.monitor.views import task_dict
+from waasp.runtime import (
+    REDIS_ERRORS,
+    DeadLetterNotFound,
+    Runtime,
+    TaskRuntimeError,
+    parse_entry_id,
+)
+from waasp.runtime import monitor as runtime_events
+from waasp.runtime.monitor import (
+    QueueStats,
+    dead_letter_page,
+    queue_stats,
+    schedule_status,
+    task_dict,
+    workers,
+)
 
 T = TypeVar("T")
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from waasp import slack
-from waasp.runtime import RateLimiter, Runtime, Task
-from waasp.settings import Settings
+from waasp.runtime import RateLimiter, Task
 
 GLOBAL_BUCKET = "notify:global"
-SUMMARY_TASK = "waasp.tasks.notify_summary"
 
 
 def summary_message(held_back: int, window: float) -> dict[str, Any]:
@@ -59,17 +57,3 @@ async def send_summary(limiter: RateLimiter, deliver: Task, window: float) -> in
     if held_back:
         await deliver.delay(summary_message(held_back, window))
     return held_back
-
-
-def install(rt: Runtime, settings: Settings, deliver: Task) -> NotificationCap:
-    """Register the summary task on ``rt`` and return the cap that ``deliver`` goes through."""
-    limiter = rt.rate_limiter()
-
-    @rt.task(name=SUMMARY_TASK, ignore_result=True)
-    async def notify_summary() -> int:
-        """Report, in one message, the notifications held back since the last summary."""
-        return await send_summary(limiter, deliver, settings.notify_window)
-
-    return NotificationCap(
-        limiter, settings.notify_global_max, settings.notify_window, deliver, notify_summary
-    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, Protocol
 
 import asyncpg
@@ -30,10 +29,11 @@ CHECK_ATTEMPTS = 4
 
 
 class BlockedSenderNotifier(Protocol):
-    """Told about every blocked check, after the decision, without the caller waiting."""
+    """Told about every blocked check, after the decision."""
 
-    async def sender_blocked(self, sender_id: str, channel: str | None) -> None:
-        """React to a blocked sender (enqueue a notification, …)."""
+    def sender_blocked(self, sender_id: str, channel: str | None) -> None:
+        """Take note of a blocked sender and return at once: the check is answered after this
+        returns, so anything slow (enqueueing a notification) happens later, elsewhere."""
 
 
 def _where(channel: str | None) -> str:
@@ -49,8 +49,6 @@ class WhitelistService:
     def __init__(self, database: Database, notifier: BlockedSenderNotifier | None = None) -> None:
         self._db = database
         self._notifier = notifier
-        # Strong references: the event loop keeps only weak ones to running tasks.
-        self._notifications: set[asyncio.Task[None]] = set()
 
     async def check(self, request: CheckRequest) -> CheckResult:
         """Decide whether the sender may pass, and audit the decision (one round trip)."""
@@ -86,33 +84,13 @@ class WhitelistService:
     def _notify_blocked(self, sender_id: str, channel: str | None) -> None:
         if self._notifier is None:
             return
-        task = asyncio.create_task(self._run_notifier(self._notifier, sender_id, channel))
-        self._notifications.add(task)
-        task.add_done_callback(self._notifications.discard)
-
-    @staticmethod
-    async def _run_notifier(
-        notifier: BlockedSenderNotifier, sender_id: str, channel: str | None
-    ) -> None:
         try:
-            await notifier.sender_blocked(sender_id, channel)
-        except asyncio.CancelledError:
-            raise
+            self._notifier.sender_blocked(sender_id, channel)
         except Exception:
             # A failed notification never fails the check that caused it.
             log.exception(
                 "blocked_sender_notification_failed", sender_id=sender_id, channel=channel
             )
-
-    async def aclose(self, grace: float = 5.0) -> None:
-        """Give pending notifications ``grace`` seconds to finish, then cancel them."""
-        pending = set(self._notifications)
-        if not pending:
-            return
-        _done, late = await asyncio.wait(pending, timeout=grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
 
     async def add_contact(self, new: NewContact, *, source: str = "api") -> Contact:
         """Add a contact; ConflictError if (sender_id, channel) already exists."""

@@ -1,4 +1,9 @@
-"""Settings read once from the environment (the table in DESIGN.md), as one frozen object."""
+"""Settings read once from the environment (every WAASP_* variable), as one frozen object.
+
+The variables the task runtime reads too (``WAASP_REDIS_URL``, ``WAASP_RESULT_URL``,
+``WAASP_KEY_PREFIX``, ``WAASP_VISIBILITY_TIMEOUT``) go through the runtime's own parsers, and
+``runtime_config`` hands them on: one reading of each variable, whoever starts the runtime.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 from waasp.errors import SettingsError
+from waasp.runtime import Config, env, logs
 
 T = TypeVar("T")
 
-LOG_FORMATS = frozenset({"json", "console"})
-LOG_LEVELS = frozenset({"debug", "info", "warning", "error", "critical"})
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+LOG_FORMATS = frozenset(logs.FORMATS)
+LOG_LEVELS = frozenset(logs.LEVELS)
 POSTGRES_SCHEMES = frozenset({"postgres", "postgresql"})
 HTTP_SCHEMES = frozenset({"http", "https"})
 
@@ -47,7 +51,7 @@ class Settings:
     notify_max_retries: int = 3
     worker_concurrency: int = 8
     metrics_public: bool = False
-    # The gate's defences (README "Security"): check-route access, rate, notification cap.
+    # The gate's defences: check-route access, its rate per address, the notification cap.
     check_token: str | None = field(default=None, repr=False)
     check_rate: float = 20.0
     check_burst: int = 40
@@ -69,127 +73,119 @@ class Settings:
         Raises SettingsError naming the first variable whose value is unusable.
         An empty variable counts as unset, as compose files often leave them.
         """
-        env = os.environ if environ is None else environ
+        source = os.environ if environ is None else environ
         tty = sys.stderr.isatty() if stderr_isatty is None else stderr_isatty
 
-        def get(name: str, parse: Callable[[str, str], T], default: T) -> T:
-            raw = env.get(name, "").strip()
-            return default if raw == "" else parse(name, raw)
+        def get(name: str, parse: Callable[[str], T], default: T) -> T:
+            value = env.read(source, name, parse, SettingsError)
+            return default if value is None else value
 
         return cls(
-            redis_url=get("WAASP_REDIS_URL", _url(REDIS_SCHEMES), None),
-            result_url=get("WAASP_RESULT_URL", _url(REDIS_SCHEMES), None),
-            database_url=get("WAASP_DATABASE_URL", _url(POSTGRES_SCHEMES), None),
+            redis_url=get("WAASP_REDIS_URL", env.redis_url, None),
+            result_url=get("WAASP_RESULT_URL", env.redis_url, None),
+            database_url=get("WAASP_DATABASE_URL", _postgres_url, None),
             api_token=get("WAASP_API_TOKEN", _token, None),
             host=get("WAASP_HOST", _plain, "127.0.0.1"),
             port=get("WAASP_PORT", _port, 8000),
-            data_dir=get("WAASP_DATA_DIR", lambda _n, v: Path(v), Path(".waasp")),
-            notify_webhook_url=get("WAASP_NOTIFY_WEBHOOK_URL", _url(HTTP_SCHEMES), None),
-            visibility_timeout=get("WAASP_VISIBILITY_TIMEOUT", _positive_float, 30.0),
-            key_prefix=get("WAASP_KEY_PREFIX", _key_prefix, "waasp"),
+            data_dir=get("WAASP_DATA_DIR", Path, Path(".waasp")),
+            notify_webhook_url=get("WAASP_NOTIFY_WEBHOOK_URL", env.url(HTTP_SCHEMES), None),
+            visibility_timeout=get("WAASP_VISIBILITY_TIMEOUT", env.positive_seconds, 30.0),
+            key_prefix=get("WAASP_KEY_PREFIX", env.key_prefix, "waasp"),
             audit_retention_days=get("WAASP_AUDIT_RETENTION_DAYS", _positive_int, 90),
             log_format=get("WAASP_LOG_FORMAT", _choice(LOG_FORMATS), "console" if tty else "json"),
             log_level=get("WAASP_LOG_LEVEL", _choice(LOG_LEVELS), "info"),
-            notify_window=get("WAASP_NOTIFY_WINDOW", _positive_float, 60.0),
-            notify_retry_delay=get("WAASP_NOTIFY_RETRY_DELAY", _positive_float, 60.0),
+            notify_window=get("WAASP_NOTIFY_WINDOW", env.positive_seconds, 60.0),
+            notify_retry_delay=get("WAASP_NOTIFY_RETRY_DELAY", env.positive_seconds, 60.0),
             notify_max_retries=get("WAASP_NOTIFY_MAX_RETRIES", _positive_int, 3),
             worker_concurrency=get("WAASP_WORKER_CONCURRENCY", _positive_int, 8),
             metrics_public=get("WAASP_METRICS_PUBLIC", _flag, False),
             check_token=get("WAASP_CHECK_TOKEN", _token, None),
-            check_rate=get("WAASP_CHECK_RATE", _positive_float, 20.0),
+            check_rate=get("WAASP_CHECK_RATE", _positive_number, 20.0),
             check_burst=get("WAASP_CHECK_BURST", _positive_int, 40),
             notify_global_max=get("WAASP_NOTIFY_GLOBAL_MAX", _positive_int, 20),
-            http_header_timeout=get("WAASP_HTTP_HEADER_TIMEOUT", _positive_float, 10.0),
-            http_body_timeout=get("WAASP_HTTP_BODY_TIMEOUT", _positive_float, 30.0),
-            http_keepalive_timeout=get("WAASP_HTTP_KEEPALIVE_TIMEOUT", _positive_float, 30.0),
+            http_header_timeout=get("WAASP_HTTP_HEADER_TIMEOUT", env.positive_seconds, 10.0),
+            http_body_timeout=get("WAASP_HTTP_BODY_TIMEOUT", env.positive_seconds, 30.0),
+            http_keepalive_timeout=get("WAASP_HTTP_KEEPALIVE_TIMEOUT", env.positive_seconds, 30.0),
             http_max_requests=get("WAASP_HTTP_MAX_REQUESTS", _positive_int, 1000),
             http_max_connections=get("WAASP_HTTP_MAX_CONNECTIONS", _positive_int, 1000),
             http_max_header_bytes=get("WAASP_HTTP_MAX_HEADER_BYTES", _positive_int, 32768),
         )
 
-
-def _url(schemes: frozenset[str]) -> Callable[[str, str], str | None]:
-    def parse(name: str, value: str) -> str | None:
-        # Never echo the value: URLs carry passwords.
-        try:
-            parts = urlsplit(value)
-        except ValueError:
-            raise SettingsError(name, "is not a valid URL") from None
-        if parts.scheme not in schemes:
-            expected = ", ".join(f"{s}://" for s in sorted(schemes))
-            raise SettingsError(name, f"must be a URL starting with one of {expected}")
-        if parts.scheme != "unix" and not parts.hostname and parts.scheme not in POSTGRES_SCHEMES:
-            raise SettingsError(name, "must name a host")
-        return value
-
-    return parse
+    def runtime_config(self) -> Config:
+        """The task runtime's Config for these settings: where Redis is, the key prefix, the
+        visibility timeout (resolve embedded servers' URLs first; None is the default Redis)."""
+        config = Config(
+            result_backend=self.result_url,
+            key_prefix=self.key_prefix,
+            broker_visibility_timeout=self.visibility_timeout,
+        )
+        if self.redis_url is not None:
+            config.broker_url = self.redis_url
+        config.validate()
+        return config
 
 
-def _token(name: str, value: str) -> str | None:
+_postgres_url = env.url(POSTGRES_SCHEMES, host_required=False)  # no host: the local socket
+
+
+def _token(value: str) -> str:
     if any(c.isspace() or not c.isprintable() for c in value):
-        raise SettingsError(name, "must not contain whitespace or control characters")
+        raise ValueError("must not contain whitespace or control characters")
     return value
 
 
-def _plain(name: str, value: str) -> str:
+def _plain(value: str) -> str:
     if any(c.isspace() for c in value):
-        raise SettingsError(name, f"must not contain whitespace, got {value!r}")
+        raise ValueError(f"must not contain whitespace, got {value!r}")
     return value
 
 
-def _port(name: str, value: str) -> int:
+def _port(value: str) -> int:
     try:
         port = int(value)
     except ValueError:
         port = -1
     if not 0 <= port <= 65535:
-        raise SettingsError(name, f"must be an integer from 0 to 65535, got {value!r}")
+        raise ValueError(f"must be an integer from 0 to 65535, got {value!r}")
     return port
 
 
-def _positive_float(name: str, value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not (math.isfinite(number) and number > 0):
-        raise SettingsError(name, f"must be a number of seconds greater than 0, got {value!r}")
-    return number
-
-
-def _positive_int(name: str, value: str) -> int:
+def _positive_int(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
         number = 0
     if number <= 0:
-        raise SettingsError(name, f"must be an integer greater than 0, got {value!r}")
+        raise ValueError(f"must be an integer greater than 0, got {value!r}")
     return number
 
 
-def _key_prefix(name: str, value: str) -> str:
-    # Braces would break the hash tags the runtime puts in every key.
-    if any(c.isspace() or c in "{}" for c in value):
-        raise SettingsError(name, f"must not contain whitespace or braces, got {value!r}")
-    return value
+def _positive_number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"must be a number greater than 0, got {value!r}")
+    return number
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
 
-def _flag(name: str, value: str) -> bool:
+def _flag(value: str) -> bool:
     lowered = value.lower()
     if lowered not in _TRUE | _FALSE:
-        raise SettingsError(name, f"must be 1/true/yes/on or 0/false/no/off, got {value!r}")
+        raise ValueError(f"must be 1/true/yes/on or 0/false/no/off, got {value!r}")
     return lowered in _TRUE
 
 
-def _choice(choices: frozenset[str]) -> Callable[[str, str], str]:
-    def parse(name: str, value: str) -> str:
+def _choice(choices: frozenset[str]) -> Callable[[str], str]:
+    def parse(value: str) -> str:
         lowered = value.lower()
         if lowered not in choices:
-            raise SettingsError(name, f"must be one of {', '.join(sorted(choices))}, got {value!r}")
+            raise ValueError(f"must be one of {', '.join(sorted(choices))}, got {value!r}")
         return lowered
 
     return parse

@@ -13,14 +13,14 @@ from dataclasses import replace
 
 import structlog
 
+from waasp import tasks
+from waasp.api import create_app
+from waasp.api.readiness import worker_probe
 from waasp.api.server import run_server
-from waasp.background import create_api, worker_probe
 from waasp.db.migrate import migrate
 from waasp.embedded import embedded_servers
-from waasp.runtime import Worker
-from waasp.runtime.cron.scheduler import Scheduler
+from waasp.runtime import Scheduler, Worker
 from waasp.settings import Settings
-from waasp.tasks import QUEUES, build
 from waasp.token import obtain_token, token_path
 
 log = structlog.get_logger("waasp.up")
@@ -57,16 +57,20 @@ async def run_up(settings: Settings, stop: asyncio.Event, say: Callable[[str], N
 
 
 async def _serve_all(settings: Settings, stop: asyncio.Event, say: Callable[[str], None]) -> None:
-    tasks = build(settings)
-    runtime = tasks.runtime
-    worker = Worker(runtime, list(QUEUES), settings.worker_concurrency)
+    runtime = tasks.configure(settings)
+    worker = Worker(runtime, list(tasks.QUEUES), settings.worker_concurrency)
     scheduler = Scheduler(runtime)
-    app = create_api(settings, runtime, [worker_probe(worker)])
+    app = create_app(
+        settings,
+        runtime=runtime,
+        notify=runtime.notify_blocked_sender,
+        readiness_probes=[worker_probe(worker)],
+    )
 
     def listening(url: str) -> None:
         say(
             f"WAASP is up: API {url}/api/v1  dashboard {url}/dashboard  "
-            f"(worker on {','.join(QUEUES)}, scheduler running; Ctrl-C stops)"
+            f"(worker on {','.join(tasks.QUEUES)}, scheduler running; Ctrl-C stops)"
         )
 
     try:

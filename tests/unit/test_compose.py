@@ -1,4 +1,4 @@
-"""compose.yml and the Dockerfile describe the deployment DESIGN.md names (no Docker needed)."""
+"""compose.yml and the Dockerfile describe the documented deployment (no Docker needed)."""
 
 from __future__ import annotations
 

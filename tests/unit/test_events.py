@@ -7,12 +7,21 @@ from typing import Any, cast
 
 import orjson
 
-from waasp.runtime.broker.streams import Broker, RawDelivery, SettleOp
+from waasp.runtime.broker import Broker, EventBatch, RawDelivery, SettleOp
+from waasp.runtime.broker.events import EVENTS_PER_ENTRY, record_events_args
 from waasp.runtime.config import Config
-from waasp.runtime.message import RemoteError, TaskMeta, dead_letter_fields
-from waasp.runtime.monitor.events import EVENTS_PER_ENTRY, EventRecorder
+from waasp.runtime.message import (
+    DeadLetterRecord,
+    RemoteError,
+    ResultRecord,
+    TaskMessage,
+    TaskMeta,
+    encode_message,
+    max_deliveries_letter,
+)
 from waasp.runtime.states import FAILURE, STARTED, SUCCESS
-from waasp.runtime.worker.executor import Outcome
+from waasp.runtime.worker.events import EventRecorder
+from waasp.runtime.worker.executor import Outcome, max_deliveries_outcome
 
 DELIVERY = RawDelivery("default", "1-0", b"")
 
@@ -25,11 +34,12 @@ def recorder(interval: float = 60.0) -> EventRecorder:
 def success(task_id: str, name: str = "app.ok") -> Outcome:
     """A SUCCESS outcome with its record."""
     meta = TaskMeta(id=task_id, state=SUCCESS, name=name, queue="default")
-    return Outcome(SUCCESS, SettleOp("ack", "1-0"), (meta, None))
+    return Outcome(SUCCESS, SettleOp.ack("1-0"), ResultRecord(meta))
 
 
-def parse(args: list[Any]) -> dict[str, Any]:
-    """Split record_events.lua's ARGV back into its parts."""
+def parse(batch: EventBatch) -> dict[str, Any]:
+    """Split record_events.lua's ARGV for ``batch`` back into its parts."""
+    args = record_events_args(batch, Config(), "worker-1")
     n_counts, n_buckets, n_sums, n_tp, n_events, n_failures = (int(x) for x in args[5:11])
     rest = args[11:]
 
@@ -65,7 +75,7 @@ async def test_counts_buckets_and_capped_entries() -> None:
         noted.finished(DELIVERY, success(str(i)), 0.003)
     batch = noted.take(force=True)
     assert batch is not None
-    found = parse(batch.script_args(Config()))
+    found = parse(batch)
     assert found["counts"] == {"app.ok|started": total, "app.ok|succeeded": total}
     assert found["buckets"] == {"app.ok|0.005": total}
     assert abs(float(found["sums"]["app.ok|sum"]) - 0.003 * total) < 1e-6
@@ -80,14 +90,14 @@ async def test_failures_keep_their_traceback_apart() -> None:
     """A failure is counted, shown without its traceback, and kept with it in the failures."""
     noted = recorder()
     error = RemoteError("ValueError", "kaput", "Traceback ...\nValueError: kaput")
-    fields = dead_letter_fields("failed", b"{}", error, 0, 1, "worker-1")
+    letter = DeadLetterRecord("failed", b"{}", error, 0, 1, "worker-1")
     meta = TaskMeta(id="t1", state=FAILURE, name="app.boom", error=error, queue="default")
     noted.finished(
-        DELIVERY, Outcome(FAILURE, SettleOp("dead", "1-0", fields[1], fields[3]), (meta, None)), 0.2
+        DELIVERY, Outcome(FAILURE, SettleOp.dead("1-0", letter), ResultRecord(meta)), 0.2
     )
     batch = noted.take(force=True)
     assert batch is not None
-    found = parse(batch.script_args(Config()))
+    found = parse(batch)
     assert found["counts"] == {"app.boom|failed": 1}
     (entry,) = found["events"]
     assert entry["event"] == "failed"
@@ -100,14 +110,12 @@ async def test_failures_keep_their_traceback_apart() -> None:
 async def test_undecodable_deliveries_are_dead_lettered_as_unknown() -> None:
     """A delivery with no record and no decodable message still counts, as "unknown"."""
     noted = recorder()
-    fields = dead_letter_fields(
-        "undecodable", b"\xff", RemoteError("DecodeError", "bad"), 0, 1, None
-    )
-    outcome = Outcome(FAILURE, SettleOp("dead", "1-0", fields[1], fields[3]))
+    letter = DeadLetterRecord("undecodable", b"\xff", RemoteError("DecodeError", "bad"), 0, 1)
+    outcome = Outcome(FAILURE, SettleOp.dead("1-0", letter))
     noted.finished(RawDelivery("default", "1-0", b"\xff"), outcome, 0.001)
     batch = noted.take(force=True)
     assert batch is not None
-    found = parse(batch.script_args(Config()))
+    found = parse(batch)
     assert found["counts"] == {"unknown|dead_lettered": 1}
     assert found["buckets"] == {}  # it never ran as a task
 
@@ -124,3 +132,24 @@ async def test_a_batch_waits_for_its_interval() -> None:
     assert noted.due
     batch = noted.take()
     assert batch is not None and not noted.pending and not noted.due
+
+
+async def test_a_reclaimed_dead_letter_is_recorded_and_counted() -> None:
+    """A delivery a reclaim dead-lettered gets a FAILURE record and a dead_lettered event,
+    both with the one max-deliveries error."""
+    raw = encode_message(TaskMessage(id="t9", task="app.poison"))
+    delivery = RawDelivery("default", "1-0", raw, deliveries=6)
+    outcome = max_deliveries_outcome(delivery, "worker-1")
+    expected = max_deliveries_letter(raw, 6, "worker-1").error
+    assert outcome.record is not None and outcome.record.meta.state == FAILURE
+    assert outcome.record.meta.error == expected
+    assert expected.message == "delivered 6 times without finishing"
+    noted = recorder()
+    noted.finished(delivery, outcome, None)
+    batch = noted.take(force=True)
+    assert batch is not None
+    found = parse(batch)
+    assert found["counts"] == {"app.poison|dead_lettered": 1}
+    (failure,) = found["failures"]
+    assert (failure["reason"], failure["deliveries"]) == ("max_deliveries", 6)
+    assert failure["error"] == expected.as_dict()

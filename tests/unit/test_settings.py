@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from waasp.errors import SettingsError
+from waasp.runtime import ConfigurationError
+from waasp.runtime.config import config_from_env
 from waasp.settings import Settings
 
 
 def test_defaults() -> None:
-    """An empty environment gives DESIGN.md's defaults (URLs None: embedded servers)."""
+    """An empty environment gives the documented defaults (URLs None: embedded servers)."""
     s = Settings.from_env({}, stderr_isatty=False)
     assert (s.redis_url, s.result_url, s.database_url, s.api_token) == (None, None, None, None)
     assert (s.host, s.port, s.data_dir) == ("127.0.0.1", 8000, Path(".waasp"))
@@ -27,24 +29,26 @@ def test_log_format_follows_tty() -> None:
     assert Settings.from_env(env, stderr_isatty=True).log_format == "json"
 
 
+EVERY_VARIABLE = {
+    "WAASP_REDIS_URL": "redis://r:6379/0",
+    "WAASP_RESULT_URL": "rediss://r:6380/1",
+    "WAASP_DATABASE_URL": "postgresql://u:p@db/waasp",
+    "WAASP_API_TOKEN": "s3cret-token",
+    "WAASP_HOST": "0.0.0.0",
+    "WAASP_PORT": "9000",
+    "WAASP_DATA_DIR": "/var/lib/waasp",
+    "WAASP_NOTIFY_WEBHOOK_URL": "https://hooks.example.com/x",
+    "WAASP_VISIBILITY_TIMEOUT": "12.5",
+    "WAASP_KEY_PREFIX": "test-1",
+    "WAASP_AUDIT_RETENTION_DAYS": "7",
+    "WAASP_LOG_FORMAT": "console",
+    "WAASP_LOG_LEVEL": "DEBUG",
+}
+
+
 def test_every_variable_parsed() -> None:
-    """Every variable of the table is read into its field."""
-    env = {
-        "WAASP_REDIS_URL": "redis://r:6379/0",
-        "WAASP_RESULT_URL": "rediss://r:6380/1",
-        "WAASP_DATABASE_URL": "postgresql://u:p@db/waasp",
-        "WAASP_API_TOKEN": "s3cret-token",
-        "WAASP_HOST": "0.0.0.0",
-        "WAASP_PORT": "9000",
-        "WAASP_DATA_DIR": "/var/lib/waasp",
-        "WAASP_NOTIFY_WEBHOOK_URL": "https://hooks.example.com/x",
-        "WAASP_VISIBILITY_TIMEOUT": "12.5",
-        "WAASP_KEY_PREFIX": "test-1",
-        "WAASP_AUDIT_RETENTION_DAYS": "7",
-        "WAASP_LOG_FORMAT": "console",
-        "WAASP_LOG_LEVEL": "DEBUG",
-    }
-    s = Settings.from_env(env)
+    """Every variable is read into its field."""
+    s = Settings.from_env(EVERY_VARIABLE)
     assert s.redis_url == "redis://r:6379/0" and s.result_url == "rediss://r:6380/1"
     assert s.database_url == "postgresql://u:p@db/waasp" and s.api_token == "s3cret-token"
     assert (s.host, s.port, s.data_dir) == ("0.0.0.0", 9000, Path("/var/lib/waasp"))
@@ -59,28 +63,35 @@ def test_empty_counts_as_unset() -> None:
     assert (s.port, s.database_url) == (8000, None)
 
 
+# Bad values of the variables the task runtime reads too (one parser each, in waasp.runtime.env).
+RUNTIME_BAD_VALUES = [
+    ("WAASP_VISIBILITY_TIMEOUT", "0"),
+    ("WAASP_VISIBILITY_TIMEOUT", "nan"),
+    ("WAASP_VISIBILITY_TIMEOUT", "inf"),
+    ("WAASP_VISIBILITY_TIMEOUT", "soon"),
+    ("WAASP_REDIS_URL", "http://r:6379"),
+    ("WAASP_REDIS_URL", "redis://"),
+    ("WAASP_RESULT_URL", "localhost:6379"),
+    ("WAASP_KEY_PREFIX", "a{b}"),
+    ("WAASP_KEY_PREFIX", "two words"),
+]
+
+
 @pytest.mark.parametrize(
     ("variable", "value"),
     [
         ("WAASP_PORT", "http"),
         ("WAASP_PORT", "70000"),
         ("WAASP_PORT", "-1"),
-        ("WAASP_VISIBILITY_TIMEOUT", "0"),
-        ("WAASP_VISIBILITY_TIMEOUT", "nan"),
-        ("WAASP_VISIBILITY_TIMEOUT", "inf"),
-        ("WAASP_VISIBILITY_TIMEOUT", "soon"),
         ("WAASP_AUDIT_RETENTION_DAYS", "0"),
         ("WAASP_AUDIT_RETENTION_DAYS", "1.5"),
         ("WAASP_LOG_FORMAT", "xml"),
         ("WAASP_LOG_LEVEL", "loud"),
-        ("WAASP_REDIS_URL", "http://r:6379"),
-        ("WAASP_REDIS_URL", "redis://"),
-        ("WAASP_RESULT_URL", "localhost:6379"),
         ("WAASP_DATABASE_URL", "mysql://db/x"),
         ("WAASP_NOTIFY_WEBHOOK_URL", "ftp://x/y"),
         ("WAASP_API_TOKEN", "two words"),
-        ("WAASP_KEY_PREFIX", "a{b}"),
         ("WAASP_HOST", "local host"),
+        *RUNTIME_BAD_VALUES,
     ],
 )
 def test_bad_value_names_the_variable(variable: str, value: str) -> None:
@@ -162,3 +173,24 @@ def test_security_settings_refuse_zero(variable: str) -> None:
     """A limit of 0 (or less) is refused, naming the variable."""
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env({variable: "0"})
+
+
+@pytest.mark.parametrize(("variable", "value"), RUNTIME_BAD_VALUES)
+def test_environment_is_validated_as_the_app_validates_it(variable: str, value: str) -> None:
+    """The runtime refuses what ``waasp.settings`` refuses, with the same message."""
+    with pytest.raises(ConfigurationError) as runtime_error:
+        config_from_env("waasp", {variable: value})
+    with pytest.raises(SettingsError) as app_error:
+        Settings.from_env({variable: value})
+    assert str(runtime_error.value) == str(app_error.value)
+    assert str(runtime_error.value).startswith(f"{variable}: ")
+
+
+def test_runtime_config_carries_the_runtime_settings() -> None:
+    """The runtime's Config built from the settings is the one the runtime reads itself:
+    URLs, key prefix, visibility timeout."""
+    config = Settings.from_env(EVERY_VARIABLE).runtime_config()
+    assert config == config_from_env("waasp", EVERY_VARIABLE)
+    assert (config.broker_url, config.result_backend) == ("redis://r:6379/0", "rediss://r:6380/1")
+    assert (config.key_prefix, config.broker_visibility_timeout) == ("test-1", 12.5)
+    assert Settings.from_env({}).runtime_config() == config_from_env("waasp", {})

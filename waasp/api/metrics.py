@@ -125,9 +125,9 @@ class Metrics:
         self.runtime = RuntimeCollector()
         self.registry.register(self.runtime)
 
-    def enqueue_failed(self, task: str) -> None:
-        """Count a task that could not be enqueued."""
-        self.enqueue_failures.labels(task=task).inc()
+    def enqueue_failed(self, task: str, count: int = 1) -> None:
+        """Count tasks that could not be enqueued."""
+        self.enqueue_failures.labels(task=task).inc(count)
 
     def check_decided(self, outcome: str, seconds: float) -> None:
         """Count a check's outcome and observe how long it took."""

@@ -1,4 +1,4 @@
-"""Pluggable readiness probes for /readyz: each is a name and an async check that raises."""
+"""Readiness probes for /readyz: each is a name and an async check that raises."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
+
+from waasp.runtime import Runtime, Worker
 
 log = structlog.get_logger(__name__)
 
@@ -40,3 +42,22 @@ async def run_probes(
     """Run every probe at once; map each name to "ok" or why it failed."""
     outcomes = await asyncio.gather(*(_outcome(probe, seconds) for probe in probes))
     return {probe.name: outcome for probe, outcome in zip(probes, outcomes, strict=True)}
+
+
+def redis_probe(runtime: Runtime) -> ReadinessProbe:
+    """The task runtime's broker answers PING."""
+
+    async def check() -> None:
+        await runtime.ping()
+
+    return ReadinessProbe("redis", check)
+
+
+def worker_probe(worker: Worker) -> ReadinessProbe:
+    """The in-process worker's consumer loop is not stalled."""
+
+    async def check() -> None:
+        if worker.heartbeat.stalled or worker.loop_age() > worker.heartbeat.stall_after:
+            raise RuntimeError(f"worker consumer loop stalled for {worker.loop_age():.0f}s")
+
+    return ReadinessProbe("worker", check)

@@ -8,10 +8,15 @@ from datetime import datetime
 from typing import Any, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from waasp.runtime.broker.client import WORKER_SOCKET_TIMEOUT, connect, connect_pubsub
-from waasp.runtime.broker.ratelimit import rate_limiter as _rate_limiter
-from waasp.runtime.broker.results import ResultBackend
-from waasp.runtime.broker.streams import Broker
+from waasp.runtime.broker import (
+    WORKER_SOCKET_TIMEOUT,
+    Broker,
+    ResultBackend,
+    connect,
+    connect_pubsub,
+)
+from waasp.runtime.broker.ratelimit import RateLimiter
+from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
 from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.errors import NotRegistered
@@ -103,21 +108,30 @@ class Runtime:
         )
         return broker, results
 
-    rate_limiter = _rate_limiter  # token buckets on the broker (waasp.runtime.broker.ratelimit)
+    def windows(self, name: str, length: float) -> WindowCounter:
+        """A window counter of ``length`` seconds on the broker, under this key prefix."""
+        return WindowCounter(self.broker.client, self.conf.key_prefix, name, length)
+
+    def rate_limiter(self) -> RateLimiter:
+        """Token buckets on the broker, under this key prefix, shared by every process."""
+        return RateLimiter(self.broker.client, self.conf.key_prefix)
 
     @property
     def dlq(self) -> DeadLetters:
         """The dead-letter streams of every queue."""
         return DeadLetters(self.broker, self.results, self.build_message)
 
+    async def ping(self) -> None:
+        """Raise unless the broker's Redis answers (a readiness check)."""
+        await self.broker.ping()
+
     async def close(self) -> None:
         """Close the Redis connections."""
         if self._results is not None:
             await self._results.close()
-            await self._results.client.aclose()
             self._results = None
         if self._broker is not None:
-            await self._broker.client.aclose()
+            await self._broker.close()
             self._broker = None
 
     # -- registry --------------------------------------------------------------------------

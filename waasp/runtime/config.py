@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from waasp.runtime import env
 from waasp.runtime.errors import ConfigurationError
+
+# Celery settings that name what the runtime always does: ``update`` takes them, so a Celery
+# configuration carries over, checks the value is that one behaviour, and stores nothing.
+_FIXED: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "task_serializer": (lambda v: v == "json", "only 'json' is supported (never pickle)"),
+    "result_serializer": (lambda v: v == "json", "only 'json' is supported (never pickle)"),
+    "accept_content": (
+        lambda v: isinstance(v, list | tuple | set | frozenset) and list(v) == ["json"],
+        "only ['json'] is supported (never pickle)",
+    ),
+    "task_acks_late": (
+        lambda v: v is True,
+        "only True is supported: tasks are always acknowledged after their result is stored",
+    ),
+    "enable_utc": (
+        lambda v: v is True,
+        "only True is supported: times are kept in UTC (crontab follows the timezone setting)",
+    ),
+}
 
 
 @dataclass(slots=True)
@@ -18,13 +38,8 @@ class Config:
     result_backend: str | None = None  # None: the broker's server, db 1
     key_prefix: str = "waasp"
     # Celery's names
-    task_serializer: str = "json"
-    result_serializer: str = "json"
-    accept_content: list[str] = field(default_factory=lambda: ["json"])
     timezone: str = "UTC"
-    enable_utc: bool = True
     task_track_started: bool = False
-    task_acks_late: bool = True
     task_ignore_result: bool = False
     worker_prefetch_multiplier: int = 4
     worker_concurrency: int = 8
@@ -51,9 +66,12 @@ class Config:
         """Set options by name, rejecting unknown names and unsupported values."""
         merged = {**(other or {}), **options}
         known = {f.name for f in fields(self)}
-        unknown = sorted(set(merged) - known)
+        unknown = sorted(set(merged) - known - set(_FIXED))
         if unknown:
             raise ConfigurationError(f"unknown setting(s): {', '.join(unknown)}")
+        for name, (supported, reason) in _FIXED.items():
+            if name in merged and not supported(merged.pop(name)):
+                raise ConfigurationError(f"{name}: {reason}")
         previous = {name: getattr(self, name) for name in merged}
         for name, value in merged.items():
             setattr(self, name, value)
@@ -66,16 +84,6 @@ class Config:
 
     def validate(self) -> None:
         """Raise ConfigurationError naming the first setting that cannot work."""
-        for name in ("task_serializer", "result_serializer"):
-            if getattr(self, name) != "json":
-                raise ConfigurationError(f"{name}: only 'json' is supported (never pickle)")
-        if list(self.accept_content) != ["json"]:
-            raise ConfigurationError("accept_content: only ['json'] is supported")
-        if not self.task_acks_late:
-            raise ConfigurationError(
-                "task_acks_late=False is not supported: tasks are always acknowledged "
-                "after their result is stored"
-            )
         positive = (
             "broker_visibility_timeout",
             "result_expires",
@@ -100,32 +108,22 @@ class Config:
             raise ConfigurationError("key_prefix must be non-empty, without braces or spaces")
 
 
-def _env_float(environ: Mapping[str, str], name: str) -> float | None:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name}={raw!r} is not a number") from None
-    if not value > 0:
-        raise ConfigurationError(f"{name}={raw!r} must be > 0")
-    return value
-
-
 def config_from_env(env_prefix: str, environ: Mapping[str, str] | None = None) -> Config:
     """Build a Config from ``<PREFIX>_REDIS_URL``, ``_RESULT_URL``, ``_KEY_PREFIX``,
-    ``_VISIBILITY_TIMEOUT`` (e.g. ``WAASP_REDIS_URL`` for a runtime named ``waasp``)."""
-    env = os.environ if environ is None else environ
+    ``_VISIBILITY_TIMEOUT`` (e.g. ``WAASP_REDIS_URL`` for a runtime named ``waasp``).
+
+    A blank variable counts as unset; a bad one raises ConfigurationError naming it.
+    """
+    environ = os.environ if environ is None else environ
     p = env_prefix.upper()
     config = Config()
-    if url := env.get(f"{p}_REDIS_URL"):
+    if (url := env.read(environ, f"{p}_REDIS_URL", env.redis_url)) is not None:
         config.broker_url = url
-    if url := env.get(f"{p}_RESULT_URL"):
-        config.result_backend = url
-    if prefix := env.get(f"{p}_KEY_PREFIX"):
+    config.result_backend = env.read(environ, f"{p}_RESULT_URL", env.redis_url)
+    if (prefix := env.read(environ, f"{p}_KEY_PREFIX", env.key_prefix)) is not None:
         config.key_prefix = prefix
-    if (timeout := _env_float(env, f"{p}_VISIBILITY_TIMEOUT")) is not None:
+    timeout = env.read(environ, f"{p}_VISIBILITY_TIMEOUT", env.positive_seconds)
+    if timeout is not None:
         config.broker_visibility_timeout = timeout
     config.validate()
     return config

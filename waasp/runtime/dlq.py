@@ -1,4 +1,4 @@
-"""The dead-letter streams: list, replay, delete, purge, and dead-letter by hand.
+"""The dead letters of every queue: list, replay, delete, purge, and dead-letter by hand.
 
 Each queue has its own dead-letter stream (so settling and dead-lettering stay one atomic
 step on one Cluster slot). A dead letter's id is ``QUEUE:ENTRY_ID``. Entries are never
@@ -12,45 +12,16 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from waasp.runtime.errors import TaskRuntimeError
+from waasp.runtime.broker.dead import DeadLetterPage, dead_letter_id, split_dead_letter_id
+from waasp.runtime.errors import DeadLetterNotFound, TaskRuntimeError
 from waasp.runtime.keys import check_queue_name
-from waasp.runtime.message import (
-    DeadLetter,
-    RemoteError,
-    TaskMessage,
-    dead_letter_fields,
-    decode_dead_letter,
-    encode_message,
-)
-from waasp.runtime.stream_ids import parse_entry_id
+from waasp.runtime.message import DeadLetter, RemoteError, TaskMessage
 
 if TYPE_CHECKING:
     from waasp.runtime.broker.results import ResultBackend
     from waasp.runtime.broker.streams import Broker
 
     BuildMessage = Callable[..., TaskMessage]
-
-
-class DeadLetterNotFound(TaskRuntimeError, LookupError):
-    """No dead letter has that id (it was replayed or purged, or never existed)."""
-
-
-def split_id(dead_id: str) -> tuple[str, str]:
-    """``"default:1700000000000-0"`` -> ``("default", "1700000000000-0")``."""
-    queue, sep, entry_id = dead_id.rpartition(":")
-    if not sep or not queue or not entry_id:
-        raise DeadLetterNotFound(f"dead letter id {dead_id!r} is not of the form QUEUE:ENTRY")
-    try:
-        check_queue_name(queue)
-    except TaskRuntimeError:
-        raise DeadLetterNotFound(f"dead letter id {dead_id!r} names no valid queue") from None
-    if parse_entry_id(entry_id) is None:
-        raise DeadLetterNotFound(f"dead letter id {dead_id!r} has no valid entry id")
-    return queue, entry_id
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 class DeadLetters:
@@ -66,40 +37,26 @@ class DeadLetters:
 
     async def count(self, queue: str | None = None) -> dict[str, int]:
         """Dead letters per queue."""
-        queues = await self._queues(queue)
-        client = self.broker.client
-        async with client.pipeline(transaction=False) as pipe:
-            for name in queues:
-                pipe.xlen(self.broker.keys.queue(name).dead)
-            counts = await pipe.execute()
-        return dict(zip(queues, (int(c) for c in counts), strict=True))
+        return await self.broker.dead.count(await self._queues(queue))
+
+    async def page(
+        self, queue: str | None = None, limit: int = 50, offset: int = 0
+    ) -> DeadLetterPage:
+        """Dead letters, newest first, paged across queues, with their total."""
+        return await self.broker.dead.page(await self._queues(queue), limit, offset)
 
     async def list(
         self, queue: str | None = None, limit: int = 100, offset: int = 0
-    ) -> list[DeadLetter]:
+    ) -> builtins.list[DeadLetter]:
         """Dead letters, newest first, paged across queues."""
-        client = self.broker.client
-        wanted = offset + limit
-        letters: list[DeadLetter] = []
-        for name in await self._queues(queue):
-            entries = await client.xrevrange(
-                self.broker.keys.queue(name).dead, "+", "-", count=wanted
-            )
-            letters += [
-                decode_dead_letter(name, f"{name}:{_text(i)}", fields) for i, fields in entries
-            ]
-        letters.sort(key=lambda letter: _order(letter.id), reverse=True)
-        return letters[offset:wanted]
+        return (await self.page(queue, limit, offset)).letters
 
     async def get(self, dead_id: str) -> DeadLetter:
         """One dead letter."""
-        queue, entry_id = split_id(dead_id)
-        entries = await self.broker.client.xrange(
-            self.broker.keys.queue(queue).dead, entry_id, entry_id
-        )
-        if not entries:
+        letter = await self.broker.dead.get(*split_dead_letter_id(dead_id))
+        if letter is None:
             raise DeadLetterNotFound(f"no dead letter {dead_id}")
-        return decode_dead_letter(queue, dead_id, entries[0][1])
+        return letter
 
     async def replay(self, dead_id: str) -> str:
         """Put a dead letter's message back in its queue (retries reset, replay recorded);
@@ -108,7 +65,7 @@ class DeadLetters:
         message = letter.message
         if message is None:
             raise TaskRuntimeError(f"dead letter {dead_id} holds no decodable message")
-        queue, entry_id = split_id(dead_id)
+        queue, entry_id = split_dead_letter_id(dead_id)
         replays = int(message.headers.get("replayed", 0)) + 1
         again = replace(
             message,
@@ -119,11 +76,7 @@ class DeadLetters:
         )
         # Forget the FAILURE first: once re-queued, a worker may store the new outcome.
         await self.results.forget(message.id)
-        q = self.broker.keys.queue(queue)
-        new_id = await self.broker.scripts["replay"](
-            keys=[q.dead, q.stream], args=[entry_id, encode_message(again)]
-        )
-        if not new_id:
+        if not await self.broker.dead.replay(queue, entry_id, again):
             raise DeadLetterNotFound(f"no dead letter {dead_id}")
         return message.id
 
@@ -131,40 +84,23 @@ class DeadLetters:
         """Replay every decodable dead letter; return the task ids."""
         replayed: builtins.list[str] = []
         for name in await self._queues(queue):
-            stream = self.broker.keys.queue(name).dead
-            start = "-"
-            while True:
-                entries = await self.broker.client.xrange(stream, start, "+", count=500)
-                for entry_id, _ in entries:
-                    try:
-                        replayed.append(await self.replay(f"{name}:{_text(entry_id)}"))
-                    except TaskRuntimeError:
-                        continue
-                if len(entries) < 500:
-                    break
-                start = "(" + _text(entries[-1][0])
+            async for entry_id in self.broker.dead.entry_ids(name):
+                try:
+                    replayed.append(await self.replay(dead_letter_id(name, entry_id)))
+                except TaskRuntimeError:
+                    continue
         return replayed
 
     async def delete(self, dead_id: str) -> None:
         """Delete one dead letter."""
-        queue, entry_id = split_id(dead_id)
-        removed = await self.broker.client.xdel(self.broker.keys.queue(queue).dead, entry_id)
-        if not removed:
+        if not await self.broker.dead.delete(*split_dead_letter_id(dead_id)):
             raise DeadLetterNotFound(f"no dead letter {dead_id}")
 
     async def purge(self, queue: str | None = None, older_than: float | None = None) -> int:
         """Delete dead letters (only those older than ``older_than`` seconds, if given)."""
-        client = self.broker.client
         removed = 0
         for name in await self._queues(queue):
-            dead = self.broker.keys.queue(name).dead
-            if older_than is None:
-                removed += int(await client.xlen(dead))
-                await client.delete(dead)
-            else:
-                server_s, micros = await client.time()
-                cutoff_ms = int((server_s + micros / 1e6 - older_than) * 1000)
-                removed += int(await client.xtrim(dead, minid=str(cutoff_ms), approximate=False))
+            removed += await self.broker.dead.purge(name, older_than)
         return removed
 
     async def send(
@@ -179,22 +115,7 @@ class DeadLetters:
     ) -> str:
         """Dead-letter a task call by hand (the spec's ``send_to_dlq``); return its id."""
         message = self.build_message(task, args, kwargs, queue=queue)
-        fields = dead_letter_fields(
-            reason,
-            encode_message(message),
-            RemoteError("ManualDeadLetter", error or reason),
-            0,
-            0,
-            None,
-        )
-        entry_id = await self.broker.client.xadd(
-            self.broker.keys.queue(message.queue).dead,
-            dict(zip(fields[::2], fields[1::2], strict=True)),
-        )
+        error_record = RemoteError("ManualDeadLetter", error or reason)
+        dead_id = await self.broker.dead.send(message, reason, error_record)
         await self.broker.register_queues([message.queue])
-        return f"{message.queue}:{_text(entry_id)}"
-
-
-def _order(dead_id: str) -> tuple[int, int]:
-    ms, _, seq = dead_id.rpartition(":")[2].partition("-")
-    return int(ms), int(seq or 0)
+        return dead_id

@@ -21,6 +21,10 @@ class NotRegistered(TaskRuntimeError):
     """A task name is not in the registry."""
 
 
+class DeadLetterNotFound(TaskRuntimeError, LookupError):
+    """No dead letter has that id (it was replayed or purged, or never existed)."""
+
+
 class ResultTimeout(TaskRuntimeError, TimeoutError):
     """``AsyncResult.get`` waited longer than its timeout."""
 

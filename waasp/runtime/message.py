@@ -126,8 +126,8 @@ def decode_message(raw: bytes) -> TaskMessage:
     headers = data.get("headers", {})
     if (eta is not None and not isinstance(eta, int | float)) or not isinstance(headers, dict):
         raise DecodeError("message field 'eta' or 'headers' is of the wrong type")
-    # Checked like the others: float("soon") would raise ValueError, which the worker does
-    # not expect from a decode and which used to kill its executor loop (a poison message).
+    # Checked like the others: float("soon") would raise ValueError, and a decode must raise
+    # nothing but DecodeError, or a poison message would stop the executor that read it.
     enqueued_at = data.get("enqueued_at")
     if enqueued_at is None:
         enqueued_at = 0.0
@@ -187,8 +187,60 @@ def decode_meta(raw: bytes) -> TaskMeta:
 
 
 @dataclass(frozen=True, slots=True)
+class ResultRecord:
+    """A record to store, with its bytes when they are known already (the executor encodes a
+    SUCCESS record to learn whether its result is JSON, and keeps the bytes)."""
+
+    meta: TaskMeta
+    encoded: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetterRecord:
+    """A dead letter to write: the message as it was delivered, and why it died."""
+
+    reason: str
+    raw_message: bytes
+    error: RemoteError
+    retries: int = 0
+    deliveries: int = 0
+    worker: str | None = None
+    failed_at: float = field(default_factory=time.time)
+
+
+# Why a message was dead-lettered, where two modules must agree on it (``Reject`` and
+# ``dlq.send`` give reasons of their own).
+TASK_FAILED = "failed"  # it ran, and failed for good
+MAX_DELIVERIES = "max_deliveries"  # it kept killing its workers
+# A %-format: lua/reclaim.lua, which alone knows the count when it dead-letters, formats it too.
+MAX_DELIVERIES_MESSAGE = "delivered %d times without finishing"
+
+
+def max_deliveries_letter(
+    raw_message: bytes, deliveries: int, worker: str | None
+) -> DeadLetterRecord:
+    """The dead letter of a message delivered ``deliveries`` times without finishing (it keeps
+    killing its workers)."""
+    error = RemoteError("MaxDeliveriesExceeded", MAX_DELIVERIES_MESSAGE % deliveries)
+    return DeadLetterRecord(MAX_DELIVERIES, raw_message, error, 0, deliveries, worker)
+
+
+def encode_dead_letter(letter: DeadLetterRecord) -> tuple[bytes, bytes]:
+    """The ``message`` and ``details`` fields a dead-letter stream entry is written with."""
+    details = {
+        "reason": letter.reason,
+        "error": letter.error.as_dict(),
+        "retries": letter.retries,
+        "deliveries": letter.deliveries,
+        "failed_at": letter.failed_at,
+        "worker": letter.worker,
+    }
+    return letter.raw_message, orjson.dumps(details)
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
-    """An entry of a queue's dead-letter stream."""
+    """An entry of a queue's dead-letter stream, as read back."""
 
     id: str
     queue: str
@@ -209,36 +261,16 @@ class DeadLetter:
             return None
 
 
-def dead_letter_fields(
-    reason: str,
-    raw_message: bytes,
-    error: RemoteError | None,
-    retries: int,
-    deliveries: int,
-    worker: str | None,
-) -> list[bytes]:
-    """The field/value list a dead-letter stream entry is written with."""
-    details = {
-        "reason": reason,
-        "error": None if error is None else error.as_dict(),
-        "retries": retries,
-        "deliveries": deliveries,
-        "failed_at": time.time(),
-        "worker": worker,
-    }
-    return [b"message", raw_message, b"details", orjson.dumps(details)]
-
-
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
 
 
-def _text(data: dict[str, Any], name: str) -> str | None:
+def _str_field(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     return value if isinstance(value, str) else None
 
 
-def decode_dead_letter(queue: str, entry_id: str, fields: dict[bytes, bytes]) -> DeadLetter:
+def decode_dead_letter(queue: str, dead_id: str, fields: dict[bytes, bytes]) -> DeadLetter:
     """Decode a dead-letter stream entry (tolerant: it is shown to humans)."""
     raw = fields.get(b"message", b"")
     try:
@@ -249,17 +281,17 @@ def decode_dead_letter(queue: str, entry_id: str, fields: dict[bytes, bytes]) ->
         details = {}
     error = details.get("error")
     return DeadLetter(
-        id=entry_id,
+        id=dead_id,
         queue=queue,
         reason=str(details.get("reason", "unknown")),
         raw_message=raw,
         error=RemoteError(
-            str(error.get("type")), str(error.get("message")), _text(error, "traceback")
+            str(error.get("type")), str(error.get("message")), _str_field(error, "traceback")
         )
         if isinstance(error, dict)
         else None,
         retries=int(_number(details.get("retries"))),
         deliveries=int(_number(details.get("deliveries"))),
         failed_at=_number(details.get("failed_at")),
-        worker=_text(details, "worker"),
+        worker=_str_field(details, "worker"),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from waasp.api import create_app
 from waasp.api.metrics import Metrics
 from waasp.api.server import MAX_FIELD_SIZE, MAX_HEADERS, MAX_LINE_SIZE, start_server
 from waasp.db.migrate import migrate
-from waasp.runtime import Runtime
+from waasp.runtime import Runtime, Task
 from waasp.service import BlockedSenderNotifier
 from waasp.settings import Settings
 
@@ -87,7 +88,8 @@ async def _clean_tables(app_database_url: str) -> None:
 @pytest.fixture
 def settings(app_database_url: str) -> Settings:
     """Settings pointing at the test database, with a known token. The per-address check rate
-    is raised out of the way: every test client shares 127.0.0.1 (test_limits.py sets its own)."""
+    is raised out of the way: every test client shares 127.0.0.1 (test_rate_limits.py sets
+    its own)."""
     return Settings(
         database_url=app_database_url,
         api_token=TOKEN,
@@ -114,12 +116,15 @@ def make_app(
     notifier: BlockedSenderNotifier | None = None,
     *,
     runtime: Runtime | None = None,
+    notify: Task | None = None,
     metrics: Metrics | None = None,
     **overrides: Any,
 ) -> web.Application:
     """create_app over ``settings`` with ``overrides`` applied to them."""
     app_settings = Settings(**{**_as_dict(settings), **overrides})
-    return create_app(app_settings, notifier=notifier, runtime=runtime, metrics=metrics)
+    return create_app(
+        app_settings, runtime=runtime, notify=notify, notifier=notifier, metrics=metrics
+    )
 
 
 @pytest.fixture
@@ -176,19 +181,36 @@ async def client(make_client: ClientFactory) -> Client:
     return await make_client()
 
 
+@contextlib.asynccontextmanager
+async def proxy_to(url: str, default_port: int) -> AsyncIterator[ToggleProxy]:
+    """A started ToggleProxy to the server of ``url``; thawed and stopped afterwards."""
+    parsed = URL(url)
+    proxy = ToggleProxy(parsed.host or "127.0.0.1", parsed.port or default_port)
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.thaw()
+        await proxy.stop()
+
+
 @pytest.fixture
 async def pg_proxy(app_database_url: str) -> AsyncIterator[ToggleProxy]:
     """A started ToggleProxy to the test PostgreSQL server."""
-    url = URL(app_database_url)
-    proxy = ToggleProxy(url.host or "127.0.0.1", url.port or 5432)
-    await proxy.start()
-    yield proxy
-    await proxy.stop()
+    async with proxy_to(app_database_url, 5432) as proxy:
+        yield proxy
 
 
-def proxied_url(app_database_url: str, proxy: ToggleProxy) -> str:
-    """The test database's URL, reached through ``proxy``."""
-    return str(URL(app_database_url).with_host("127.0.0.1").with_port(proxy.port))
+@pytest.fixture
+async def redis_proxy(redis_url: str) -> AsyncIterator[ToggleProxy]:
+    """A started ToggleProxy to the test Redis server."""
+    async with proxy_to(redis_url, 6379) as proxy:
+        yield proxy
+
+
+def proxied_url(url: str, proxy: ToggleProxy) -> str:
+    """``url`` (the test database's, or Redis's), reached through ``proxy``."""
+    return str(URL(url).with_host("127.0.0.1").with_port(proxy.port))
 
 
 async def delete_prefix(runtime: Runtime) -> None:

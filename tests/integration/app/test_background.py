@@ -18,16 +18,16 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from tests.integration.app.conftest import AUTH, TOKEN
 from tests.integration.app.hooks import WebhookReceiver
 from tests.servers import free_port
 from waasp.api import create_app
-from waasp.background import create_api
 from waasp.runtime import Worker
 from waasp.settings import Settings
-from waasp.tasks import QUEUES, WaaspTasks, build
+from waasp.tasks import QUEUES, WaaspRuntime
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -52,8 +52,15 @@ def bg_settings(settings: Settings, redis_url: str) -> Settings:
     )
 
 
-async def _checks(settings: Settings, tasks: WaaspTasks, *senders: str) -> list[dict[str, object]]:
-    app = create_api(settings, tasks.runtime)
+def _api(settings: Settings, runtime: WaaspRuntime) -> web.Application:
+    """The API as ``waasp serve`` wires it to the task runtime."""
+    return create_app(settings, runtime=runtime, notify=runtime.notify_blocked_sender)
+
+
+async def _checks(
+    settings: Settings, runtime: WaaspRuntime, *senders: str
+) -> list[dict[str, object]]:
+    app = _api(settings, runtime)
     async with TestClient(TestServer(app)) as client:
         answers = []
         for sender in senders:
@@ -63,32 +70,32 @@ async def _checks(settings: Settings, tasks: WaaspTasks, *senders: str) -> list[
     return answers
 
 
-async def _run_worker(tasks: WaaspTasks) -> tuple[Worker, asyncio.Task[None]]:
-    worker = Worker(tasks.runtime, list(QUEUES), 4, shutdown_timeout=5)
+async def _run_worker(runtime: WaaspRuntime) -> tuple[Worker, asyncio.Task[None]]:
+    worker = Worker(runtime, list(QUEUES), 4, shutdown_timeout=5)
     return worker, asyncio.create_task(worker.run())
 
 
-async def _stop(tasks: WaaspTasks, worker: Worker, running: asyncio.Task[None]) -> None:
+async def _stop(runtime: WaaspRuntime, worker: Worker, running: asyncio.Task[None]) -> None:
     worker.stop()
     await asyncio.wait_for(running, 15)
-    await tasks.runtime.close()
+    await runtime.close()
 
 
 async def test_blocked_check_posts_one_notification_in_one_process(
     bg_settings: Settings, hook: WebhookReceiver
 ) -> None:
     """A blocked check leads to one webhook POST within 2 s with the worker in-process."""
-    tasks = build(replace(bg_settings, notify_webhook_url=hook.url))
-    worker, running = await _run_worker(tasks)
+    runtime = WaaspRuntime(replace(bg_settings, notify_webhook_url=hook.url))
+    worker, running = await _run_worker(runtime)
     try:
-        [answer] = await _checks(bg_settings, tasks, "stranger-1")
+        [answer] = await _checks(bg_settings, runtime, "stranger-1")
         assert answer["allowed"] is False
         assert await hook.wait_for(1, 2.0) < 2.0
         await asyncio.sleep(0.3)
         assert len(hook.delivered) == 1
         assert "stranger-1" in str(hook.delivered[0]["text"])
     finally:
-        await _stop(tasks, worker, running)
+        await _stop(runtime, worker, running)
 
 
 async def test_webhook_failing_three_times_delivers_exactly_once(
@@ -96,16 +103,16 @@ async def test_webhook_failing_three_times_delivers_exactly_once(
 ) -> None:
     """A webhook that fails 3 times then succeeds receives exactly one notification."""
     receiver = await WebhookReceiver(fail_first=3).start()
-    tasks = build(replace(bg_settings, notify_webhook_url=receiver.url))
-    worker, running = await _run_worker(tasks)
+    runtime = WaaspRuntime(replace(bg_settings, notify_webhook_url=receiver.url))
+    worker, running = await _run_worker(runtime)
     try:
-        await _checks(bg_settings, tasks, "stranger-2")
+        await _checks(bg_settings, runtime, "stranger-2")
         await receiver.wait_for(1, 5.0)
         await asyncio.sleep(0.5)
         assert receiver.attempts == 4
         assert len(receiver.delivered) == 1
     finally:
-        await _stop(tasks, worker, running)
+        await _stop(runtime, worker, running)
         await receiver.stop()
 
 
@@ -114,20 +121,20 @@ async def test_webhook_rejecting_for_good_dead_letters_the_notification(
 ) -> None:
     """A 4xx other than 429 is permanent: no retry, the notification is dead-lettered."""
     receiver = await WebhookReceiver(fail_first=100, status=404).start()
-    tasks = build(replace(bg_settings, notify_webhook_url=receiver.url))
-    worker, running = await _run_worker(tasks)
+    runtime = WaaspRuntime(replace(bg_settings, notify_webhook_url=receiver.url))
+    worker, running = await _run_worker(runtime)
     try:
-        await _checks(bg_settings, tasks, "stranger-3")
+        await _checks(bg_settings, runtime, "stranger-3")
         deadline = time.monotonic() + 5
-        while not sum((await tasks.runtime.dlq.count()).values()):
+        while not sum((await runtime.dlq.count()).values()):
             assert time.monotonic() < deadline, "nothing dead-lettered"
             await asyncio.sleep(0.05)
-        [letter] = await tasks.runtime.dlq.list()
+        [letter] = await runtime.dlq.list()
         assert letter.message is not None
         assert letter.message.task == "waasp.tasks.notify_deliver"
         assert receiver.attempts == 1
     finally:
-        await _stop(tasks, worker, running)
+        await _stop(runtime, worker, running)
         await receiver.stop()
 
 
@@ -136,16 +143,16 @@ async def test_a_burst_of_blocks_is_folded_into_one_follow_up(
 ) -> None:
     """Five blocks of one sender in a window: one notification now, one follow-up saying 4."""
     settings = replace(bg_settings, notify_webhook_url=hook.url, notify_window=1.0)
-    tasks = build(settings)
-    worker, running = await _run_worker(tasks)
+    runtime = WaaspRuntime(settings)
+    worker, running = await _run_worker(runtime)
     try:
-        await _checks(settings, tasks, *["burst"] * 5)
+        await _checks(settings, runtime, *["burst"] * 5)
         await hook.wait_for(1, 2.0)
         await hook.wait_for(2, 3.0)
         await asyncio.sleep(0.3)
         assert [body["folded"] for body in hook.delivered] == [0, 4]
     finally:
-        await _stop(tasks, worker, running)
+        await _stop(runtime, worker, running)
 
 
 async def test_blocked_check_answers_within_a_second_with_redis_down(
@@ -153,8 +160,8 @@ async def test_blocked_check_answers_within_a_second_with_redis_down(
 ) -> None:
     """With the broker unreachable, a blocked check still answers 200 within 1 s."""
     settings = replace(bg_settings, redis_url="redis://127.0.0.1:1/0")
-    tasks = build(settings)
-    app = create_api(settings, tasks.runtime)
+    runtime = WaaspRuntime(settings)
+    app = _api(settings, runtime)
     async with TestClient(TestServer(app)) as client:
         for _ in range(3):
             start = time.monotonic()
@@ -162,7 +169,7 @@ async def test_blocked_check_answers_within_a_second_with_redis_down(
             assert response.status == 200
             assert (await response.json())["allowed"] is False
             assert time.monotonic() - start < 1.0
-    await tasks.runtime.close()
+    await runtime.close()
 
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
@@ -251,8 +258,8 @@ async def test_every_check_is_audited_once_while_a_worker_is_killed(
     """N checks of one sender give exactly N audit rows, with a worker SIGKILLed midway."""
     env = _env(bg_settings)
     worker = _spawn_worker(env)
-    tasks = build(bg_settings)
-    app = create_api(bg_settings, tasks.runtime)
+    runtime = WaaspRuntime(bg_settings)
+    app = _api(bg_settings, runtime)
     n = 60
     try:
         async with TestClient(TestServer(app)) as client:
@@ -263,7 +270,7 @@ async def test_every_check_is_audited_once_while_a_worker_is_killed(
                 assert response.status == 200
     finally:
         _stop_process(worker)
-        await tasks.runtime.close()
+        await runtime.close()
     count = await pg.fetchval(
         "SELECT count(*) FROM audit_logs WHERE sender_id = 'flood' AND action = 'blocked'"
     )
@@ -287,12 +294,12 @@ async def test_cleanup_deletes_exactly_the_rows_older_than_the_cutoff_in_batches
     old = [("allowed", None, now - dt.timedelta(days=91, minutes=i)) for i in range(25)]
     young = [("allowed", None, now - dt.timedelta(days=89, minutes=i)) for i in range(7)]
     await _insert_audit(pg, old + young)
-    tasks = build(bg_settings)
+    runtime = WaaspRuntime(bg_settings)
     try:
-        result = await tasks.cleanup_old_audit_logs(90, batch_size=10)
+        result = await runtime.cleanup_old_audit_logs(90, batch_size=10)
     finally:
-        await tasks.context.close()
-        await tasks.runtime.close()
+        await runtime.context.close()
+        await runtime.close()
     assert result["deleted"] == 25
     assert result["batches"] == 3
     remaining = await pg.fetchval("SELECT count(*) FROM audit_logs")
@@ -312,13 +319,13 @@ async def test_hourly_aggregation_is_idempotent(
     rows += [("allowed", None, hour + dt.timedelta(minutes=m)) for m in range(3)]
     rows += [("allowed", None, hour + dt.timedelta(hours=1, minutes=1))]  # next hour
     await _insert_audit(pg, rows)
-    tasks = build(bg_settings)
+    runtime = WaaspRuntime(bg_settings)
     try:
-        first = await tasks.aggregate_audit_stats("hourly", hour=hour.isoformat())
-        second = await tasks.aggregate_audit_stats("hourly", hour=hour.isoformat())
+        first = await runtime.aggregate_audit_stats("hourly", hour=hour.isoformat())
+        second = await runtime.aggregate_audit_stats("hourly", hour=hour.isoformat())
     finally:
-        await tasks.context.close()
-        await tasks.runtime.close()
+        await runtime.context.close()
+        await runtime.close()
     assert first == second
     stored = await pg.fetch("SELECT action, channel, count FROM audit_stats_hourly ORDER BY action")
     assert [tuple(r) for r in stored] == [("allowed", None, 3), ("blocked", "whatsapp", 5)]
@@ -332,12 +339,12 @@ async def test_stats_endpoint_serves_the_rollups(
         hours=1
     )
     await _insert_audit(pg, [("blocked", "sms", hour + dt.timedelta(minutes=1))])
-    tasks = build(bg_settings)
+    runtime = WaaspRuntime(bg_settings)
     try:
-        await tasks.aggregate_audit_stats("hourly", hour=hour.isoformat())
+        await runtime.aggregate_audit_stats("hourly", hour=hour.isoformat())
     finally:
-        await tasks.context.close()
-        await tasks.runtime.close()
+        await runtime.context.close()
+        await runtime.close()
     async with TestClient(TestServer(create_app(bg_settings))) as client:
         response = await client.get("/api/v1/audit/stats", headers=AUTH)
         body = await response.json()

@@ -15,7 +15,7 @@ import pytest
 from tests.integration.app.conftest import AUTH, Client, ClientFactory
 from waasp.runtime import Runtime, Task, Worker
 from waasp.runtime.cli.commands import run_inspect
-from waasp.runtime.message import dead_letter_fields
+from waasp.runtime.message import DeadLetterRecord, RemoteError
 
 GET_ROUTES = [
     "/api/v1/tasks/some-id",
@@ -243,12 +243,9 @@ async def test_replaying_an_undecodable_letter_is_a_409(
     monitor_client: Client, runtime: Runtime
 ) -> None:
     """A dead letter whose message cannot be decoded cannot be replayed: 409, and it stays."""
-    fields = dead_letter_fields("undecodable", b"\xff not json", None, 0, 1, None)
+    letter = DeadLetterRecord("undecodable", b"\xff not json", RemoteError("DecodeError", "bad"))
     await runtime.broker.register_queues(["default"])
-    entry = await runtime.broker.client.xadd(
-        runtime.keys.queue("default").dead, dict(zip(fields[::2], fields[1::2], strict=True))
-    )
-    dead_id = f"default:{entry.decode()}"
+    dead_id = await runtime.broker.dead.add("default", letter)
     response = await monitor_client.post(f"/api/v1/dlq/{dead_id}/replay", headers=AUTH)
     assert response.status == 409
     assert "decodable" in (await response.json())["error"]

@@ -25,12 +25,11 @@ from tests.integration.app.conftest import (
     drop_database,
 )
 from tests.integration.app.hooks import WebhookReceiver
-from waasp.api.keys import READINESS_PROBES, SERVICE
+from waasp.api.keys import SERVICE
 from waasp.api.routes import ROUTES
-from waasp.background import RuntimeNotifier, redis_probe
-from waasp.runtime import FAILURE, PENDING, SUCCESS, Runtime, Worker
+from waasp.runtime import FAILURE, PENDING, SUCCESS, Worker
 from waasp.settings import Settings
-from waasp.tasks import QUEUES, build
+from waasp.tasks import QUEUES, WaaspRuntime
 
 PUBLIC = {
     "/api/v1/check",
@@ -181,16 +180,17 @@ async def test_errors_inside_the_service_leak_nothing(
     assert body["error"] in ("invalid value", "internal server error")
 
 
-async def test_unreachable_redis_leaks_nothing(make_client: ClientFactory) -> None:
+async def test_unreachable_redis_leaks_nothing(
+    make_client: ClientFactory, settings: Settings
+) -> None:
     """With the broker unreachable a blocked check still answers 200, and /readyz says the
     broker is unavailable without Redis's error text or its address."""
-    runtime = Runtime("waasp", broker_url=DEAD_REDIS)
+    runtime = WaaspRuntime(replace(settings, redis_url=DEAD_REDIS))
     try:
-        client = await make_client(notifier=RuntimeNotifier(runtime, timeout=0.5))
+        client = await make_client(runtime=runtime, notify=runtime.notify_blocked_sender)
         resp = await client.post("/api/v1/check", json={"sender_id": "stranger"})
         assert resp.status == 200 and (await resp.json())["allowed"] is False
         await assert_no_leak(resp)
-        client.app[READINESS_PROBES].append(redis_probe(runtime))
         resp = await client.get("/readyz")
         assert resp.status == 503
         assert (await resp.json())["details"]["checks"]["redis"] == "unavailable"
@@ -215,7 +215,7 @@ async def test_task_messages_cannot_redirect_the_webhook(
     argument, or as send_webhook's URL) never make a worker POST anywhere but the
     configured WAASP_NOTIFY_WEBHOOK_URL."""
     configured, elsewhere = hooks
-    tasks = build(
+    rt = WaaspRuntime(
         replace(
             settings,
             redis_url=redis_url,
@@ -223,7 +223,6 @@ async def test_task_messages_cannot_redirect_the_webhook(
             notify_webhook_url=configured.url,
         )
     )
-    rt = tasks.runtime
     try:
         sent = [
             await rt.send_task(

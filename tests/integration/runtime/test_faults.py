@@ -90,6 +90,9 @@ async def test_poison_task_is_dead_lettered_after_max_deliveries(
     letters = await runtime.dlq.list()
     assert [x.reason for x in letters] == ["max_deliveries"]
     assert letters[0].message is not None and letters[0].message.id == result.id
+    # The dead letter reclaim.lua wrote and the worker's FAILURE record say the same.
+    assert letters[0].error == meta.error
+    assert letters[0].deliveries == max_deliveries + 1
     assert await stream_state(runtime) == (0, 0)
     assert await (await apps.add.delay(1, 2)).get(timeout=15) == 3
 

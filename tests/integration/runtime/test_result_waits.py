@@ -18,7 +18,7 @@ from waasp.runtime import Runtime
 from waasp.runtime.app import default_result_url
 from waasp.runtime.broker.client import connect
 from waasp.runtime.broker.results import ResultBackend
-from waasp.runtime.message import TaskMeta
+from waasp.runtime.message import ResultRecord, TaskMeta
 from waasp.runtime.results import AsyncResult
 from waasp.runtime.states import SUCCESS
 
@@ -62,7 +62,7 @@ async def test_waiters_survive_cut_pubsub_connections(
     writer = connect(default_result_url(redis_url))
     try:
         records = [
-            (TaskMeta(id=r.id, state=SUCCESS, result=i), None) for i, r in enumerate(results)
+            ResultRecord(TaskMeta(id=r.id, state=SUCCESS, result=i)) for i, r in enumerate(results)
         ]
         # Written on the real server, not through the proxy; published to the waiters.
         await ResultBackend(writer, runtime.keys, 60, writer).store_many(records)

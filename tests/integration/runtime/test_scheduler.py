@@ -88,12 +88,13 @@ async def run_for(scheduler: Scheduler, seconds: float) -> None:
 async def test_fire_tick_script_is_exactly_once_and_monotonic(runtime: Runtime) -> None:
     """fire_tick enqueues a tick once, never an older one, and sets a TTL on the tick key."""
     q = runtime.keys.queue("beat")
-    script = runtime.broker.scripts["fire_tick"]
+    message = runtime.build_message("tests.tick", queue="beat")
 
-    async def offer(tick: int) -> int:
-        return int(await script(keys=[q.cron("e"), q.stream], args=[tick, b"{}", 60_000]))
+    async def offer(tick: int) -> bool:
+        return await runtime.broker.ticks.fire("e", "beat", tick, message, 60_000)
 
-    assert [await offer(t) for t in (1000, 1000, 500, 2000, 1999)] == [1, 0, 0, 1, 0]
+    offers = [await offer(t) for t in (1000, 1000, 500, 2000, 1999)]
+    assert offers == [True, False, False, True, False]
     assert await runtime.broker.client.xlen(q.stream) == 2
     assert int(await runtime.broker.client.get(q.cron("e"))) == 2000
     assert 0 < await runtime.broker.client.pttl(q.cron("e")) <= 60_000

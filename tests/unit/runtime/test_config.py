@@ -30,12 +30,40 @@ def test_unknown_setting_is_rejected() -> None:
         {"task_serializer": "pickle"},
         {"result_serializer": "pickle"},
         {"accept_content": ["json", "pickle"]},
+        {"accept_content": "json"},
     ],
 )
 def test_pickle_is_rejected(options: dict[str, Any]) -> None:
     """Pickle can never be configured, for tasks or results."""
     with pytest.raises(ConfigurationError, match="json"):
         Config().update(options)
+
+
+def test_celery_settings_of_fixed_behaviour_are_accepted_and_not_stored() -> None:
+    """A Celery configuration that asks for what the runtime always does is taken as is,
+    and those names are not settings of their own."""
+    config = Config()
+    config.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        enable_utc=True,
+        result_expires=60,
+    )
+    assert config.result_expires == 60
+    for name in ("task_serializer", "accept_content", "task_acks_late", "enable_utc"):
+        assert not hasattr(config, name)
+
+
+@pytest.mark.parametrize(("name", "value"), [("task_acks_late", False), ("enable_utc", False)])
+def test_celery_settings_of_other_behaviour_are_refused(name: str, value: Any) -> None:
+    """Asking for a behaviour the runtime does not have is an error naming the setting, and
+    the rest of the update is not applied."""
+    config = Config()
+    with pytest.raises(ConfigurationError, match=f"^{name}: only True is supported"):
+        config.update({name: value, "result_expires": 60})
+    assert config.result_expires == Config().result_expires
 
 
 @pytest.mark.parametrize(
@@ -45,7 +73,6 @@ def test_pickle_is_rejected(options: dict[str, Any]) -> None:
         ("result_expires", -1),
         ("worker_concurrency", 0),
         ("broker_max_deliveries", 0),
-        ("task_acks_late", False),
         ("key_prefix", "a b"),
         ("key_prefix", "{x}"),
         ("key_prefix", ""),
@@ -84,9 +111,15 @@ def test_bad_environment_value_names_the_variable(value: str) -> None:
 
 
 def test_bad_key_prefix_from_environment() -> None:
-    """A key prefix that would break the layout is rejected at start-up."""
-    with pytest.raises(ConfigurationError, match="key_prefix"):
+    """A key prefix that would break the layout is rejected at start-up, naming the variable."""
+    with pytest.raises(ConfigurationError, match=r"^WAASP_KEY_PREFIX: "):
         Runtime("waasp", environ={"WAASP_KEY_PREFIX": "a{b}"})
+
+
+def test_blank_variables_count_as_unset() -> None:
+    """A blank variable leaves the default, as the app's settings do."""
+    config = config_from_env("waasp", {"WAASP_REDIS_URL": "  ", "WAASP_KEY_PREFIX": ""})
+    assert (config.broker_url, config.key_prefix) == (Config().broker_url, "waasp")
 
 
 def test_runtime_name_picks_the_variables() -> None:

@@ -12,15 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from waasp.runtime.message import (
+    DeadLetterRecord,
     DecodeError,
     EncodeError,
     RemoteError,
     TaskMessage,
     TaskMeta,
-    dead_letter_fields,
     decode_dead_letter,
     decode_message,
     decode_meta,
+    encode_dead_letter,
     encode_message,
     encode_meta,
     new_task_id,
@@ -163,12 +164,10 @@ def test_arbitrary_result_records_raise_only_decode_error(raw: bytes) -> None:
 
 def test_dead_letter_round_trip() -> None:
     """A dead letter's fields decode back, with its message."""
-    fields = dead_letter_fields(
-        "failed", encode_message(MESSAGE), RemoteError("E", "m", "tb"), 2, 3, "w1"
+    message, details = encode_dead_letter(
+        DeadLetterRecord("failed", encode_message(MESSAGE), RemoteError("E", "m", "tb"), 2, 3, "w1")
     )
-    letter = decode_dead_letter(
-        "high", "high:1-0", dict(zip(fields[::2], fields[1::2], strict=True))
-    )
+    letter = decode_dead_letter("high", "high:1-0", {b"message": message, b"details": details})
     assert (letter.reason, letter.retries, letter.deliveries, letter.worker) == (
         "failed",
         2,

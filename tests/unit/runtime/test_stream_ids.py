@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from waasp.runtime.dlq import DeadLetterNotFound, split_id
-from waasp.runtime.stream_ids import parse_entry_id
+from waasp.runtime import DeadLetterNotFound, parse_entry_id
+from waasp.runtime.broker.dead import split_dead_letter_id
 
 
 @pytest.mark.parametrize(
@@ -48,6 +48,7 @@ def test_anything_else_is_refused(text: str) -> None:
 
 @pytest.mark.parametrize("dead_id", ["default:99999999999999999999999-0", "default:\u0665-0"])
 def test_dead_letter_ids_are_refused_before_redis(dead_id: str) -> None:
-    """The issue's ids are refused by split_id, an error the CLI prints as one line."""
+    """The issue's ids are refused by split_dead_letter_id, an error the CLI prints as one
+    line."""
     with pytest.raises(DeadLetterNotFound, match="no valid entry id"):
-        split_id(dead_id)
+        split_dead_letter_id(dead_id)

@@ -1,1 +1,49 @@
-"""Redis: the clients, the queue operations, the Lua scripts and the result store."""
+"""Redis: the one owner of the runtime's Redis commands and Lua scripts.
+
+Nothing else in the runtime talks to Redis: it calls the typed methods of ``Broker`` (queue
+operations, and its ``dead``, ``events``, ``ticks`` and ``workers`` stores) and of
+``ResultBackend``, which encode records on the way in and decode them on the way out.
+"""
+
+from waasp.runtime.broker.client import WORKER_SOCKET_TIMEOUT, connect, connect_pubsub
+from waasp.runtime.broker.dead import DeadLetterPage, dead_letter_id, split_dead_letter_id
+from waasp.runtime.broker.errors import (
+    ANY_REDIS_ERROR,
+    REDIS_ERRORS,
+    REDIS_REFUSALS,
+    GroupMissing,
+)
+from waasp.runtime.broker.events import (
+    EventBatch,
+    EventKind,
+    RunTimes,
+    TaskCounters,
+    TaskEvent,
+)
+from waasp.runtime.broker.queues import QueueStats
+from waasp.runtime.broker.results import ResultBackend
+from waasp.runtime.broker.streams import Broker, RawDelivery, SettleKind, SettleOp
+
+__all__ = [
+    "ANY_REDIS_ERROR",
+    "REDIS_ERRORS",
+    "REDIS_REFUSALS",
+    "WORKER_SOCKET_TIMEOUT",
+    "Broker",
+    "DeadLetterPage",
+    "EventBatch",
+    "EventKind",
+    "GroupMissing",
+    "QueueStats",
+    "RawDelivery",
+    "ResultBackend",
+    "RunTimes",
+    "SettleKind",
+    "SettleOp",
+    "TaskCounters",
+    "TaskEvent",
+    "connect",
+    "connect_pubsub",
+    "dead_letter_id",
+    "split_dead_letter_id",
+]

@@ -23,9 +23,9 @@ WORKER_SOCKET_TIMEOUT = 10.0
 def _client_options() -> dict[str, Any]:
     options: dict[str, Any] = {"socket_connect_timeout": 5.0, "socket_keepalive": True}
     if MaintNotificationsConfig is not None:
-        # Off (we serve no Redis Enterprise maintenance): left at redis-py's "auto", its pool
-        # skips the check that replaces a pooled connection the server has closed, so after a
-        # Redis restart the first command on each stale connection failed.
+        # Off (we serve no Redis Enterprise maintenance): at redis-py's "auto", its pool skips
+        # the check that replaces a pooled connection the server has closed, so after a Redis
+        # restart the first command on each stale connection would fail.
         options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
     return options
 

@@ -12,12 +12,10 @@ a TTL of twice a full refill.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 from redis.asyncio import Redis
 
 from waasp.runtime.broker.scripts import read_script
-from waasp.runtime.broker.streams import Broker
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +52,3 @@ class RateLimiter:
     async def take_denied(self, bucket: str) -> int:
         """The refusals ``bucket`` counted since the last call (and count from zero)."""
         return int(await self._drain(keys=[self.key(bucket)]))
-
-
-class _HasBroker(Protocol):
-    @property
-    def broker(self) -> Broker: ...
-
-
-def rate_limiter(runtime: _HasBroker) -> RateLimiter:
-    """``Runtime.rate_limiter()``: token buckets on the runtime's broker, under its prefix."""
-    return RateLimiter(runtime.broker.client, runtime.broker.keys.prefix)

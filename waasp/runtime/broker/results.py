@@ -11,9 +11,10 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.broker.replies import text
 from waasp.runtime.errors import ResultTimeout
 from waasp.runtime.keys import Keys
-from waasp.runtime.message import TaskMeta, decode_meta, encode_meta
+from waasp.runtime.message import ResultRecord, TaskMeta, decode_meta, encode_meta
 from waasp.runtime.states import PENDING, READY_STATES
 
 RECHECK_AFTER = 1.0
@@ -25,7 +26,7 @@ class ResultBackend:
     """Stores task records with a TTL and tells waiters when one becomes ready.
 
     ``pubsub_client`` carries the one pub/sub connection the waiters share. Its connections
-    must not reconnect by themselves (see ``app.connect_pubsub``): redis-py's PubSub
+    must not reconnect by themselves (see ``client.connect_pubsub``): redis-py's PubSub
     reconnects from whichever task met the error, so the listener's read and a concurrent
     SUBSCRIBE could both connect it and orphan a socket. Here only the listener reconnects,
     and every command on the connection is sent under one lock.
@@ -46,15 +47,14 @@ class ResultBackend:
         raw = await self.client.get(self.keys.result(task_id))
         return decode_meta(raw) if raw else TaskMeta(id=task_id, state=PENDING)
 
-    async def store_many(self, records: Sequence[tuple[TaskMeta, bytes | None]]) -> None:
-        """Write records (meta, pre-encoded bytes or None) in one round trip; ready ones
-        are announced to waiters."""
+    async def store_many(self, records: Sequence[ResultRecord]) -> None:
+        """Write records in one round trip; ready ones are announced to waiters."""
         async with self.client.pipeline(transaction=False) as pipe:
-            for meta, encoded in records:
+            for record in records:
+                meta = record.meta
                 key = self.keys.result(meta.id)
-                pipe.set(
-                    key, encoded if encoded is not None else encode_meta(meta), px=self.expires_ms
-                )
+                encoded = record.encoded if record.encoded is not None else encode_meta(meta)
+                pipe.set(key, encoded, px=self.expires_ms)
                 if meta.state in READY_STATES:
                     pipe.publish(key, meta.state.value)
             await pipe.execute()
@@ -90,9 +90,9 @@ class ResultBackend:
                             await asyncio.shield(future)
                     # Woken by the ready notice, or because the pub/sub connection was lost
                     # or restored (then every waiter is woken, ready or not): read again, and
-                    # keep waiting if it is not ready. Returning here used to hand ``get`` a
-                    # PENDING record, which it reported as a failure. (The new future is
-                    # registered before the old one leaves, so the channel stays subscribed.)
+                    # keep waiting if it is not ready, since ``get`` takes whatever this
+                    # returns for the outcome. (The new future is registered before the old
+                    # one leaves, so the channel stays subscribed.)
                     done, future = future, loop.create_future()
                     waiters.append(future)
                     waiters.remove(done)
@@ -172,9 +172,7 @@ class ResultBackend:
                 continue
             idle_since = time.monotonic()
             if message.get("type") == "message":
-                channel = message["channel"]
-                name = channel.decode() if isinstance(channel, bytes) else channel
-                for future in self._waiters.get(name, []):
+                for future in self._waiters.get(text(message["channel"]), []):
                     if not future.done():
                         future.set_result(None)
 
@@ -185,7 +183,7 @@ class ResultBackend:
                     future.set_result(None)
 
     async def close(self) -> None:
-        """Stop listening and close the pub/sub client."""
+        """Stop listening and close both clients."""
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -194,5 +192,6 @@ class ResultBackend:
             with contextlib.suppress(*REDIS_ERRORS):
                 await self._pubsub.aclose()
         await self.pubsub_client.aclose()
+        await self.client.aclose()
         self._listener = None
         self._pubsub = None

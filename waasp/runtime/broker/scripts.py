@@ -1,24 +1,15 @@
-"""The Lua scripts, loaded once from the ``.lua`` files beside this module."""
+"""The Lua scripts, loaded once from the ``.lua`` files beside this module.
+
+Nothing outside the broker calls a script: each has one typed method on the broker.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from importlib import resources
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
-
-SCRIPT_NAMES = (
-    "schedule",
-    "promote",
-    "settle",
-    "reclaim",
-    "renew",
-    "release",
-    "replay",
-    "heartbeat",
-    "fire_tick",
-    "record_events",
-)
 
 
 def read_script(name: str) -> str:
@@ -26,13 +17,22 @@ def read_script(name: str) -> str:
     return resources.files("waasp.runtime.broker").joinpath(f"lua/{name}.lua").read_text("utf-8")
 
 
+@dataclass(frozen=True, slots=True)
 class Scripts:
-    """The registered scripts of one Redis client, by name."""
+    """The scripts registered on one Redis client, one field per ``lua/<field>.lua``."""
 
-    def __init__(self, client: Redis) -> None:
-        self._scripts: dict[str, AsyncScript] = {
-            name: client.register_script(read_script(name)) for name in SCRIPT_NAMES
-        }
+    schedule: AsyncScript
+    promote: AsyncScript
+    settle: AsyncScript
+    reclaim: AsyncScript
+    renew: AsyncScript
+    release: AsyncScript
+    replay: AsyncScript
+    heartbeat: AsyncScript
+    fire_tick: AsyncScript
+    record_events: AsyncScript
 
-    def __getitem__(self, name: str) -> AsyncScript:
-        return self._scripts[name]
+    @classmethod
+    def register(cls, client: Redis) -> Scripts:
+        """Register every script on ``client`` (loaded into Redis on first call)."""
+        return cls(**{f.name: client.register_script(read_script(f.name)) for f in fields(cls)})

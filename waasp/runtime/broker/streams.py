@@ -1,20 +1,44 @@
-"""The Redis Streams broker: a typed facade over stream commands and the Lua scripts."""
+"""The Redis Streams broker: the facade that owns every Redis command of the runtime.
+
+``Broker`` does the queue operations itself (enqueue, schedule, read, settle, promote,
+renew, reclaim, release) and holds the other concerns' stores: ``dead`` (dead-letter
+streams), ``events`` (task events and counters), ``ticks`` (cron ticks), ``workers``
+(heartbeats). Records are encoded here, at the Redis boundary, and nowhere upstream.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from waasp.runtime.broker.errors import is_nogroup
+from waasp.runtime.broker.cron import TickStore
+from waasp.runtime.broker.dead import DeadLetterStore
+from waasp.runtime.broker.errors import REDIS_ERRORS, group_errors, is_nogroup
+from waasp.runtime.broker.events import EventStore
+from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
+from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
+from waasp.runtime.message import (
+    MAX_DELIVERIES_MESSAGE,
+    DeadLetterRecord,
+    TaskMessage,
+    encode_dead_letter,
+    encode_message,
+    max_deliveries_letter,
+)
 
 MESSAGE_FIELD = b"message"
 PROMOTE_BATCH = 1000
+# How long a known-queues set outlives its last registration.
+QUEUES_TTL_S = 30 * 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,27 +51,67 @@ class RawDelivery:
     deliveries: int = 1
 
 
+class SettleKind(StrEnum):
+    """How a finished delivery leaves its stream: the verbs of ``lua/settle.lua``."""
+
+    ACK = "ack"  # done: acknowledge and delete
+    RETRY = "retry"  # acknowledge, and schedule the next attempt
+    DEAD = "dead"  # acknowledge, and dead-letter
+
+
 @dataclass(frozen=True, slots=True)
 class SettleOp:
-    """How one finished delivery leaves the stream (see ``lua/settle.lua``)."""
+    """How one finished delivery leaves the stream; build it with ``ack``, ``retry``, ``dead``."""
 
-    kind: str  # "ack" | "retry" | "dead"
+    kind: SettleKind
     entry_id: str
-    payload: bytes = b""
-    extra: bytes = b""
+    next_attempt: TaskMessage | None = None  # RETRY
+    delay_ms: int = 0  # RETRY
+    dead_letter: DeadLetterRecord | None = None  # DEAD
 
+    @classmethod
+    def ack(cls, entry_id: str) -> SettleOp:
+        """Acknowledge and delete the entry."""
+        return cls(SettleKind.ACK, entry_id)
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    @classmethod
+    def retry(cls, entry_id: str, next_attempt: TaskMessage, delay_ms: int) -> SettleOp:
+        """Acknowledge, and run ``next_attempt`` after ``delay_ms``."""
+        return cls(SettleKind.RETRY, entry_id, next_attempt=next_attempt, delay_ms=delay_ms)
+
+    @classmethod
+    def dead(cls, entry_id: str, letter: DeadLetterRecord) -> SettleOp:
+        """Acknowledge, and dead-letter the message."""
+        return cls(SettleKind.DEAD, entry_id, dead_letter=letter)
+
+    def script_args(self) -> list[Any]:
+        """This op's four ARGV values of ``lua/settle.lua``."""
+        if self.next_attempt is not None:
+            return [self.kind, self.entry_id, encode_message(self.next_attempt), self.delay_ms]
+        if self.dead_letter is not None:
+            return [self.kind, self.entry_id, *encode_dead_letter(self.dead_letter)]
+        return [self.kind, self.entry_id, b"", b""]
 
 
 class Broker:
-    """Queue operations for one key prefix on one Redis server."""
+    """Every Redis command of the runtime, for one key prefix on one Redis server."""
 
     def __init__(self, client: Redis, keys: Keys) -> None:
         self.client = client
         self.keys = keys
-        self.scripts = Scripts(client)
+        self.scripts = Scripts.register(client)
+        self.dead = DeadLetterStore(client, keys, self.scripts)
+        self.events = EventStore(client, keys, self.scripts)
+        self.ticks = TickStore(client, keys, self.scripts)
+        self.workers = WorkerRegistry(client, keys, self.scripts)
+
+    async def ping(self) -> None:
+        """Raise unless the server answers."""
+        await self.client.ping()
+
+    async def close(self) -> None:
+        """Close the client's connections."""
+        await self.client.aclose()
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -68,7 +132,7 @@ class Broker:
         """Hold a message in the queue's delay set until due; return the due time (epoch ms)."""
         q = self.keys.queue(queue)
         mode, when = ("in", delay_ms) if delay_ms is not None else ("at", eta_ms)
-        due = await self.scripts["schedule"](
+        due = await self.scripts.schedule(
             keys=[q.delayed, q.stream], args=[body, mode, when, q.wake]
         )
         return int(due)
@@ -78,12 +142,20 @@ class Broker:
         names = list(queues)
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.sadd(self.keys.queues, *names)
-            pipe.expire(self.keys.queues, 30 * 86400)
+            pipe.expire(self.keys.queues, QUEUES_TTL_S)
             await pipe.execute()
 
     async def known_queues(self) -> list[str]:
         """The queue names recorded so far, sorted."""
-        return sorted(_text(q) for q in await self.client.smembers(self.keys.queues))
+        return sorted(text(q) for q in await self.client.smembers(self.keys.queues))
+
+    async def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Counts of each queue, from a constant number of round trips."""
+        return await queue_stats(self.client, self.keys, queues)
+
+    async def idle(self, queues: Sequence[str]) -> bool:
+        """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""
+        return await idle(self.client, self.keys, queues)
 
     # -- consume ---------------------------------------------------------------------------
 
@@ -100,58 +172,83 @@ class Broker:
     async def read(
         self, queues: Sequence[str], consumer: str, count: int, block_ms: int | None
     ) -> list[RawDelivery]:
-        """Read up to ``count`` new entries across ``queues`` for ``consumer``."""
+        """Read up to ``count`` new entries across ``queues`` for ``consumer``; GroupMissing
+        if a queue's group is gone."""
         streams = {self.keys.queue(q).stream: ">" for q in queues}
         by_stream = {self.keys.queue(q).stream: q for q in queues}
-        reply = await self.client.xreadgroup(GROUP, consumer, streams, count=count, block=block_ms)
+        with group_errors():
+            reply = await self.client.xreadgroup(
+                GROUP, consumer, streams, count=count, block=block_ms
+            )
         out: list[RawDelivery] = []
         for stream, entries in reply or ():
-            queue = by_stream[_text(stream)]
+            queue = by_stream[text(stream)]
             for entry_id, fields in entries:
                 raw = fields.get(MESSAGE_FIELD, b"") if fields else b""
-                out.append(RawDelivery(queue, _text(entry_id), raw))
+                out.append(RawDelivery(queue, text(entry_id), raw))
         return out
 
     async def settle(self, queue: str, ops: Sequence[SettleOp]) -> int:
-        """Acknowledge finished entries, with their retries and dead letters, atomically."""
+        """Acknowledge finished entries, with their retries and dead letters, atomically;
+        return how many this call acknowledged."""
         q = self.keys.queue(queue)
         args: list[Any] = [GROUP, q.wake]
         for op in ops:
-            args += [op.kind, op.entry_id, op.payload, op.extra]
-        return int(await self.scripts["settle"](keys=[q.stream, q.delayed, q.dead], args=args))
+            args += op.script_args()
+        return int(await self.scripts.settle(keys=[q.stream, q.delayed, q.dead], args=args))
 
     async def promote(self, queue: str) -> tuple[int, int]:
         """Move due messages into the stream; return (moved, µs until next due or -1)."""
         q = self.keys.queue(queue)
-        moved, wait = await self.scripts["promote"](
-            keys=[q.delayed, q.stream], args=[PROMOTE_BATCH]
-        )
+        moved, wait = await self.scripts.promote(keys=[q.delayed, q.stream], args=[PROMOTE_BATCH])
         return int(moved), int(wait)
+
+    async def listen_wakes(self, queues: Sequence[str], woken: Callable[[], None]) -> None:
+        """Call ``woken`` once subscribed to the queues' wake channels (an earlier due time
+        was scheduled), then at every message, until the connection fails (raised)."""
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(*(self.keys.queue(q).wake for q in queues))
+            woken()
+            while True:
+                if await pubsub.get_message(timeout=5.0) is not None:
+                    woken()
+        finally:
+            with contextlib.suppress(*REDIS_ERRORS):
+                await pubsub.aclose()
+
+    # -- leases ----------------------------------------------------------------------------
 
     async def renew(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> list[str]:
         """Reset the idle time of entries ``consumer`` holds; return those it lost."""
         if not entry_ids:
             return []
         q = self.keys.queue(queue)
-        lost = await self.scripts["renew"](keys=[q.stream], args=[GROUP, consumer, *entry_ids])
-        return [_text(i) for i in lost]
+        with group_errors():
+            lost = await self.scripts.renew(keys=[q.stream], args=[GROUP, consumer, *entry_ids])
+        return [text(i) for i in lost]
 
     async def reclaim(
         self, queue: str, consumer: str, min_idle_ms: int, count: int, max_deliveries: int
     ) -> tuple[list[RawDelivery], list[RawDelivery]]:
-        """Claim entries idle longer than ``min_idle_ms``; return (claimed, dead-lettered)."""
+        """Claim entries idle longer than ``min_idle_ms``; return (claimed, dead-lettered).
+
+        An entry delivered more than ``max_deliveries`` times is dead-lettered in the same
+        step, as ``max_deliveries_letter`` describes it."""
         q = self.keys.queue(queue)
+        _, details = encode_dead_letter(max_deliveries_letter(b"", 0, consumer))
         claimed: list[RawDelivery] = []
         dead: list[RawDelivery] = []
         start = "0-0"
         while count > len(claimed):
-            cursor, got, died = await self.scripts["reclaim"](
-                keys=[q.stream, q.dead],
-                args=[GROUP, consumer, min_idle_ms, count - len(claimed), max_deliveries, start],
-            )
-            claimed += _triples(queue, got)
-            dead += _triples(queue, died)
-            start = _text(cursor)
+            args = [GROUP, consumer, min_idle_ms, count - len(claimed), max_deliveries, start]
+            with group_errors():
+                cursor, got, died = await self.scripts.reclaim(
+                    keys=[q.stream, q.dead], args=[*args, details, MAX_DELIVERIES_MESSAGE]
+                )
+            claimed += _deliveries(queue, got)
+            dead += _deliveries(queue, died)
+            start = text(cursor)
             if start == "0-0":
                 break
         return claimed, dead
@@ -161,9 +258,7 @@ class Broker:
         if not entry_ids:
             return 0
         q = self.keys.queue(queue)
-        return int(
-            await self.scripts["release"](keys=[q.stream], args=[GROUP, consumer, *entry_ids])
-        )
+        return int(await self.scripts.release(keys=[q.stream], args=[GROUP, consumer, *entry_ids]))
 
     async def owned(self, queue: str, consumer: str, count: int = 10_000) -> list[str]:
         """Ids of the entries ``consumer`` holds in ``queue``."""
@@ -175,11 +270,12 @@ class Broker:
             if is_nogroup(exc):
                 return []
             raise
-        return [_text(row["message_id"]) for row in rows]
+        return [text(row["message_id"]) for row in rows]
 
 
-def _triples(queue: str, flat: Sequence[Any]) -> list[RawDelivery]:
+def _deliveries(queue: str, flat: Sequence[Any]) -> list[RawDelivery]:
+    """Deliveries from a script's flat ``{id, message, deliveries, ...}`` reply."""
     return [
-        RawDelivery(queue, _text(flat[i]), flat[i + 1] or b"", int(flat[i + 2]))
+        RawDelivery(queue, text(flat[i]), flat[i + 1] or b"", int(flat[i + 2]))
         for i in range(0, len(flat), 3)
     ]

@@ -7,9 +7,9 @@ from typing import Any
 
 from waasp.runtime.app import Runtime
 from waasp.runtime.cli.output import emit, install_stop_handlers
+from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.errors import TaskRuntimeError
-from waasp.runtime.monitor.inspection import dead_letter_page, queue_stats, workers
-from waasp.runtime.monitor.views import task_dict
+from waasp.runtime.monitor import dead_letter_page, queue_stats, schedule_status, task_dict, workers
 from waasp.runtime.worker.worker import Worker
 
 
@@ -30,8 +30,6 @@ async def run_worker(runtime: Runtime, args: argparse.Namespace) -> int:
 
 async def run_scheduler(runtime: Runtime, args: argparse.Namespace) -> int:
     """``scheduler``: enqueue beat_schedule entries until SIGTERM/SIGINT."""
-    from waasp.runtime.cron.scheduler import Scheduler
-
     scheduler = Scheduler(runtime)
     install_stop_handlers(scheduler.stop)
     await scheduler.run()
@@ -80,8 +78,6 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
         record = task_dict(await runtime.AsyncResult(args.task_id).meta())
         emit(args.json, record, lambda: "\n".join(f"{k}: {v}" for k, v in record.items()))
     else:
-        from waasp.runtime.cron.scheduler import schedule_status
-
         entries = await schedule_status(runtime)
         emit(
             args.json,

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 
 from waasp.runtime.app import Runtime
-from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.broker import REDIS_ERRORS
 from waasp.runtime.errors import AppImportError, TaskRuntimeError
 from waasp.runtime.logs import configure_logging
 
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("-A", "--app", default=DEFAULT_APP, help="MODULE:ATTR of the Runtime")
-        # choices: an unknown level used to escape as a KeyError traceback from logging set-up
+        # choices: logging's set-up would meet an unknown level as a KeyError traceback
         p.add_argument(
             "--loglevel",
             "-l",

@@ -24,11 +24,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from redis.exceptions import RedisError
 
 from waasp.runtime.app import Runtime
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.broker import ANY_REDIS_ERROR
 from waasp.runtime.cron.entries import Due, Entry, due, parse_entries
 from waasp.runtime.cron.schedules import from_ms, to_ms
 from waasp.runtime.errors import ConfigurationError, TaskRuntimeError
@@ -46,7 +45,6 @@ MIN_TICK_TTL = timedelta(days=7)
 TTL_PERIODS = 3
 # Task ids are uuid5(namespace, "<prefix>:<entry>:<tick ms>"): one tick, one id.
 TICK_NAMESPACE = uuid.UUID("5f0c6f44-6c1e-4d55-9a55-0d8e7f1c2b3a")
-_ERRORS = (*REDIS_ERRORS, RedisError)
 
 
 def tick_task_id(prefix: str, entry: str, tick: datetime) -> str:
@@ -82,20 +80,7 @@ async def read_ticks(
     runtime: Runtime, entries: list[Entry], queues: Mapping[str, str]
 ) -> tuple[int, dict[str, int]]:
     """The server time (ms) and each entry's last fired tick (ms), in one round trip."""
-    async with runtime.broker.client.pipeline(transaction=False) as pipe:
-        pipe.time()
-        for entry in entries:
-            pipe.get(runtime.keys.queue(queues[entry.name]).cron(entry.name))
-        replies = await pipe.execute()
-    seconds, micros = replies[0]
-    stored: dict[str, int] = {}
-    for entry, raw in zip(entries, replies[1:], strict=True):
-        if raw is not None:
-            try:
-                stored[entry.name] = int(raw)
-            except ValueError:
-                log.warning("tick_key_unreadable", entry=entry.name, value=repr(raw))
-    return int(seconds) * 1000 + int(micros) // 1000, stored
+    return await runtime.broker.ticks.read([(e.name, queues[e.name]) for e in entries])
 
 
 class Scheduler:
@@ -142,7 +127,7 @@ class Scheduler:
                     registered = True
                 sleep = await self.run_pass()
                 backoff.reset()
-            except _ERRORS as exc:
+            except ANY_REDIS_ERROR as exc:
                 log.warning("scheduler_redis_error", error=str(exc))
                 await backoff.sleep()
                 continue
@@ -206,12 +191,9 @@ class Scheduler:
             task_id=task_id,
             headers={"scheduled_for": tick.isoformat(), "beat_entry": entry.name},
         )
-        q = self.runtime.keys.queue(queue)
-        fired = await self.runtime.broker.scripts["fire_tick"](
-            keys=[q.cron(entry.name), q.stream],
-            args=[to_ms(tick), encode_message(message), tick_ttl_ms(entry, tick)],
+        return await self.runtime.broker.ticks.fire(
+            entry.name, queue, to_ms(tick), message, tick_ttl_ms(entry, tick)
         )
-        return bool(int(fired))
 
 
 async def schedule_status(runtime: Runtime) -> list[dict[str, Any]]:

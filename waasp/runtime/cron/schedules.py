@@ -44,15 +44,12 @@ class Schedule(Protocol):
 
     def next_after(self, instant: datetime) -> datetime:
         """The first tick strictly after ``instant``."""
-        ...
 
     def latest_between(self, after: datetime, until: datetime) -> datetime | None:
         """The last tick in ``(after, until]``, or None if there is none."""
-        ...
 
     def describe(self) -> str:
         """A short human-readable form."""
-        ...
 
 
 def to_ms(instant: datetime) -> int:

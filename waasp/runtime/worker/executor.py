@@ -16,18 +16,20 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from waasp.runtime.backoff import exponential_backoff
-from waasp.runtime.broker.streams import RawDelivery, SettleOp
+from waasp.runtime.broker import RawDelivery, SettleOp
 from waasp.runtime.errors import Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 from waasp.runtime.message import (
+    TASK_FAILED,
+    DeadLetterRecord,
     DecodeError,
     EncodeError,
     RemoteError,
+    ResultRecord,
     TaskMessage,
     TaskMeta,
-    dead_letter_fields,
     decode_message,
-    encode_message,
     encode_meta,
+    max_deliveries_letter,
 )
 from waasp.runtime.states import FAILURE, RETRY, STARTED, SUCCESS, TaskState
 from waasp.runtime.task import Request, Task, reset_request, set_request
@@ -45,7 +47,7 @@ class Outcome:
 
     state: TaskState
     op: SettleOp
-    record: tuple[TaskMeta, bytes | None] | None = None
+    record: ResultRecord | None = None
 
 
 def remote_error(exc: BaseException) -> RemoteError:
@@ -82,18 +84,23 @@ def dead_outcome(
     message: TaskMessage | None = None,
 ) -> Outcome:
     """Dead-letter the delivery; if its id is known, record it as FAILURE."""
-    fields = dead_letter_fields(
-        reason,
-        delivery.raw,
-        error,
-        message.retries if message else 0,
-        delivery.deliveries,
-        worker,
-    )
-    record = (
-        None if message is None else (failure_meta(message, delivery.queue, worker, error), None)
-    )
-    return Outcome(FAILURE, SettleOp("dead", delivery.entry_id, fields[1], fields[3]), record)
+    retries = message.retries if message else 0
+    letter = DeadLetterRecord(reason, delivery.raw, error, retries, delivery.deliveries, worker)
+    record = None
+    if message is not None:
+        record = ResultRecord(failure_meta(message, delivery.queue, worker, error))
+    return Outcome(FAILURE, SettleOp.dead(delivery.entry_id, letter), record)
+
+
+def max_deliveries_outcome(delivery: RawDelivery, worker: str) -> Outcome:
+    """How a delivery past ``broker_max_deliveries`` ended: ``lua/reclaim.lua`` dead-lettered
+    it, as ``max_deliveries_letter`` describes, in the step that took it from its holder."""
+    letter = max_deliveries_letter(delivery.raw, delivery.deliveries, worker)
+    try:
+        message: TaskMessage | None = decode_message(delivery.raw)
+    except DecodeError:
+        message = None
+    return dead_outcome(delivery, letter.reason, letter.error, worker, message)
 
 
 class Executor:
@@ -217,7 +224,7 @@ class Executor:
     def _succeeded(
         self, task: Task, message: TaskMessage, delivery: RawDelivery, result: Any, started: float
     ) -> Outcome:
-        op = SettleOp("ack", delivery.entry_id)
+        op = SettleOp.ack(delivery.entry_id)
         if task.ignore_result:
             return Outcome(SUCCESS, op)
         meta = self._meta(
@@ -228,7 +235,7 @@ class Executor:
         except EncodeError as exc:
             return self._failed(task, message, delivery, exc, started)
         log.debug("task_succeeded", runtime_ms=round((time.time() - started) * 1000, 3))
-        return Outcome(SUCCESS, op, (meta, encoded))
+        return Outcome(SUCCESS, op, ResultRecord(meta, encoded))
 
     def _failed(
         self,
@@ -253,7 +260,7 @@ class Executor:
             retries=message.retries,
             traceback=error.traceback,
         )
-        return dead_outcome(delivery, "failed", error, self.worker, message)
+        return dead_outcome(delivery, TASK_FAILED, error, self.worker, message)
 
     @staticmethod
     def _autoretry_countdown(task: Task, retries: int) -> float:
@@ -284,7 +291,5 @@ class Executor:
             countdown=round(delay, 3),
             error=f"{error.type}: {error.message}" if error else None,
         )
-        op = SettleOp(
-            "retry", delivery.entry_id, encode_message(following), str(int(delay * 1000)).encode()
-        )
-        return Outcome(RETRY, op, (meta, None))
+        op = SettleOp.retry(delivery.entry_id, following, int(delay * 1000))
+        return Outcome(RETRY, op, ResultRecord(meta))

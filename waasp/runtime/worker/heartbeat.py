@@ -9,12 +9,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker.errors import REDIS_ERRORS
-from waasp.runtime.broker.streams import Broker
+from waasp.runtime.broker import REDIS_ERRORS, Broker
 
 log = structlog.get_logger("waasp.runtime.worker.heartbeat")
 
@@ -75,18 +73,8 @@ class Heartbeat:
             "stalled": int(stalled),
             **self.stats(),
         }
-        args: list[Any] = [self.name, self.ttl_ms]
-        for key, value in fields.items():
-            args += [key, value if isinstance(value, str | int | float) else orjson.dumps(value)]
-        keys = self.broker.keys
-        await self.broker.scripts["heartbeat"](
-            keys=[keys.worker(self.name), keys.workers], args=args
-        )
+        await self.broker.workers.beat(self.name, self.ttl_ms, fields)
 
     async def remove(self) -> None:
         """Delete the heartbeat at a clean exit."""
-        keys = self.broker.keys
-        async with self.broker.client.pipeline(transaction=False) as pipe:
-            pipe.delete(keys.worker(self.name))
-            pipe.zrem(keys.workers, self.name)
-            await pipe.execute()
+        await self.broker.workers.remove(self.name)

@@ -6,7 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 
-from waasp.runtime.broker.streams import RawDelivery
+from waasp.runtime.broker import RawDelivery
 
 
 class Inflight:

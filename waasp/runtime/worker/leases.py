@@ -11,11 +11,9 @@ import asyncio
 from collections.abc import Callable, Sequence
 
 import structlog
-from redis.exceptions import ResponseError
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker.errors import REDIS_ERRORS, is_nogroup
-from waasp.runtime.broker.streams import Broker, RawDelivery
+from waasp.runtime.broker import REDIS_ERRORS, Broker, GroupMissing, RawDelivery
 from waasp.runtime.worker.inflight import Inflight
 
 log = structlog.get_logger("waasp.runtime.worker.leases")
@@ -59,12 +57,9 @@ class LeaseKeeper:
                 log.warning("lease_upkeep_failed", error=str(exc))
                 await backoff.sleep()
                 continue
-            except ResponseError as exc:
-                # The stream or group vanished (Redis restarted without its data): what this
-                # worker held is gone with it, and the reader recreates the group. Raising
-                # here used to take the whole worker down (guarantee 12).
-                if not is_nogroup(exc):
-                    raise
+            except GroupMissing as exc:
+                # Redis restarted without its data: what this worker held is gone with it, and
+                # the reader recreates the group; the worker serves on (guarantee 12).
                 log.warning("lease_upkeep_failed", error=str(exc))
                 await backoff.sleep()
                 continue

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker.errors import REDIS_ERRORS
-from waasp.runtime.broker.streams import Broker
+from waasp.runtime.broker import REDIS_ERRORS, Broker
 
 log = structlog.get_logger("waasp.runtime.worker.promoter")
 
@@ -70,21 +69,16 @@ class Promoter:
                 await asyncio.sleep(0)  # due within EARLY: ask again at once
 
     async def _listen(self) -> None:
-        channels = [self.broker.keys.queue(q).wake for q in self.queues]
         backoff = Backoff()
+
+        def woken() -> None:
+            # Also once subscribed: anything scheduled while unsubscribed is looked at now.
+            self._wake.set()
+            backoff.reset()
+
         while True:
-            pubsub = self.broker.client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(*channels)
-                self._wake.set()  # anything scheduled while unsubscribed is looked at now
-                backoff.reset()
-                while True:
-                    message = await pubsub.get_message(timeout=5.0)
-                    if message is not None:
-                        self._wake.set()
+                await self.broker.listen_wakes(self.queues, woken)
             except REDIS_ERRORS as exc:
                 log.debug("promoter_wake_lost", error=str(exc))
                 await backoff.sleep()
-            finally:
-                with contextlib.suppress(*REDIS_ERRORS):
-                    await pubsub.aclose()

@@ -10,11 +10,9 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker.errors import REDIS_ERRORS
-from waasp.runtime.broker.results import ResultBackend
-from waasp.runtime.broker.streams import Broker, RawDelivery, SettleOp
-from waasp.runtime.message import TaskMeta
-from waasp.runtime.monitor.events import EventRecorder
+from waasp.runtime.broker import REDIS_ERRORS, Broker, RawDelivery, ResultBackend, SettleOp
+from waasp.runtime.message import ResultRecord, TaskMeta
+from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.executor import Outcome
 
 log = structlog.get_logger("waasp.runtime.worker.settler")
@@ -40,7 +38,7 @@ class Settler:
         self.on_settled = on_settled
         self.events = events  # monitoring events, written last in a flush when due
         self._started: dict[str, TaskMeta] = {}
-        self._records: list[TaskMeta] = []
+        self._records: list[ResultRecord] = []
         self._finished: list[tuple[RawDelivery, Outcome]] = []
         self._wake = asyncio.Event()
         self._closing = False
@@ -59,11 +57,13 @@ class Settler:
             self.events.started(meta)
         self._wake.set()
 
-    def record(self, meta: TaskMeta) -> None:
-        """Queue a record that settles no entry (e.g. a task dead-lettered by a reclaim)."""
-        self._records.append(meta)
+    def settled_elsewhere(self, delivery: RawDelivery, outcome: Outcome) -> None:
+        """Queue the record and the event of a delivery settled already (a reclaim
+        dead-lettered it): its entry is not settled again."""
+        if outcome.record is not None:
+            self._records.append(outcome.record)
         if self.events is not None:
-            self.events.record(meta)
+            self.events.finished(delivery, outcome, None)
         self._wake.set()
 
     def finish(self, delivery: RawDelivery, outcome: Outcome, seconds: float | None = None) -> None:
@@ -95,11 +95,11 @@ class Settler:
         extra, self._records = self._records, []
         finished, self._finished = self._finished, []
         events = self.events.take(force=self._closing) if self.events is not None else None
-        done_ids = {o.record[0].id for _, o in finished if o.record is not None}
-        records: list[tuple[TaskMeta, bytes | None]] = [
-            (meta, None) for task_id, meta in started.items() if task_id not in done_ids
+        done_ids = {o.record.meta.id for _, o in finished if o.record is not None}
+        records = [
+            ResultRecord(meta) for task_id, meta in started.items() if task_id not in done_ids
         ]
-        records += [(meta, None) for meta in extra]
+        records += extra
         records += [o.record for _, o in finished if o.record is not None]
         if records:
             await self._persist(functools.partial(self.results.store_many, records), "results")

@@ -14,16 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from redis.exceptions import ResponseError
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker.errors import REDIS_ERRORS, is_nogroup
-from waasp.runtime.broker.streams import RawDelivery
-from waasp.runtime.keys import GROUP, check_queue_name
-from waasp.runtime.message import DecodeError, RemoteError, decode_message
-from waasp.runtime.monitor.events import EventRecorder
+from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery
+from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
-from waasp.runtime.worker.executor import Executor, failure_meta
+from waasp.runtime.worker.events import EventRecorder
+from waasp.runtime.worker.executor import Executor, max_deliveries_outcome
 from waasp.runtime.worker.heartbeat import Heartbeat
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
@@ -93,7 +90,7 @@ class Worker:
             conf.broker_visibility_timeout,
             conf.broker_max_deliveries,
             self._enqueue_local,
-            self._record_dead,
+            self._dead_lettered,
         )
         self.promoter = Promoter(self.broker, self.queues)
         self.heartbeat = Heartbeat(
@@ -165,8 +162,7 @@ class Worker:
             for hook in self.runtime.shutdown_hooks:
                 await hook()
             await self.results.close()
-            await self.results.client.aclose()
-            await self.broker.client.aclose()
+            await self.broker.close()
         log.info("worker_stopped", worker=self.name, **self.stats())
 
     # -- start and stop --------------------------------------------------------------------
@@ -240,14 +236,12 @@ class Worker:
                 )
                 backoff.reset()
                 if _cancel_requested():
-                    # redis-py (8.1) can return normally from a blocking XREADGROUP that was
-                    # cancelled mid-read; looping on would leave the TaskGroup waiting for
-                    # this task forever (a hung worker). What was just read stays pending
-                    # for this consumer and is handed back (drain) or reclaimed (crash).
+                    # redis-py can return normally from a blocking XREADGROUP cancelled
+                    # mid-read; looping on would leave the TaskGroup waiting for this task
+                    # forever. What was just read stays pending for this consumer and is
+                    # handed back (drain) or reclaimed (crash).
                     raise asyncio.CancelledError
-            except ResponseError as exc:
-                if not is_nogroup(exc):
-                    raise
+            except GroupMissing:
                 log.warning("consumer_group_recreated", queues=self.queues)
                 await self._prepare()
                 continue
@@ -288,30 +282,12 @@ class Worker:
     def _settled(self, deliveries: list[RawDelivery]) -> None:
         self.inflight.remove(deliveries)
 
-    def _record_dead(self, deliveries: list[RawDelivery]) -> None:
+    def _dead_lettered(self, deliveries: list[RawDelivery]) -> None:
+        # A reclaim dead-lettered them (delivered too often): record their FAILURE and events.
         for delivery in deliveries:
-            try:
-                message = decode_message(delivery.raw)
-            except DecodeError:
-                continue
-            error = RemoteError(
-                "MaxDeliveriesExceeded", f"delivered {delivery.deliveries} times without finishing"
-            )
-            self.settler.record(failure_meta(message, delivery.queue, self.name, error))
+            self.settler.settled_elsewhere(delivery, max_deliveries_outcome(delivery, self.name))
 
     async def _idle(self) -> bool:
         if self.inflight.count or self.settler.pending:
             return False
-        async with self.broker.client.pipeline(transaction=False) as pipe:
-            for queue in self.queues:
-                q = self.broker.keys.queue(queue)
-                pipe.zcard(q.delayed)
-                pipe.xpending(q.stream, GROUP)
-            # A missing group (Redis lost its data) is not idle: the reader recreates it.
-            replies = await pipe.execute(raise_on_error=False)
-        if any(isinstance(reply, Exception) for reply in replies):
-            return False
-        for delayed, pending in zip(replies[::2], replies[1::2], strict=True):
-            if delayed or (pending and pending.get("pending")):
-                return False
-        return True
+        return await self.broker.idle(self.queues)

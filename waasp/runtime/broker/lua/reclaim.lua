@@ -1,8 +1,10 @@
 -- Claim entries whose holder has been silent longer than the visibility timeout.
 -- KEYS[1] stream, KEYS[2] dead-letter stream
 -- ARGV[1] group, ARGV[2] consumer, ARGV[3] min idle ms, ARGV[4] count, ARGV[5] max deliveries,
--- ARGV[6] start id
--- Entries delivered more than max deliveries times are dead-lettered instead of claimed.
+-- ARGV[6] start id, ARGV[7] the details JSON of a max-deliveries dead letter (Python's
+-- max_deliveries_letter), ARGV[8] its error message as a format of the delivery count
+-- Entries delivered more than max deliveries times are dead-lettered instead of claimed, with
+-- ARGV[7]'s details, their delivery count and this server's time filled in.
 -- Returns {next start id, {id, message, deliveries, ...}, {id, message, deliveries, ...} dead}.
 local r = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[6],
   'COUNT', tonumber(ARGV[4]))
@@ -22,11 +24,11 @@ for _, entry in ipairs(r[2]) do
     local p = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)
     local deliveries = (#p > 0) and p[1][4] or 1
     if deliveries > tonumber(ARGV[5]) then
-      local details = cjson.encode({reason = 'max_deliveries', deliveries = deliveries,
-        retries = 0, failed_at = now, worker = ARGV[2],
-        error = {type = 'MaxDeliveriesExceeded', traceback = cjson.null,
-          message = 'delivered ' .. deliveries .. ' times without finishing'}})
-      redis.call('XADD', KEYS[2], '*', 'message', message, 'details', details)
+      local details = cjson.decode(ARGV[7])
+      details.deliveries = deliveries
+      details.failed_at = now
+      details.error.message = string.format(ARGV[8], deliveries)
+      redis.call('XADD', KEYS[2], '*', 'message', message, 'details', cjson.encode(details))
       redis.call('XACK', KEYS[1], ARGV[1], id)
       redis.call('XDEL', KEYS[1], id)
       table.insert(dead, id); table.insert(dead, message); table.insert(dead, deliveries)

@@ -1,0 +1,94 @@
+"""What is in the queues: counts and ages for monitoring, and whether any work is left."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from redis.asyncio import Redis
+
+from waasp.runtime.broker.replies import entry_ms, text
+from waasp.runtime.keys import GROUP, Keys
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    """Counts of one queue."""
+
+    name: str
+    waiting: int
+    in_flight: int
+    delayed: int
+    dead: int
+    oldest_waiting_age: float | None  # seconds, by the Redis server's clock
+    consumers: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def _count(reply: Any) -> int:
+    # A reply of a pipeline run with raise_on_error=False may be an exception.
+    return int(reply) if isinstance(reply, int) else 0
+
+
+async def queue_stats(client: Redis, keys: Keys, names: Sequence[str]) -> list[QueueStats]:
+    """Counts for each queue of ``names``, from two round trips whatever their number."""
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.time()
+        for name in names:
+            q = keys.queue(name)
+            pipe.xlen(q.stream)
+            pipe.xinfo_groups(q.stream)
+            pipe.zcard(q.delayed)
+            pipe.xlen(q.dead)
+        replies = await pipe.execute(raise_on_error=False)
+    seconds, micros = replies[0]
+    now_ms = seconds * 1000 + micros // 1000
+    out: list[QueueStats] = []
+    cursors: list[tuple[int, str]] = []
+    for i, name in enumerate(names):
+        length, groups, delayed, dead = replies[1 + 4 * i : 5 + 4 * i]
+        group = (
+            next((g for g in groups if text(g.get("name")) == GROUP), None)
+            if isinstance(groups, list)
+            else None
+        )
+        pending = int(group["pending"]) if group else 0
+        waiting = max(_count(length) - pending, 0)
+        if group and waiting:
+            cursors.append((i, text(group["last-delivered-id"])))
+        consumers = int(group["consumers"]) if group else 0
+        out.append(
+            QueueStats(name, waiting, pending, _count(delayed), _count(dead), None, consumers)
+        )
+    if cursors:
+        # The oldest waiting entry is the first one after the group's last delivered id.
+        async with client.pipeline(transaction=False) as pipe:
+            for i, last in cursors:
+                pipe.xrange(keys.queue(names[i]).stream, f"({last}", "+", count=1)
+            firsts = await pipe.execute(raise_on_error=False)
+        for (i, _), first in zip(cursors, firsts, strict=True):
+            if isinstance(first, list) and first:
+                age = max(now_ms - entry_ms(text(first[0][0])), 0) / 1000
+                out[i] = replace(out[i], oldest_waiting_age=age)
+    return out
+
+
+async def idle(client: Redis, keys: Keys, queues: Sequence[str]) -> bool:
+    """Tell whether nothing is delayed or held in ``queues``, in one round trip."""
+    async with client.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            q = keys.queue(queue)
+            pipe.zcard(q.delayed)
+            pipe.xpending(q.stream, GROUP)
+        # A missing group (Redis lost its data) is not idle: the reader recreates it.
+        replies = await pipe.execute(raise_on_error=False)
+    if any(isinstance(reply, Exception) for reply in replies):
+        return False
+    for delayed, pending in zip(replies[::2], replies[1::2], strict=True):
+        if delayed or (pending and pending.get("pending")):
+            return False
+    return True

@@ -1,0 +1,70 @@
+"""Workers in Redis: each one's heartbeat hash (with a TTL), and the set of live ones."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from waasp.runtime.broker.replies import text
+from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.keys import Keys
+
+# How the heartbeat hash's fields read back; anything else is text.
+_INTEGERS = frozenset(
+    {"pid", "concurrency", "held", "running", "done", "failed", "retried", "stalled"}
+)
+_FLOATS = frozenset({"started_at", "loop_age", "last_heartbeat"})
+_JSON = frozenset({"queues"})
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRegistry:
+    """The heartbeats of one key prefix's workers."""
+
+    client: Redis
+    keys: Keys
+    scripts: Scripts
+
+    async def beat(self, name: str, ttl_ms: int, fields: Mapping[str, Any]) -> None:
+        """Write a worker's hash, stamped with the server's clock, and keep it ``ttl_ms``."""
+        args: list[Any] = [name, ttl_ms]
+        for key, value in fields.items():
+            args += [key, value if isinstance(value, str | int | float) else orjson.dumps(value)]
+        await self.scripts.heartbeat(keys=[self.keys.worker(name), self.keys.workers], args=args)
+
+    async def remove(self, name: str) -> None:
+        """Delete a worker's heartbeat."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            pipe.delete(self.keys.worker(name))
+            pipe.zrem(self.keys.workers, name)
+            await pipe.execute()
+
+    async def live(self) -> list[dict[str, Any]]:
+        """Each live worker's hash (heartbeat not expired), decoded."""
+        names = [text(n) for n in await self.client.zrange(self.keys.workers, 0, -1)]
+        async with self.client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hgetall(self.keys.worker(name))
+            hashes = await pipe.execute()
+        return [_decode(found) for found in hashes if found]  # empty: expired between reads
+
+
+def _decode(found: Mapping[bytes, bytes]) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    for key, value in found.items():
+        name, raw = text(key), text(value)
+        if name in _INTEGERS:
+            info[name] = int(float(raw))
+        elif name in _FLOATS:
+            info[name] = float(raw)
+        elif name in _JSON:
+            info[name] = orjson.loads(raw)
+        else:
+            info[name] = raw
+    info["stalled"] = bool(info.get("stalled"))
+    info["in_flight"] = info.get("held", 0)
+    return info

@@ -1,0 +1,147 @@
+"""A worker's task events for monitoring: noted as deliveries end, written in batches.
+
+Each delivery yields one event when it finishes (``succeeded``, ``retried``, ``failed`` or
+``dead_lettered``); ``started`` is only counted. A worker notes them in memory and writes
+them with one script call (``broker.events.record``) as a step of a settle flush, at most
+every ``EVENTS_WRITE_INTERVAL`` seconds: a busy worker pays one round trip per interval, not
+per task or per flush (measured: a write in every flush cost ~10% of drain throughput).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import structlog
+
+from waasp.runtime.broker import (
+    REDIS_REFUSALS,
+    Broker,
+    EventBatch,
+    EventKind,
+    RawDelivery,
+    TaskEvent,
+)
+from waasp.runtime.message import TASK_FAILED, DecodeError, TaskMeta, decode_message
+from waasp.runtime.states import RETRY, SUCCESS
+from waasp.runtime.worker.executor import Outcome
+
+if TYPE_CHECKING:
+    from waasp.runtime.config import Config
+
+log = structlog.get_logger("waasp.runtime.worker.events")
+
+EVENTS_WRITE_INTERVAL = 0.25
+UNKNOWN_TASK = "unknown"
+_NAME_MAX = 200
+
+
+def _clip(name: str | None) -> str:
+    return (name or UNKNOWN_TASK)[:_NAME_MAX]
+
+
+def _identify(raw: bytes) -> tuple[str, str | None]:
+    try:
+        message = decode_message(raw)
+    except DecodeError:
+        return UNKNOWN_TASK, None
+    return _clip(message.task), message.id
+
+
+class EventRecorder:
+    """Buffers one worker's events between writes; ``take`` + ``write`` persist them."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        conf: Config,
+        worker: str,
+        interval: float = EVENTS_WRITE_INTERVAL,
+    ) -> None:
+        self.broker = broker
+        self.conf = conf
+        self.worker = worker
+        self.interval = interval
+        # Called when a batch becomes due (the settler sets it to wake its flush loop).
+        self.on_due: Callable[[], None] = lambda: None
+        self.due = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._batch = EventBatch()
+
+    @property
+    def pending(self) -> bool:
+        """Whether anything waits to be written."""
+        return bool(self._batch)
+
+    def _arm(self) -> None:
+        if self._timer is None and not self.due:
+            self._timer = asyncio.get_running_loop().call_later(self.interval, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self.due = True
+        self.on_due()
+
+    def started(self, meta: TaskMeta) -> None:
+        """Count a STARTED record."""
+        self._batch.started.append(_clip(meta.name))
+        self._arm()
+
+    def finished(self, delivery: RawDelivery, outcome: Outcome, seconds: float | None) -> None:
+        """Note how a delivery ended (``seconds``: how long it ran)."""
+        meta = outcome.record.meta if outcome.record is not None else None
+        task_id: str | None
+        if meta is not None:
+            name, task_id = _clip(meta.name), meta.id
+        else:
+            name, task_id = _identify(delivery.raw)
+        letter = outcome.op.dead_letter  # every other outcome is a dead letter
+        if outcome.state == SUCCESS:
+            event = TaskEvent(EventKind.SUCCEEDED, name, task_id, delivery.queue, seconds)
+        elif outcome.state == RETRY:
+            event = TaskEvent(
+                EventKind.RETRIED,
+                name,
+                task_id,
+                delivery.queue,
+                seconds,
+                retries=meta.retries if meta is not None else 0,
+                error=meta.error if meta is not None else None,
+            )
+        elif letter is not None:
+            failed = letter.reason == TASK_FAILED
+            event = TaskEvent(
+                EventKind.FAILED if failed else EventKind.DEAD_LETTERED,
+                name,
+                task_id,
+                delivery.queue,
+                seconds if failed else None,  # a dead letter never ran as a task
+                retries=letter.retries,
+                error=letter.error,
+                reason=letter.reason,
+                deliveries=letter.deliveries,
+            )
+        else:
+            return
+        self._batch.finished.append(event)
+        self._arm()
+
+    def take(self, force: bool = False) -> EventBatch | None:
+        """What was noted since the last write, once due (or ``force``d); else None."""
+        if not self._batch or not (self.due or force):
+            return None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.due = False
+        batch, self._batch = self._batch, EventBatch()
+        return batch
+
+    async def write(self, batch: EventBatch) -> None:
+        """Persist a batch in one script call (a refused batch is logged and dropped:
+        monitoring never stops a worker; a lost connection raises, so the flush retries)."""
+        try:
+            await self.broker.events.record(batch, self.conf, self.worker)
+        except REDIS_REFUSALS as exc:
+            log.warning("events_write_failed", error=str(exc))
