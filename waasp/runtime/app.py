@@ -114,7 +114,7 @@ class Runtime:
     @property
     def dlq(self) -> DeadLetters:
         """The dead-letter streams of every queue."""
-        return DeadLetters(self.broker, self.results, self.build_message)
+        return DeadLetters(self.broker, self.results, self.build_message, self.conf.dlq_max_len)
 
     async def ping(self) -> None:
         """Raise unless the broker's Redis answers (a readiness check)."""

@@ -149,9 +149,10 @@ class Broker:
         """The queue names recorded so far, sorted."""
         return sorted(text(q) for q in await self.client.smembers(self.keys.queues))
 
-    async def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]:
-        """Counts of each queue, from a constant number of round trips."""
-        return await queue_stats(self.client, self.keys, queues)
+    async def queue_stats(self, queues: Sequence[str], live_ms: int) -> list[QueueStats]:
+        """Counts of each queue, from a constant number of round trips; consumers idle for
+        ``live_ms`` (the visibility timeout) or more are not counted as live."""
+        return await queue_stats(self.client, self.keys, queues, live_ms)
 
     async def idle(self, queues: Sequence[str]) -> bool:
         """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""

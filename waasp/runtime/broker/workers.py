@@ -1,4 +1,5 @@
-"""Workers in Redis: each one's heartbeat hash (with a TTL), and the set of live ones."""
+"""Workers in Redis: each one's heartbeat hash (with a TTL), the set of live ones, and their
+consumers in the queues' groups (deleted when a worker leaves or is found dead)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from redis.asyncio import Redis
 
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
-from waasp.runtime.keys import Keys
+from waasp.runtime.keys import GROUP, Keys
 
 # How the heartbeat hash's fields read back; anything else is text.
 _INTEGERS = frozenset(
@@ -42,6 +43,22 @@ class WorkerRegistry:
             pipe.delete(self.keys.worker(name))
             pipe.zrem(self.keys.workers, name)
             await pipe.execute()
+
+    async def forget_consumer(self, queue: str, consumer: str) -> bool:
+        """Delete a leaving worker's consumer in ``queue``'s group unless it still holds
+        entries (``lua/forget_consumer.lua``); True if it is gone."""
+        stream = self.keys.queue(queue).stream
+        return bool(await self.scripts.forget_consumer(keys=[stream], args=[GROUP, consumer]))
+
+    async def reap_consumers(self, queue: str, consumer: str, min_idle_ms: int) -> list[str]:
+        """Delete the consumers of ``queue``'s group, other than ``consumer``, that hold no
+        entries and were idle longer than ``min_idle_ms`` (``lua/reap_consumers.lua``);
+        return their names."""
+        stream = self.keys.queue(queue).stream
+        reaped = await self.scripts.reap_consumers(
+            keys=[stream], args=[GROUP, min_idle_ms, consumer]
+        )
+        return [text(name) for name in reaped]
 
     async def live(self) -> list[dict[str, Any]]:
         """Each live worker's hash (heartbeat not expired), decoded."""
