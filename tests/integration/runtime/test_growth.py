@@ -47,21 +47,24 @@ async def test_clean_exits_leave_no_consumers(runtime: Runtime) -> None:
 
 
 async def test_reaper_deletes_dead_consumers_with_nothing_pending(runtime: Runtime) -> None:
-    """A live worker deletes consumers idle past the visibility timeout once they hold
-    nothing: the idle ones at once, one holding an entry after that entry was reclaimed."""
+    """A live worker deletes dead workers' consumers idle past the visibility timeout once
+    they hold nothing: the idle ones at once, one holding an entry after that entry was
+    reclaimed; an idle consumer whose worker still beats is kept."""
     runtime.conf.update(broker_visibility_timeout=0.5)
     await runtime.broker.ensure_group("default")
     stream = runtime.keys.queue("default").stream
     client = runtime.broker.client
-    for ghost in ("ghost-a", "ghost-b"):
+    for ghost in ("ghost-a", "ghost-b", "idle-but-alive"):
         await client.xgroup_createconsumer(stream, GROUP, ghost)
+    await runtime.broker.workers.beat("idle-but-alive", 60_000, {"queues": ["default"]})
     held = await runtime.send_task("tests.integration.runtime.apps.noop", (7,))
     await client.xreadgroup(GROUP, "ghost-c", {stream: ">"}, count=1)  # dies holding it
     await asyncio.sleep(0.6)
     with capture_logs() as logs:
         async with running(Worker(runtime, ["default"], 2)) as worker:
             assert await held.get(timeout=15) == 7
-            await wait_until(lambda: _names_are(runtime, {worker.name}), timeout=15)
+            expected = {worker.name, "idle-but-alive"}
+            await wait_until(lambda: _names_are(runtime, expected), timeout=15)
     reaped = {n for e in logs if e["event"] == "consumers_reaped" for n in e["consumers"]}
     assert reaped == {"ghost-a", "ghost-b", "ghost-c"}
 
@@ -79,7 +82,7 @@ async def test_a_consumer_holding_entries_is_never_reaped(runtime: Runtime) -> N
     await client.xreadgroup(GROUP, "holder", {stream: ">"}, count=1)
     await client.xgroup_createconsumer(stream, GROUP, "empty")
     await asyncio.sleep(0.05)
-    assert await runtime.broker.workers.reap_consumers("default", "me", 0) == ["empty"]
+    assert await runtime.broker.workers.reap_consumers("default", ["me"], 0) == ["empty"]
     assert await consumer_names(runtime) == {"holder"}
     pending = await client.xpending(stream, GROUP)
     assert pending["pending"] == 1

@@ -3,7 +3,7 @@ consumers in the queues' groups (deleted when a worker leaves or is found dead).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,19 +50,21 @@ class WorkerRegistry:
         stream = self.keys.queue(queue).stream
         return bool(await self.scripts.forget_consumer(keys=[stream], args=[GROUP, consumer]))
 
-    async def reap_consumers(self, queue: str, consumer: str, min_idle_ms: int) -> list[str]:
-        """Delete the consumers of ``queue``'s group, other than ``consumer``, that hold no
+    async def reap_consumers(self, queue: str, live: Sequence[str], min_idle_ms: int) -> list[str]:
+        """Delete the consumers of ``queue``'s group that are not ``live`` workers, hold no
         entries and were idle longer than ``min_idle_ms`` (``lua/reap_consumers.lua``);
         return their names."""
         stream = self.keys.queue(queue).stream
-        reaped = await self.scripts.reap_consumers(
-            keys=[stream], args=[GROUP, min_idle_ms, consumer]
-        )
+        reaped = await self.scripts.reap_consumers(keys=[stream], args=[GROUP, min_idle_ms, *live])
         return [text(name) for name in reaped]
+
+    async def names(self) -> list[str]:
+        """The names of the workers with a recent heartbeat (each beat prunes stale ones)."""
+        return [text(n) for n in await self.client.zrange(self.keys.workers, 0, -1)]
 
     async def live(self) -> list[dict[str, Any]]:
         """Each live worker's hash (heartbeat not expired), decoded."""
-        names = [text(n) for n in await self.client.zrange(self.keys.workers, 0, -1)]
+        names = await self.names()
         async with self.client.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hgetall(self.keys.worker(name))

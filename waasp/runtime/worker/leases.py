@@ -108,12 +108,13 @@ class LeaseKeeper:
                 self.on_dead(dead)
 
     async def tidy(self) -> None:
-        """Delete dead consumers that hold nothing (their entries were reclaimed above), and
-        cap the dead-letter streams."""
+        """Delete dead workers' consumers that hold nothing (their entries were reclaimed
+        above), and cap the dead-letter streams."""
+        live = {self.consumer, *await self.broker.workers.names()}
         for queue in self.queues:
             try:
                 reaped = await self.broker.workers.reap_consumers(
-                    queue, self.consumer, self.timeout_ms
+                    queue, sorted(live), self.timeout_ms
                 )
                 await self.broker.dead.trim(queue, self.dlq_max_len)
             except REDIS_REFUSALS as exc:
