@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -22,7 +22,7 @@ class QueueStats:
     delayed: int
     dead: int
     oldest_waiting_age: float | None  # seconds, by the Redis server's clock
-    consumers: int  # live ones: active within the visibility timeout
+    consumers: int  # live workers (heartbeat not expired) that consume this queue
     dead_trimmed: int = 0  # dead letters removed by the dlq_max_len cap (a counter)
 
     def as_dict(self) -> dict[str, Any]:
@@ -35,19 +35,11 @@ def _count(reply: Any) -> int:
     return int(reply) if isinstance(reply, int) else 0
 
 
-def _live(consumers: Any, live_ms: int) -> int:
-    # A worker's consumer acts at least every lease renewal or blocking read; one silent
-    # longer than the visibility timeout belongs to a worker that died (the reaper deletes it).
-    if not isinstance(consumers, list):
-        return 0
-    return sum(1 for c in consumers if int(c.get("idle", live_ms)) < live_ms)
-
-
 async def queue_stats(
-    client: Redis, keys: Keys, names: Sequence[str], live_ms: int
+    client: Redis, keys: Keys, names: Sequence[str], consumers: Mapping[str, int]
 ) -> list[QueueStats]:
-    """Counts for each queue of ``names``, from two round trips whatever their number; a
-    consumer idle for ``live_ms`` or more is not counted."""
+    """Counts for each queue of ``names``, from two round trips whatever their number;
+    ``consumers`` gives the live workers per queue."""
     async with client.pipeline(transaction=False) as pipe:
         pipe.time()
         for name in names:
@@ -56,7 +48,6 @@ async def queue_stats(
             pipe.xinfo_groups(q.stream)
             pipe.zcard(q.delayed)
             pipe.xlen(q.dead)
-            pipe.xinfo_consumers(q.stream, GROUP)
             pipe.get(q.dead_trimmed)
         replies = await pipe.execute(raise_on_error=False)
     seconds, micros = replies[0]
@@ -64,7 +55,7 @@ async def queue_stats(
     out: list[QueueStats] = []
     cursors: list[tuple[int, str]] = []
     for i, name in enumerate(names):
-        length, groups, delayed, dead, consumers, trimmed = replies[1 + 6 * i : 7 + 6 * i]
+        length, groups, delayed, dead, trimmed = replies[1 + 5 * i : 6 + 5 * i]
         group = (
             next((g for g in groups if text(g.get("name")) == GROUP), None)
             if isinstance(groups, list)
@@ -82,7 +73,7 @@ async def queue_stats(
                 _count(delayed),
                 _count(dead),
                 None,
-                _live(consumers, live_ms) if group else 0,
+                consumers.get(name, 0),
                 int(trimmed) if isinstance(trimmed, bytes | str | int) else 0,
             )
         )

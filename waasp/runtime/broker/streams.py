@@ -9,6 +9,7 @@ streams), ``events`` (task events and counters), ``ticks`` (cron ticks), ``worke
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -149,10 +150,13 @@ class Broker:
         """The queue names recorded so far, sorted."""
         return sorted(text(q) for q in await self.client.smembers(self.keys.queues))
 
-    async def queue_stats(self, queues: Sequence[str], live_ms: int) -> list[QueueStats]:
-        """Counts of each queue, from a constant number of round trips; consumers idle for
-        ``live_ms`` (the visibility timeout) or more are not counted as live."""
-        return await queue_stats(self.client, self.keys, queues, live_ms)
+    async def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Counts of each queue, from a constant number of round trips; its consumers are the
+        live workers on it, not the group's consumers (those of dead workers linger until
+        reaped, and an idle worker's may not exist yet)."""
+        live = await self.workers.live()
+        consumers = Counter(queue for worker in live for queue in worker.get("queues", ()))
+        return await queue_stats(self.client, self.keys, queues, consumers)
 
     async def idle(self, queues: Sequence[str]) -> bool:
         """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""

@@ -12,10 +12,8 @@ if TYPE_CHECKING:
 
 
 async def queue_stats(runtime: Runtime, queues: list[str] | None = None) -> list[QueueStats]:
-    """Counts for each known queue (or the given ones), from a constant number of commands;
-    ``consumers`` counts those active within the visibility timeout."""
-    live_ms = int(runtime.conf.broker_visibility_timeout * 1000)
-    return await runtime.broker.queue_stats(queues or await runtime.broker.known_queues(), live_ms)
+    """Counts for each known queue (or the given ones), from a constant number of commands."""
+    return await runtime.broker.queue_stats(queues or await runtime.broker.known_queues())
 
 
 async def workers(runtime: Runtime) -> list[dict[str, Any]]:
