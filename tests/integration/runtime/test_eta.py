@@ -28,7 +28,7 @@ def skewed_producer(monkeypatch: pytest.MonkeyPatch) -> float:
 async def server_ms(runtime: Runtime) -> float:
     """The Redis server's clock, epoch ms."""
     seconds, micros = await runtime.broker.client.time()
-    return seconds * 1000 + micros / 1000
+    return float(seconds) * 1000 + float(micros) / 1000
 
 
 async def test_eta_is_a_countdown_on_the_server_clock(
