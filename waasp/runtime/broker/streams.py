@@ -25,6 +25,7 @@ from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.broker.server import check_redis_version
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.message import (
@@ -113,6 +114,10 @@ class Broker:
     async def close(self) -> None:
         """Close the client's connections."""
         await self.client.aclose()
+
+    async def check_server(self) -> None:
+        """Raise UnsupportedRedis unless the server is Redis 6.2 or later."""
+        check_redis_version(await self.client.info("server"))
 
     # -- enqueue ---------------------------------------------------------------------------
 

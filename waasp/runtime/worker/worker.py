@@ -142,7 +142,7 @@ class Worker:
             concurrency=self.concurrency,
             burst=self.burst,
         )
-        await self._prepare()
+        await self._prepare(check_server=True)
         for hook in self.runtime.startup_hooks:
             await hook()
         try:
@@ -170,10 +170,12 @@ class Worker:
 
     # -- start and stop --------------------------------------------------------------------
 
-    async def _prepare(self) -> None:
+    async def _prepare(self, *, check_server: bool = False) -> None:
         backoff = Backoff()
         while not self._stop.is_set():
             try:
+                if check_server:
+                    await self.broker.check_server()  # an old server: one line, no start
                 for queue in self.queues:
                     await self.broker.ensure_group(queue)
                 await self.broker.register_queues(self.queues)
