@@ -68,7 +68,14 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "delayed": {"type": "integer"},
             "dead": {"type": "integer"},
             "oldest_waiting_age": {**_NUMBER_OR_NULL, "description": "seconds"},
-            "consumers": {"type": "integer"},
+            "consumers": {
+                "type": "integer",
+                "description": "consumers active within the visibility timeout",
+            },
+            "dead_trimmed": {
+                "type": "integer",
+                "description": "dead letters removed by the dlq_max_len cap (a counter)",
+            },
         },
     },
     "Worker": {

@@ -119,7 +119,7 @@ class Runtime:
     @property
     def dlq(self) -> DeadLetters:
         """The dead-letter streams of every queue."""
-        return DeadLetters(self.broker, self.results, self.build_message)
+        return DeadLetters(self.broker, self.results, self.build_message, self.conf.dlq_max_len)
 
     async def ping(self) -> None:
         """Raise unless the broker's Redis answers (a readiness check)."""
@@ -236,8 +236,15 @@ class Runtime:
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
     ) -> _AsyncResult:
-        """Send a task by name (it need not be registered in this process)."""
+        """Send a task by name (it need not be registered in this process).
+
+        An ``eta`` is read on this process's clock: it becomes a countdown from now, which
+        the schedule script adds to the Redis server's clock, so a producer whose clock is
+        off still gets the delay it meant (``countdown`` wins when both are given).
+        """
         eta_s = eta.timestamp() if eta is not None else None
+        if eta_s is not None and countdown is None:
+            countdown = eta_s - time.time()
         message = self.build_message(
             name,
             args,
@@ -252,8 +259,6 @@ class Runtime:
         await self._announce(message.queue)
         if countdown is not None and countdown > 0:
             await self.broker.schedule(message.queue, body, delay_ms=countdown * 1000)
-        elif eta_s is not None:
-            await self.broker.schedule(message.queue, body, eta_ms=eta_s * 1000)
         else:
             await self.broker.enqueue(message.queue, body)
         return _AsyncResult(message.id, self)

@@ -13,6 +13,10 @@ class ConfigurationError(TaskRuntimeError):
     """A setting has a value the runtime cannot work with."""
 
 
+class UnsupportedRedis(TaskRuntimeError):
+    """The Redis server is older than the runtime needs (6.2)."""
+
+
 class AppImportError(TaskRuntimeError):
     """``-A module:attr`` did not name an importable Runtime."""
 

@@ -63,6 +63,19 @@ async def test_task_counters_move_when_tasks_run(
     assert ("waasp_workers", frozenset()) in after
 
 
+async def test_trimmed_dead_letters_are_counted(
+    make_client: ClientFactory, runtime: Runtime
+) -> None:
+    """Dead letters the dlq_max_len cap removed are exported as a counter per queue."""
+    runtime.conf.update(dlq_max_len=2)
+    client = await make_client(runtime=runtime)
+    for i in range(5):
+        await runtime.dlq.send("tests.monitor.ok", (i,))
+    samples = await scrape(client)
+    assert value(samples, "waasp_dead_letters_trimmed_total", queue="default") == 3
+    assert value(samples, "waasp_queue_dead", queue="default") == 2
+
+
 async def burst_until_delayed_only(runtime: Runtime) -> None:
     """Run the waiting tasks; the delayed one stays (a burst worker would wait for it)."""
     await runtime.broker.client.rename(

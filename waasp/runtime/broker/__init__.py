@@ -14,6 +14,7 @@ from waasp.runtime.broker.errors import (
     GroupMissing,
 )
 from waasp.runtime.broker.events import (
+    UNKNOWN_TASK,
     EventBatch,
     EventKind,
     RunTimes,
@@ -28,6 +29,7 @@ __all__ = [
     "ANY_REDIS_ERROR",
     "REDIS_ERRORS",
     "REDIS_REFUSALS",
+    "UNKNOWN_TASK",
     "WORKER_SOCKET_TIMEOUT",
     "Broker",
     "DeadLetterPage",

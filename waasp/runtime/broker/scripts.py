@@ -31,6 +31,9 @@ class Scripts:
     heartbeat: AsyncScript
     fire_tick: AsyncScript
     record_events: AsyncScript
+    reap_consumers: AsyncScript
+    forget_consumer: AsyncScript
+    trim_dead: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

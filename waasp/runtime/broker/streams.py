@@ -9,6 +9,7 @@ streams), ``events`` (task events and counters), ``ticks`` (cron ticks), ``worke
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -24,6 +25,7 @@ from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.broker.server import check_redis_version
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.message import (
@@ -113,6 +115,10 @@ class Broker:
         """Close the client's connections."""
         await self.client.aclose()
 
+    async def check_server(self) -> None:
+        """Raise UnsupportedRedis unless the server is Redis 6.2 or later."""
+        check_redis_version(await self.client.info("server"))
+
     # -- enqueue ---------------------------------------------------------------------------
 
     async def enqueue(self, queue: str, body: bytes) -> None:
@@ -150,8 +156,12 @@ class Broker:
         return sorted(text(q) for q in await self.client.smembers(self.keys.queues))
 
     async def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]:
-        """Counts of each queue, from a constant number of round trips."""
-        return await queue_stats(self.client, self.keys, queues)
+        """Counts of each queue, from a constant number of round trips; its consumers are the
+        live workers on it, not the group's consumers (those of dead workers linger until
+        reaped, and an idle worker's may not exist yet)."""
+        live = await self.workers.live()
+        consumers = Counter(queue for worker in live for queue in worker.get("queues", ()))
+        return await queue_stats(self.client, self.keys, queues, consumers)
 
     async def idle(self, queues: Sequence[str]) -> bool:
         """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""

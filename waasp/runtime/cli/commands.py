@@ -40,11 +40,12 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
     """``inspect queues|workers|dlq|task ID|schedule``."""
     if args.what == "queues":
         stats = [s.as_dict() for s in await queue_stats(runtime)]
+        rows = [{"queue": s["name"], **s} for s in stats]  # the JSON keeps the API's `name`
         emit(
             args.json,
             {"queues": stats},
             lambda: _table(
-                ["queue", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age"], stats
+                ["queue", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age"], rows
             ),
         )
     elif args.what == "workers":

@@ -2,7 +2,10 @@
 
 A live worker renews its entries well inside the visibility timeout, so a long task is never
 handed to a second worker; entries silent for longer than the timeout belonged to a worker
-that died, and are claimed (or dead-lettered past ``broker_max_deliveries``).
+that died, and are claimed (or dead-lettered past ``broker_max_deliveries``). After each
+reclaim the keeper tidies what dead workers and failures leave behind: consumers that hold
+nothing and were silent past the timeout are deleted, and dead-letter streams are trimmed to
+``dlq_max_len``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker, GroupMissing, RawDelivery
+from waasp.runtime.broker import REDIS_ERRORS, REDIS_REFUSALS, Broker, GroupMissing, RawDelivery
 from waasp.runtime.worker.inflight import Inflight
 
 log = structlog.get_logger("waasp.runtime.worker.leases")
@@ -32,6 +35,8 @@ class LeaseKeeper:
         max_deliveries: int,
         on_claimed: Callable[[list[RawDelivery]], None],
         on_dead: Callable[[list[RawDelivery]], None],
+        *,
+        dlq_max_len: int,
     ) -> None:
         self.broker = broker
         self.consumer = consumer
@@ -42,6 +47,7 @@ class LeaseKeeper:
         self.max_deliveries = max_deliveries
         self.on_claimed = on_claimed
         self.on_dead = on_dead
+        self.dlq_max_len = dlq_max_len
         self.reclaiming = True
 
     async def run(self) -> None:
@@ -52,6 +58,7 @@ class LeaseKeeper:
                 await self.renew()
                 if self.reclaiming:
                     await self.reclaim()
+                    await self.tidy()
                 backoff.reset()
             except REDIS_ERRORS as exc:
                 log.warning("lease_upkeep_failed", error=str(exc))
@@ -99,3 +106,20 @@ class LeaseKeeper:
                     "entries_dead_lettered", queue=queue, count=len(dead), reason="max_deliveries"
                 )
                 self.on_dead(dead)
+
+    async def tidy(self) -> None:
+        """Delete dead workers' consumers that hold nothing (their entries were reclaimed
+        above), and cap the dead-letter streams."""
+        live = {self.consumer, *await self.broker.workers.names()}
+        for queue in self.queues:
+            try:
+                reaped = await self.broker.workers.reap_consumers(
+                    queue, sorted(live), self.timeout_ms
+                )
+                await self.broker.dead.trim(queue, self.dlq_max_len)
+            except REDIS_REFUSALS as exc:
+                # housekeeping: a refusal (OOM, READONLY...) is retried at the next pass
+                log.warning("tidy_failed", queue=queue, error=str(exc))
+                continue
+            if reaped:
+                log.info("consumers_reaped", queue=queue, consumers=reaped)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery
+from waasp.runtime.broker import ANY_REDIS_ERROR, REDIS_ERRORS, GroupMissing, RawDelivery
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
@@ -78,7 +78,9 @@ class Worker:
         self.broker, self.results = runtime.worker_clients()
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
         events = (
-            EventRecorder(self.broker, conf, self.name) if conf.worker_send_task_events else None
+            EventRecorder(self.broker, conf, self.name, runtime.tasks)
+            if conf.worker_send_task_events
+            else None
         )
         self.settler = Settler(self.broker, self.results, self._settled, events)
         self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
@@ -91,6 +93,7 @@ class Worker:
             conf.broker_max_deliveries,
             self._enqueue_local,
             self._dead_lettered,
+            dlq_max_len=conf.dlq_max_len,
         )
         self.promoter = Promoter(self.broker, self.queues)
         self.heartbeat = Heartbeat(
@@ -139,7 +142,7 @@ class Worker:
             concurrency=self.concurrency,
             burst=self.burst,
         )
-        await self._prepare()
+        await self._prepare(check_server=True)
         for hook in self.runtime.startup_hooks:
             await hook()
         try:
@@ -167,10 +170,12 @@ class Worker:
 
     # -- start and stop --------------------------------------------------------------------
 
-    async def _prepare(self) -> None:
+    async def _prepare(self, *, check_server: bool = False) -> None:
         backoff = Backoff()
         while not self._stop.is_set():
             try:
+                if check_server:
+                    await self.broker.check_server()  # an old server: one line, no start
                 for queue in self.queues:
                     await self.broker.ensure_group(queue)
                 await self.broker.register_queues(self.queues)
@@ -204,6 +209,7 @@ class Worker:
             async with asyncio.timeout(max(self.shutdown_timeout, 1.0)):
                 await services[0]
         await self._hand_back()
+        await self._leave_groups()
         for task in services:
             task.cancel()
         with contextlib.suppress(*REDIS_ERRORS):
@@ -221,6 +227,18 @@ class Worker:
                 continue
             if released:
                 log.info("entries_handed_back", queue=queue, count=released)
+
+    async def _leave_groups(self) -> None:
+        # A clean exit deletes this worker's consumers, so groups do not collect one per
+        # worker that ever ran; one that still holds entries stays for the reaper.
+        for queue in self.queues:
+            try:
+                gone = await self.broker.workers.forget_consumer(queue, self.name)
+            except ANY_REDIS_ERROR as exc:
+                log.warning("consumer_not_deleted", queue=queue, error=str(exc))
+                continue
+            if not gone:
+                log.info("consumer_kept", queue=queue, reason="holds entries")
 
     # -- the loops -------------------------------------------------------------------------
 
