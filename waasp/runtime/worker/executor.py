@@ -50,6 +50,14 @@ class Outcome:
     record: ResultRecord | None = None
 
 
+def _render(render: Callable[[], str], fallback: str) -> str:
+    # Task code owns the exception: its __str__ (or a broken cause chain) may raise anything.
+    try:
+        return render()
+    except BaseException:
+        return fallback
+
+
 def remote_error(exc: BaseException) -> RemoteError:
     """An exception as stored and shown elsewhere: qualified type, message, traceback."""
     kind = type(exc)
@@ -58,8 +66,16 @@ def remote_error(exc: BaseException) -> RemoteError:
         if kind.__module__ == "builtins"
         else (f"{kind.__module__}.{kind.__qualname__}")
     )
-    text = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
-    return RemoteError(name, str(exc), text)
+    message = _render(lambda: str(exc), "<exception str() failed>")
+    text = _render(lambda: "".join(traceback.format_exception(exc)), f"{name}: {message}\n")
+    return RemoteError(name, message, text[-TRACEBACK_LIMIT:])
+
+
+def own_cancellation() -> bool:
+    """Tell whether the running asyncio task (the executor) has been asked to stop, as
+    opposed to task code raising CancelledError on its own."""
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
 
 
 def failure_meta(message: TaskMessage, queue: str, worker: str, error: RemoteError) -> TaskMeta:
@@ -96,11 +112,14 @@ def max_deliveries_outcome(delivery: RawDelivery, worker: str) -> Outcome:
     """How a delivery past ``broker_max_deliveries`` ended: ``lua/reclaim.lua`` dead-lettered
     it, as ``max_deliveries_letter`` describes, in the step that took it from its holder."""
     letter = max_deliveries_letter(delivery.raw, delivery.deliveries, worker)
+    return dead_outcome(delivery, letter.reason, letter.error, worker, _decoded(delivery))
+
+
+def _decoded(delivery: RawDelivery) -> TaskMessage | None:
     try:
-        message: TaskMessage | None = decode_message(delivery.raw)
+        return decode_message(delivery.raw)
     except DecodeError:
-        message = None
-    return dead_outcome(delivery, letter.reason, letter.error, worker, message)
+        return None
 
 
 class Executor:
@@ -120,7 +139,19 @@ class Executor:
         self.track_started = runtime.conf.task_track_started
 
     async def run(self, delivery: RawDelivery) -> Outcome:
-        """Execute a delivery; never raises except on cancellation."""
+        """Execute a delivery; never raises except on the executor's own cancellation."""
+        try:
+            return await self._run(delivery)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) and own_cancellation():
+                raise
+            # A defect of the runtime itself, not of the task: the delivery still leaves the
+            # queue (FAILURE and a dead letter) rather than staying held for ever.
+            log.exception("executor_failed", queue=delivery.queue, entry_id=delivery.entry_id)
+            message = _decoded(delivery)
+            return dead_outcome(delivery, TASK_FAILED, remote_error(exc), self.worker, message)
+
+    async def _run(self, delivery: RawDelivery) -> Outcome:
         try:
             message = decode_message(delivery.raw)
         except DecodeError as exc:
@@ -171,11 +202,16 @@ class Executor:
             return dead_outcome(
                 delivery, f"rejected: {reject.reason}", remote_error(reject), self.worker, message
             )
-        except Exception as exc:
-            return self._failed(task, message, delivery, exc, started)
         except SystemExit as exc:  # a task's sys.exit() fails the task, not the worker
-            error = RuntimeError(f"task called sys.exit({exc.code!r})")
+            code = _render(functools.partial(repr, exc.code), "?")
+            error = RuntimeError(f"task called sys.exit({code})")
             return self._failed(task, message, delivery, error, started)
+        except BaseException as exc:
+            # Anything task code raises is its failure: a CancelledError too (it awaited
+            # something another coroutine cancelled), unless the executor itself is stopping.
+            if isinstance(exc, asyncio.CancelledError) and own_cancellation():
+                raise
+            return self._failed(task, message, delivery, exc, started)
         finally:
             reset_request(token)
         return self._succeeded(task, message, delivery, result, started)
@@ -242,14 +278,14 @@ class Executor:
         task: Task,
         message: TaskMessage,
         delivery: RawDelivery,
-        exc: Exception,
+        exc: BaseException,
         started: float,
     ) -> Outcome:
         if task.autoretry_for and isinstance(exc, task.autoretry_for):
             countdown = self._autoretry_countdown(task, message.retries)
             try:
                 retry = task.retry(exc=exc, countdown=countdown)
-            except Exception as final:
+            except BaseException as final:  # past max_retries, retry() raises exc itself
                 exc = final
             else:
                 return self._retry(message, delivery, retry, started)
