@@ -1,4 +1,4 @@
-"""Tasks that misbehave: they raise what tasks should not.
+"""Tasks that misbehave: they raise what tasks should not, or overrun their time limits.
 
 They register on the test app of ``apps`` (and count their executions the same way); worker
 processes import this module with ``-A tests.integration.runtime.unruly:runtime``.
@@ -7,11 +7,12 @@ processes import this module with ``-A tests.integration.runtime.unruly:runtime`
 from __future__ import annotations
 
 import asyncio
+import time
 
 import redis
 
 from tests.integration.runtime.apps import _note, runs_key, runtime
-from waasp.runtime import Task
+from waasp.runtime import SoftTimeLimitExceeded, Task, TimeLimitExceeded
 
 __all__ = ["runtime"]
 
@@ -73,3 +74,77 @@ async def escapes_once(self: Task, tag: str) -> int:
     if self.request.retries == 0:
         raise Escape("first attempt")
     return self.request.retries
+
+
+@runtime.task(time_limit=0.3)
+async def overruns(tag: str, seconds: float) -> str:
+    """Sleep ``seconds`` under a 0.3 s hard limit."""
+    await _note(f"overruns:{tag}")
+    await asyncio.sleep(seconds)
+    return tag
+
+
+@runtime.task(
+    bind=True,
+    time_limit=0.3,
+    autoretry_for=(TimeLimitExceeded,),
+    max_retries=3,
+    default_retry_delay=0.05,
+)
+async def overruns_once(self: Task, tag: str) -> int:
+    """Overrun the hard limit on the first attempt; finish quickly on the next."""
+    await _note(f"overruns-once:{tag}")
+    await asyncio.sleep(10.0 if self.request.retries == 0 else 0.0)
+    return self.request.retries
+
+
+@runtime.task(soft_time_limit=0.3, time_limit=10.0)
+async def cleans_up(tag: str) -> str:
+    """Catch the soft limit inside the task, clean up (awaiting), and return."""
+    await _note(f"cleans-up:{tag}")
+    try:
+        await asyncio.sleep(10.0)
+    except SoftTimeLimitExceeded:
+        await asyncio.sleep(0.05)  # the task may still await while it cleans up
+        return "cleaned up"
+    return "slept"
+
+
+@runtime.task(
+    bind=True,
+    soft_time_limit=0.3,
+    autoretry_for=(SoftTimeLimitExceeded,),
+    max_retries=3,
+    default_retry_delay=0.05,
+)
+async def soft_overruns_once(self: Task, tag: str) -> int:
+    """Let the soft limit fail the first attempt; finish quickly on the next."""
+    await _note(f"soft-once:{tag}")
+    await asyncio.sleep(10.0 if self.request.retries == 0 else 0.0)
+    return self.request.retries
+
+
+@runtime.task(soft_time_limit=0.3)
+def sync_soft_overrun(tag: str, seconds: float) -> str:
+    """A thread that runs past its soft limit and then returns: its result is discarded."""
+    _note_sync(f"sync-soft:{tag}")
+    time.sleep(seconds)
+    _note_sync(f"sync-soft-done:{tag}")
+    return tag
+
+
+@runtime.task(time_limit=0.5)
+def sync_stuck(tag: str, seconds: float) -> str:
+    """A thread stuck far past its hard limit."""
+    _note_sync(f"stuck:{tag}")
+    time.sleep(seconds)
+    _note_sync(f"stuck-done:{tag}")
+    return tag
+
+
+@runtime.task(time_limit=2.0)
+def sync_quick(tag: str) -> str:
+    """A short sync task under a hard limit."""
+    _note_sync(f"quick:{tag}")
+    time.sleep(0.05)
+    return tag

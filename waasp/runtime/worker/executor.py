@@ -9,7 +9,6 @@ import inspect
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +16,7 @@ import structlog
 
 from waasp.runtime.backoff import exponential_backoff
 from waasp.runtime.broker import RawDelivery, SettleOp
-from waasp.runtime.errors import Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
+from waasp.runtime.errors import Reject, Retry
 from waasp.runtime.message import (
     TASK_FAILED,
     DeadLetterRecord,
@@ -33,6 +32,8 @@ from waasp.runtime.message import (
 )
 from waasp.runtime.states import FAILURE, RETRY, STARTED, SUCCESS, TaskState
 from waasp.runtime.task import Request, Task, reset_request, set_request
+from waasp.runtime.worker.limits import Limits, own_cancellation, run_async, wait_thread
+from waasp.runtime.worker.threads import TaskThreads
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -69,13 +70,6 @@ def remote_error(exc: BaseException) -> RemoteError:
     message = _render(lambda: str(exc), "<exception str() failed>")
     text = _render(lambda: "".join(traceback.format_exception(exc)), f"{name}: {message}\n")
     return RemoteError(name, message, text[-TRACEBACK_LIMIT:])
-
-
-def own_cancellation() -> bool:
-    """Tell whether the running asyncio task (the executor) has been asked to stop, as
-    opposed to task code raising CancelledError on its own."""
-    current = asyncio.current_task()
-    return current is not None and current.cancelling() > 0
 
 
 def failure_meta(message: TaskMessage, queue: str, worker: str, error: RemoteError) -> TaskMeta:
@@ -129,12 +123,12 @@ class Executor:
         self,
         runtime: Runtime,
         worker: str,
-        pool: ThreadPoolExecutor,
+        threads: TaskThreads,
         on_started: Callable[[TaskMeta], None],
     ) -> None:
         self.runtime = runtime
         self.worker = worker
-        self.pool = pool
+        self.threads = threads
         self.on_started = on_started
         self.track_started = runtime.conf.task_track_started
 
@@ -218,28 +212,19 @@ class Executor:
 
     async def _call(self, task: Task, message: TaskMessage) -> Any:
         args = (task, *message.args) if task.bind else message.args
-        limits = [
-            (task.soft_time_limit or self.runtime.conf.task_soft_time_limit, SoftTimeLimitExceeded),
-            (task.time_limit or self.runtime.conf.task_time_limit, TimeLimitExceeded),
-        ]
-        active = [(s, e) for s, e in limits if s]
-        if not active:
-            return await self._invoke(task, args, message.kwargs)
-        seconds, error = min(active, key=lambda pair: pair[0])
-        async with asyncio.timeout(seconds) as deadline:
-            try:
-                return await self._invoke(task, args, message.kwargs)
-            except TimeoutError:
-                if deadline.expired():
-                    raise error(f"{task.name} exceeded its time limit of {seconds}s") from None
-                raise
-
-    async def _invoke(self, task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        conf = self.runtime.conf
+        limits = Limits(
+            task.name,
+            soft=task.soft_time_limit or conf.task_soft_time_limit or None,
+            hard=task.time_limit or conf.task_time_limit or None,
+        )
         if task.is_async:
-            return await task.fn(*args, **kwargs)
-        loop = asyncio.get_running_loop()
-        call = functools.partial(task.fn, *args, **kwargs)
-        result = await loop.run_in_executor(self.pool, contextvars.copy_context().run, call)
+            return await run_async(task.fn(*args, **message.kwargs), limits)
+        call = functools.partial(task.fn, *args, **message.kwargs)
+        thread = self.threads.submit(
+            functools.partial(contextvars.copy_context().run, call), task.name
+        )
+        result = await wait_thread(thread, self.threads, limits)
         if inspect.isawaitable(result):
             result = await result
         return result

@@ -10,7 +10,6 @@ import socket
 import time
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -26,6 +25,7 @@ from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
 from waasp.runtime.worker.settler import Settler
+from waasp.runtime.worker.threads import TaskThreads
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -76,12 +76,12 @@ class Worker:
         self.buffer: asyncio.Queue[RawDelivery | None] = asyncio.Queue()
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
-        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
+        self.threads = TaskThreads(self.concurrency)
         events = (
             EventRecorder(self.broker, conf, self.name) if conf.worker_send_task_events else None
         )
         self.settler = Settler(self.broker, self.results, self._settled, events)
-        self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
+        self.executor = Executor(runtime, self.name, self.threads, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
             self.name,
@@ -158,7 +158,7 @@ class Worker:
                 await self._stop.wait()
                 await self._drain(reader, executors, services)
         finally:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.threads.shutdown()
             for hook in self.runtime.shutdown_hooks:
                 await hook()
             await self.results.close()
