@@ -1,5 +1,6 @@
 """The worker: one reader fills a bounded buffer, N executors drain it, and beside them the
-settler, the lease keeper, the promoter and the heartbeat, all under one TaskGroup."""
+settler, the lease keeper, the promoter, the heartbeat and the loop clock, all under one
+TaskGroup."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.executor import Executor, max_deliveries_outcome
-from waasp.runtime.worker.heartbeat import Heartbeat
+from waasp.runtime.worker.heartbeat import Heartbeat, LoopClock
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
@@ -92,18 +93,18 @@ class Worker:
             self._enqueue_local,
             self._dead_lettered,
         )
+        self.clock = LoopClock()
         self.promoter = Promoter(self.broker, self.queues)
         self.heartbeat = Heartbeat(
             self.broker,
             self.name,
             conf.worker_heartbeat_interval,
             self.stats,
-            self.loop_age,
+            self.clock.age,
             stall_after=max(10.0, READ_BLOCK_MS / 1000 * 5),
         )
         self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0}
         self._stop = asyncio.Event()
-        self._last_loop = time.monotonic()
         self._running: set[asyncio.Task[Any]] = set()
 
     # -- public --------------------------------------------------------------------------
@@ -115,8 +116,8 @@ class Worker:
         self._stop.set()
 
     def loop_age(self) -> float:
-        """Seconds since the consumer loop last came round."""
-        return time.monotonic() - self._last_loop
+        """Seconds since the event loop last came round (busy executors do not count)."""
+        return self.clock.age()
 
     def stats(self) -> dict[str, Any]:
         """Live figures for the heartbeat."""
@@ -146,6 +147,7 @@ class Worker:
             async with asyncio.TaskGroup() as group:
                 services = [
                     group.create_task(self.settler.run(), name="settler"),
+                    group.create_task(self.clock.run(), name="loop-clock"),
                     group.create_task(self.leases.run(), name="leases"),
                     group.create_task(self.promoter.run(), name="promoter"),
                     group.create_task(self.heartbeat.run(), name="heartbeat"),
@@ -228,7 +230,6 @@ class Worker:
         backoff = Backoff()
         block = BURST_READ_BLOCK_MS if self.burst else READ_BLOCK_MS
         while True:
-            self._last_loop = time.monotonic()
             await self.inflight.wait_free()
             try:
                 entries = await self.broker.read(
