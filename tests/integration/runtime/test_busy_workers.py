@@ -1,15 +1,37 @@
-"""Busy workers (issue 13, item 9): a worker whose executors are all busy is not stalled."""
+"""Busy and blocked workers (issue 13, items 3 and 9): a busy worker is not stalled, and a
+blocked event loop keeps its leases."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
-from tests.integration.runtime import apps
-from tests.integration.runtime.conftest import runs, wait_until
+import orjson
+import pytest
+
+from tests.integration.runtime import apps, unruly
+from tests.integration.runtime.conftest import (
+    WorkerFactory,
+    WorkerProcess,
+    runs,
+    wait_settled,
+    wait_until,
+)
 from waasp.api.readiness import worker_probe
 from waasp.runtime import STARTED, Runtime, Worker
 from waasp.runtime.monitor import workers as live_workers
+
+
+def events(worker: WorkerProcess, name: str) -> list[dict[str, Any]]:
+    """The worker's JSON log lines whose event is ``name``."""
+    found = []
+    for line in worker.output().splitlines():
+        if line.startswith("{"):
+            entry = orjson.loads(line)
+            if entry.get("event") == name:
+                found.append(entry)
+    return found
 
 
 async def test_busy_worker_is_not_stalled(runtime: Runtime) -> None:
@@ -39,3 +61,26 @@ async def test_busy_worker_is_not_stalled(runtime: Runtime) -> None:
     finally:
         worker.stop()
         await running
+
+
+@pytest.mark.slow
+async def test_blocked_event_loop_keeps_its_leases(
+    runtime: Runtime, unruly_workers: WorkerFactory
+) -> None:
+    """A task that blocks its worker's event loop for many visibility timeouts is not run a
+    second time by the other worker, and the blocked worker's log names the task."""
+    env = {"WAASP_VISIBILITY_TIMEOUT": "0.8"}
+    pair = [unruly_workers.start(concurrency=1, env=env) for _ in range(2)]
+
+    async def both_live() -> bool:
+        return len(await live_workers(runtime)) == 2
+
+    await wait_until(both_live, timeout=30)
+    result = await unruly.blocks_loop.delay("b", 5.0)
+    assert await result.get(timeout=30) == "b"
+    await wait_settled(runtime)
+    assert await runs(runtime, "blocks:b") == 1
+    assert not any(events(w, "entries_reclaimed") for w in pair)
+    blocked = [e for w in pair for e in events(w, "event_loop_blocked")]
+    assert [(e["task"], e["task_id"]) for e in blocked] == [(unruly.blocks_loop.name, result.id)]
+    assert all(w.alive() for w in pair)

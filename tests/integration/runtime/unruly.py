@@ -1,4 +1,5 @@
-"""Tasks that misbehave: they raise what tasks should not, or overrun their time limits.
+"""Tasks that misbehave: they raise what tasks should not, overrun their time limits or
+block the event loop.
 
 They register on the test app of ``apps`` (and count their executions the same way); worker
 processes import this module with ``-A tests.integration.runtime.unruly:runtime``.
@@ -147,4 +148,12 @@ def sync_quick(tag: str) -> str:
     """A short sync task under a hard limit."""
     _note_sync(f"quick:{tag}")
     time.sleep(0.05)
+    return tag
+
+
+@runtime.task
+async def blocks_loop(tag: str, seconds: float) -> str:
+    """Block the worker's event loop with a sync call inside an ``async def`` task."""
+    await _note(f"blocks:{tag}")
+    time.sleep(seconds)  # the mistake this task exists to make
     return tag

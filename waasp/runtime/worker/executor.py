@@ -51,6 +51,14 @@ class Outcome:
     record: ResultRecord | None = None
 
 
+@dataclass(slots=True)
+class Running:
+    """What an executor runs: the watchdog names it when it blocks the event loop."""
+
+    task: str
+    task_id: str
+
+
 def _render(render: Callable[[], str], fallback: str) -> str:
     # Task code owns the exception: its __str__ (or a broken cause chain) may raise anything.
     try:
@@ -131,6 +139,7 @@ class Executor:
         self.threads = threads
         self.on_started = on_started
         self.track_started = runtime.conf.task_track_started
+        self.running: dict[asyncio.Task[Any], Running] = {}
 
     async def run(self, delivery: RawDelivery) -> Outcome:
         """Execute a delivery; never raises except on the executor's own cancellation."""
@@ -144,6 +153,13 @@ class Executor:
             log.exception("executor_failed", queue=delivery.queue, entry_id=delivery.entry_id)
             message = _decoded(delivery)
             return dead_outcome(delivery, TASK_FAILED, remote_error(exc), self.worker, message)
+
+    def describe(self, executor: asyncio.Task[Any]) -> dict[str, str]:
+        """The task ``executor`` runs (its asyncio task's name if it runs none), for logs."""
+        running = self.running.get(executor)
+        if running is None:
+            return {"asyncio_task": executor.get_name()}
+        return {"task": running.task, "task_id": running.task_id}
 
     async def _run(self, delivery: RawDelivery) -> Outcome:
         try:
@@ -187,6 +203,9 @@ class Executor:
         if self.track_started and not task.ignore_result:
             self.on_started(self._meta(message, delivery, STARTED, started_at=started))
         token = set_request(request)
+        current = asyncio.current_task()
+        if current is not None:
+            self.running[current] = Running(message.task, message.id)
         try:
             result = await self._call(task, message)
         except Retry as retry:
@@ -208,6 +227,8 @@ class Executor:
             return self._failed(task, message, delivery, exc, started)
         finally:
             reset_request(token)
+            if current is not None:
+                self.running.pop(current, None)
         return self._succeeded(task, message, delivery, result, started)
 
     async def _call(self, task: Task, message: TaskMessage) -> Any:

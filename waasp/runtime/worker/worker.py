@@ -1,6 +1,6 @@
 """The worker: one reader fills a bounded buffer, N executors drain it, and beside them the
 settler, the lease keeper, the promoter, the heartbeat and the loop clock, all under one
-TaskGroup."""
+TaskGroup; the watchdog thread renews leases outside the event loop."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery
+from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, LeaseRenewals, RawDelivery
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
@@ -27,6 +27,7 @@ from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
 from waasp.runtime.worker.settler import Settler
 from waasp.runtime.worker.threads import TaskThreads
+from waasp.runtime.worker.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -94,6 +95,14 @@ class Worker:
             self._dead_lettered,
         )
         self.clock = LoopClock()
+        self.watchdog = Watchdog(
+            LeaseRenewals(conf.broker_url, runtime.keys),
+            self.name,
+            self.inflight,
+            conf.broker_visibility_timeout,
+            self.clock,
+            self._culprit,
+        )
         self.promoter = Promoter(self.broker, self.queues)
         self.heartbeat = Heartbeat(
             self.broker,
@@ -105,6 +114,7 @@ class Worker:
         )
         self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0}
         self._stop = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._running: set[asyncio.Task[Any]] = set()
 
     # -- public --------------------------------------------------------------------------
@@ -143,6 +153,7 @@ class Worker:
         await self._prepare()
         for hook in self.runtime.startup_hooks:
             await hook()
+        self._loop = asyncio.get_running_loop()
         try:
             async with asyncio.TaskGroup() as group:
                 services = [
@@ -157,9 +168,11 @@ class Worker:
                     group.create_task(self._execute_loop(), name=f"executor-{i}")
                     for i in range(self.concurrency)
                 ]
+                self.watchdog.start()
                 await self._stop.wait()
                 await self._drain(reader, executors, services)
         finally:
+            await self.watchdog.stop()
             self.threads.shutdown()
             for hook in self.runtime.shutdown_hooks:
                 await hook()
@@ -274,6 +287,13 @@ class Worker:
             self.settler.finish(delivery, outcome, time.perf_counter() - began)
 
     # -- callbacks -------------------------------------------------------------------------
+
+    def _culprit(self) -> Mapping[str, str]:
+        # Called from the watchdog thread while the loop is blocked: what the loop runs now.
+        current = asyncio.current_task(self._loop) if self._loop is not None else None
+        if current is None:
+            return {}
+        return self.executor.describe(current)
 
     def _enqueue_local(self, deliveries: list[RawDelivery]) -> None:
         for delivery in deliveries:
