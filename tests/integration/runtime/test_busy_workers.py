@@ -1,9 +1,11 @@
-"""Busy and blocked workers (issue 13, items 3 and 9): a busy worker is not stalled, and a
-blocked event loop keeps its leases."""
+"""Busy, blocked and stopping workers keep what they hold (issue 13, items 3, 5 and 9): a
+busy worker is not stalled, a blocked event loop keeps its leases, and SIGTERM never hands
+back an entry whose thread still runs."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from typing import Any
 
@@ -84,3 +86,32 @@ async def test_blocked_event_loop_keeps_its_leases(
     blocked = [e for w in pair for e in events(w, "event_loop_blocked")]
     assert [(e["task"], e["task_id"]) for e in blocked] == [(unruly.blocks_loop.name, result.id)]
     assert all(w.alive() for w in pair)
+
+
+@pytest.mark.slow
+async def test_sigterm_waits_for_a_running_thread(
+    runtime: Runtime, unruly_workers: WorkerFactory
+) -> None:
+    """SIGTERM while a sync task's thread runs past the shutdown timeout: its entry is kept
+    (renewed) rather than handed back, the worker says it waits, settles the task when the
+    thread ends and exits 0; a second worker never runs it."""
+    env = {"WAASP_VISIBILITY_TIMEOUT": "0.8", "WAASP_TEST_SHUTDOWN_TIMEOUT": "0.3"}
+    first = unruly_workers.start(concurrency=1, env=env)
+    result = await unruly.sync_sleeps.delay("t", 5.0)
+
+    async def thread_started() -> bool:
+        return await runs(runtime, "sync-sleeps:t") == 1
+
+    await wait_until(thread_started, timeout=30)
+    first.signal(signal.SIGTERM)
+    second = unruly_workers.start(concurrency=1, env=env)
+    assert await result.get(timeout=30) == "t"
+    assert await first.exited(timeout=30) == 0, first.output()
+    await wait_settled(runtime)
+    assert await runs(runtime, "sync-sleeps:t") == 1
+    assert await runs(runtime, "sync-sleeps-done:t") == 1
+    [waiting] = events(first, "worker_waiting_for_threads")
+    assert waiting["tasks"] == [unruly.sync_sleeps.name]
+    assert not events(first, "entries_handed_back")
+    assert not events(second, "entries_reclaimed")
+    assert second.alive()

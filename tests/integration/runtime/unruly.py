@@ -1,5 +1,5 @@
-"""Tasks that misbehave: they raise what tasks should not, overrun their time limits or
-block the event loop.
+"""Tasks that misbehave: they raise what tasks should not, overrun their time limits, block
+the event loop or hold a thread past the shutdown timeout.
 
 They register on the test app of ``apps`` (and count their executions the same way); worker
 processes import this module with ``-A tests.integration.runtime.unruly:runtime``.
@@ -148,6 +148,15 @@ def sync_quick(tag: str) -> str:
     """A short sync task under a hard limit."""
     _note_sync(f"quick:{tag}")
     time.sleep(0.05)
+    return tag
+
+
+@runtime.task
+def sync_sleeps(tag: str, seconds: float) -> str:
+    """A sync task that holds its thread for ``seconds``."""
+    _note_sync(f"sync-sleeps:{tag}")
+    time.sleep(seconds)
+    _note_sync(f"sync-sleeps-done:{tag}")
     return tag
 
 

@@ -33,7 +33,7 @@ from waasp.runtime.message import (
 from waasp.runtime.states import FAILURE, RETRY, STARTED, SUCCESS, TaskState
 from waasp.runtime.task import Request, Task, reset_request, set_request
 from waasp.runtime.worker.limits import Limits, own_cancellation, run_async, wait_thread
-from waasp.runtime.worker.threads import TaskThreads
+from waasp.runtime.worker.threads import TaskThreads, ThreadCall
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -53,10 +53,11 @@ class Outcome:
 
 @dataclass(slots=True)
 class Running:
-    """What an executor runs: the watchdog names it when it blocks the event loop."""
+    """What an executor runs: the watchdog names it, the drain waits for its thread."""
 
     task: str
     task_id: str
+    thread: ThreadCall | None = None
 
 
 def _render(render: Callable[[], str], fallback: str) -> str:
@@ -154,6 +155,11 @@ class Executor:
             message = _decoded(delivery)
             return dead_outcome(delivery, TASK_FAILED, remote_error(exc), self.worker, message)
 
+    def in_thread(self, executor: asyncio.Task[Any]) -> bool:
+        """Tell whether the executor ``executor`` waits for a sync task's running thread."""
+        running = self.running.get(executor)
+        return running is not None and running.thread is not None and running.thread.running
+
     def describe(self, executor: asyncio.Task[Any]) -> dict[str, str]:
         """The task ``executor`` runs (its asyncio task's name if it runs none), for logs."""
         running = self.running.get(executor)
@@ -204,10 +210,11 @@ class Executor:
             self.on_started(self._meta(message, delivery, STARTED, started_at=started))
         token = set_request(request)
         current = asyncio.current_task()
+        running = Running(message.task, message.id)
         if current is not None:
-            self.running[current] = Running(message.task, message.id)
+            self.running[current] = running
         try:
-            result = await self._call(task, message)
+            result = await self._call(task, message, running)
         except Retry as retry:
             return self._retry(message, delivery, retry, started)
         except Reject as reject:
@@ -231,7 +238,7 @@ class Executor:
                 self.running.pop(current, None)
         return self._succeeded(task, message, delivery, result, started)
 
-    async def _call(self, task: Task, message: TaskMessage) -> Any:
+    async def _call(self, task: Task, message: TaskMessage, running: Running) -> Any:
         args = (task, *message.args) if task.bind else message.args
         conf = self.runtime.conf
         limits = Limits(
@@ -242,10 +249,10 @@ class Executor:
         if task.is_async:
             return await run_async(task.fn(*args, **message.kwargs), limits)
         call = functools.partial(task.fn, *args, **message.kwargs)
-        thread = self.threads.submit(
+        running.thread = self.threads.submit(
             functools.partial(contextvars.copy_context().run, call), task.name
         )
-        result = await wait_thread(thread, self.threads, limits)
+        result = await wait_thread(running.thread, self.threads, limits)
         if inspect.isawaitable(result):
             result = await result
         return result

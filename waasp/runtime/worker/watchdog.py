@@ -4,7 +4,8 @@ connection of its own, and reports a blocked event loop, naming the task that bl
 A sync call inside an ``async def`` task stops the event loop. Renewals made on the loop
 would stop with it, and past the visibility timeout another worker would claim the entry and
 run it a second time; from this thread they go on, so a live worker keeps what it holds
-however long its loop is blocked (guarantee 2).
+however long its loop is blocked (guarantee 2). The same holds for a sync task whose thread
+outlives the shutdown timeout: its entry stays held and renewed until the thread ends.
 """
 
 from __future__ import annotations

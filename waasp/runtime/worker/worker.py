@@ -210,10 +210,11 @@ class Worker:
         for _ in executors:
             self.buffer.put_nowait(None)
         _, late = await asyncio.wait(executors, timeout=self.shutdown_timeout)
+        late = await self._finish_threads(late)
         for task in late:
             task.cancel()
         if late:
-            log.warning("tasks_abandoned_at_shutdown", count=self.inflight.running)
+            log.warning("tasks_abandoned_at_shutdown", count=len(late))
         await self.settler.close()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(self.shutdown_timeout, 1.0)):
@@ -223,6 +224,21 @@ class Worker:
             task.cancel()
         with contextlib.suppress(*REDIS_ERRORS):
             await self.heartbeat.remove()
+
+    async def _finish_threads(self, late: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+        """Wait for the executors of ``late`` whose task runs in a thread; return the others.
+
+        A thread cannot be stopped, so an entry whose thread still runs is never handed back
+        (another worker would run it beside the thread): the watchdog renews it until the
+        thread ends, and the executor settles it as usual.
+        """
+        threaded = {task for task in late if self.executor.in_thread(task)}
+        if threaded:
+            names = sorted(self.executor.running[task].task for task in threaded)
+            log.warning("worker_waiting_for_threads", count=len(threaded), tasks=names)
+            await asyncio.wait(threaded)
+            log.info("worker_threads_finished", count=len(threaded))
+        return late - threaded
 
     async def _hand_back(self) -> None:
         # Whatever this consumer still holds (never started, abandoned, or read just as the
