@@ -52,12 +52,38 @@ async def test_unprintable_error_is_rendered_defensively(
     assert "raise Unprintable" in (failed.value.traceback or "")
 
 
-async def test_base_exception_in_autoretry_for_is_retried(
-    runtime: Runtime, unruly_workers: WorkerFactory
+@pytest.mark.parametrize(
+    ("task", "args", "counter", "error_type"),
+    [
+        (unruly.escapes_once, ("r",), "escapes:r", "tests.integration.runtime.unruly.Escape"),
+        (
+            unruly.overruns_once,
+            ("soft", False),
+            "overruns-once:soft",
+            "waasp.runtime.errors.SoftTimeLimitExceeded",
+        ),
+        (
+            unruly.overruns_once,
+            ("hard", True),
+            "overruns-once:hard",
+            "waasp.runtime.errors.TimeLimitExceeded",
+        ),
+    ],
+)
+async def test_autoretry_for_retries_whatever_it_lists(
+    runtime: Runtime,
+    unruly_workers: WorkerFactory,
+    task: Task,
+    args: tuple[object, ...],
+    counter: str,
+    error_type: str,
 ) -> None:
-    """A custom BaseException listed in ``autoretry_for`` retries the task like any error."""
-    unruly_workers.start(concurrency=1)
-    result = await unruly.escapes_once.delay("r")
+    """``autoretry_for`` retries what it lists like any error: a custom BaseException, the
+    soft time limit, the hard one (its first attempt swallowed the soft one)."""
+    worker = unruly_workers.start(concurrency=1)
+    result = await task.delay(*args)
     assert await result.get(timeout=15) == 1
-    assert await runs(runtime, "escapes:r") == 2
+    assert await runs(runtime, counter) == 2
+    [retried] = [line for line in worker.output().splitlines() if "task_retried" in line]
+    assert error_type in retried
     await wait_settled(runtime, dead=0)

@@ -24,16 +24,6 @@ async def test_hard_limit_fails_with_time_limit_exceeded(
     await wait_settled(runtime, dead=1)
 
 
-async def test_hard_limit_is_retried_by_autoretry_for(
-    runtime: Runtime, unruly_workers: WorkerFactory
-) -> None:
-    """``autoretry_for=(TimeLimitExceeded,)`` retries a task stopped at its hard limit."""
-    unruly_workers.start(concurrency=1)
-    result = await unruly.overruns_once.delay("retry")
-    assert await result.get(timeout=15) == 1
-    assert await runs(runtime, "overruns-once:retry") == 2
-
-
 async def test_soft_limit_is_raised_inside_the_task(
     runtime: Runtime, unruly_workers: WorkerFactory
 ) -> None:
@@ -43,16 +33,6 @@ async def test_soft_limit_is_raised_inside_the_task(
     result = await unruly.cleans_up.delay("soft")
     assert await result.get(timeout=15) == "cleaned up"
     await wait_settled(runtime, dead=0)
-
-
-async def test_soft_limit_is_retried_by_autoretry_for(
-    runtime: Runtime, unruly_workers: WorkerFactory
-) -> None:
-    """An uncaught SoftTimeLimitExceeded is retried by ``autoretry_for``."""
-    unruly_workers.start(concurrency=1)
-    result = await unruly.soft_overruns_once.delay("retry")
-    assert await result.get(timeout=15) == 1
-    assert await runs(runtime, "soft-once:retry") == 2
 
 
 async def test_sync_task_past_its_soft_limit_has_its_result_discarded(

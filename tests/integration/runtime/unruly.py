@@ -87,15 +87,23 @@ async def overruns(tag: str, seconds: float) -> str:
 
 @runtime.task(
     bind=True,
-    time_limit=0.3,
-    autoretry_for=(TimeLimitExceeded,),
+    soft_time_limit=0.3,
+    time_limit=0.8,
+    autoretry_for=(SoftTimeLimitExceeded, TimeLimitExceeded),
     max_retries=3,
     default_retry_delay=0.05,
 )
-async def overruns_once(self: Task, tag: str) -> int:
-    """Overrun the hard limit on the first attempt; finish quickly on the next."""
+async def overruns_once(self: Task, tag: str, swallow_soft: bool) -> int:
+    """Overrun the soft limit on the first attempt (and the hard one too, if it swallows the
+    soft one); finish at once on the next."""
     await _note(f"overruns-once:{tag}")
-    await asyncio.sleep(10.0 if self.request.retries == 0 else 0.0)
+    if self.request.retries == 0:
+        try:
+            await asyncio.sleep(10.0)
+        except SoftTimeLimitExceeded:
+            if not swallow_soft:
+                raise
+            await asyncio.sleep(10.0)
     return self.request.retries
 
 
@@ -111,53 +119,36 @@ async def cleans_up(tag: str) -> str:
     return "slept"
 
 
-@runtime.task(
-    bind=True,
-    soft_time_limit=0.3,
-    autoretry_for=(SoftTimeLimitExceeded,),
-    max_retries=3,
-    default_retry_delay=0.05,
-)
-async def soft_overruns_once(self: Task, tag: str) -> int:
-    """Let the soft limit fail the first attempt; finish quickly on the next."""
-    await _note(f"soft-once:{tag}")
-    await asyncio.sleep(10.0 if self.request.retries == 0 else 0.0)
-    return self.request.retries
+def _hold_thread(counter: str, tag: str, seconds: float) -> str:
+    """Count the start and the end of a call that holds its thread for ``seconds``."""
+    _note_sync(f"{counter}:{tag}")
+    time.sleep(seconds)
+    _note_sync(f"{counter}-done:{tag}")
+    return tag
 
 
 @runtime.task(soft_time_limit=0.3)
 def sync_soft_overrun(tag: str, seconds: float) -> str:
     """A thread that runs past its soft limit and then returns: its result is discarded."""
-    _note_sync(f"sync-soft:{tag}")
-    time.sleep(seconds)
-    _note_sync(f"sync-soft-done:{tag}")
-    return tag
+    return _hold_thread("sync-soft", tag, seconds)
 
 
 @runtime.task(time_limit=0.5)
 def sync_stuck(tag: str, seconds: float) -> str:
     """A thread stuck far past its hard limit."""
-    _note_sync(f"stuck:{tag}")
-    time.sleep(seconds)
-    _note_sync(f"stuck-done:{tag}")
-    return tag
+    return _hold_thread("stuck", tag, seconds)
 
 
 @runtime.task(time_limit=2.0)
 def sync_quick(tag: str) -> str:
     """A short sync task under a hard limit."""
-    _note_sync(f"quick:{tag}")
-    time.sleep(0.05)
-    return tag
+    return _hold_thread("quick", tag, 0.05)
 
 
 @runtime.task
 def sync_sleeps(tag: str, seconds: float) -> str:
     """A sync task that holds its thread for ``seconds``."""
-    _note_sync(f"sync-sleeps:{tag}")
-    time.sleep(seconds)
-    _note_sync(f"sync-sleeps-done:{tag}")
-    return tag
+    return _hold_thread("sync-sleeps", tag, seconds)
 
 
 @runtime.task
