@@ -5,6 +5,7 @@ operations, and its ``dead``, ``events``, ``ticks`` and ``workers`` stores) and 
 ``ResultBackend``, which encode records on the way in and decode them on the way out.
 """
 
+from waasp.runtime.broker.blocking import LeaseRenewals
 from waasp.runtime.broker.client import WORKER_SOCKET_TIMEOUT, connect, connect_pubsub
 from waasp.runtime.broker.dead import DeadLetterPage, dead_letter_id, split_dead_letter_id
 from waasp.runtime.broker.errors import (
@@ -36,6 +37,7 @@ __all__ = [
     "EventBatch",
     "EventKind",
     "GroupMissing",
+    "LeaseRenewals",
     "QueueStats",
     "RawDelivery",
     "ResultBackend",

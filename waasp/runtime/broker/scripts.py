@@ -1,6 +1,7 @@
 """The Lua scripts, loaded once from the ``.lua`` files beside this module.
 
-Nothing outside the broker calls a script: each has one typed method on the broker.
+Nothing outside the broker calls a script: each has one typed method on the broker
+(``renew`` on ``LeaseRenewals``, which runs it on its blocking connection).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ class Scripts:
     promote: AsyncScript
     settle: AsyncScript
     reclaim: AsyncScript
-    renew: AsyncScript
     release: AsyncScript
     replay: AsyncScript
     heartbeat: AsyncScript

@@ -1,9 +1,10 @@
 """The Redis Streams broker: the facade that owns every Redis command of the runtime.
 
 ``Broker`` does the queue operations itself (enqueue, schedule, read, settle, promote,
-renew, reclaim, release) and holds the other concerns' stores: ``dead`` (dead-letter
-streams), ``events`` (task events and counters), ``ticks`` (cron ticks), ``workers``
-(heartbeats). Records are encoded here, at the Redis boundary, and nowhere upstream.
+reclaim, release; leases are renewed on ``LeaseRenewals``' blocking connection) and holds
+the other concerns' stores: ``dead`` (dead-letter streams), ``events`` (task events and
+counters), ``ticks`` (cron ticks), ``workers`` (heartbeats). Records are encoded here, at
+the Redis boundary, and nowhere upstream.
 """
 
 from __future__ import annotations
@@ -227,16 +228,7 @@ class Broker:
             with contextlib.suppress(*REDIS_ERRORS):
                 await pubsub.aclose()
 
-    # -- leases ----------------------------------------------------------------------------
-
-    async def renew(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> list[str]:
-        """Reset the idle time of entries ``consumer`` holds; return those it lost."""
-        if not entry_ids:
-            return []
-        q = self.keys.queue(queue)
-        with group_errors():
-            lost = await self.scripts.renew(keys=[q.stream], args=[GROUP, consumer, *entry_ids])
-        return [text(i) for i in lost]
+    # -- leases (renewals run from a thread: blocking.py) ----------------------------------
 
     async def reclaim(
         self, queue: str, consumer: str, min_idle_ms: int, count: int, max_deliveries: int

@@ -1,10 +1,11 @@
 """Keep what this worker holds, and take over what dead workers held.
 
 A live worker renews its entries well inside the visibility timeout, so a long task is never
-handed to a second worker; entries silent for longer than the timeout belonged to a worker
-that died, and are claimed (or dead-lettered past ``broker_max_deliveries``). After each
-reclaim the keeper tidies what dead workers and failures leave behind: consumers that hold
-nothing and were silent past the timeout are deleted, and dead-letter streams are trimmed to
+handed to a second worker (the renewals run on the watchdog thread, so that a blocked event
+loop cannot stop them); entries silent for longer than the timeout belonged to a worker that
+died, and are claimed (or dead-lettered past ``broker_max_deliveries``). After each reclaim
+the keeper tidies what dead workers and failures leave behind: consumers that hold nothing
+and were silent past the timeout are deleted, and dead-letter streams are trimmed to
 ``dlq_max_len``.
 """
 
@@ -23,7 +24,7 @@ log = structlog.get_logger("waasp.runtime.worker.leases")
 
 
 class LeaseKeeper:
-    """Renews held entries and reclaims abandoned ones, on the visibility timeout's rhythm."""
+    """Reclaims abandoned entries, on the visibility timeout's rhythm."""
 
     def __init__(
         self,
@@ -51,11 +52,10 @@ class LeaseKeeper:
         self.reclaiming = True
 
     async def run(self) -> None:
-        """Renew and reclaim until cancelled."""
+        """Reclaim until cancelled."""
         backoff = Backoff()
         while True:
             try:
-                await self.renew()
                 if self.reclaiming:
                     await self.reclaim()
                     await self.tidy()
@@ -71,16 +71,6 @@ class LeaseKeeper:
                 await backoff.sleep()
                 continue
             await asyncio.sleep(self.interval)
-
-    async def renew(self) -> None:
-        """Reset the idle time of every held entry."""
-        for queue, ids in self.inflight.ids_by_queue().items():
-            lost = await self.broker.renew(queue, self.consumer, ids)
-            # An entry settled while the renewal ran is gone for a good reason.
-            lost = [entry_id for entry_id in lost if self.inflight.holds(queue, entry_id)]
-            if lost:
-                # Another worker claimed them while this one was silent: both may run them.
-                log.warning("leases_lost", queue=queue, entry_ids=lost)
 
     async def reclaim(self) -> None:
         """Claim entries idle past the visibility timeout.

@@ -1,5 +1,6 @@
 """The worker: one reader fills a bounded buffer, N executors drain it, and beside them the
-settler, the lease keeper, the promoter and the heartbeat, all under one TaskGroup."""
+settler, the lease keeper, the promoter, the heartbeat and the loop clock, all under one
+TaskGroup; the watchdog thread renews leases outside the event loop."""
 
 from __future__ import annotations
 
@@ -9,23 +10,30 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import ANY_REDIS_ERROR, REDIS_ERRORS, GroupMissing, RawDelivery
+from waasp.runtime.broker import (
+    ANY_REDIS_ERROR,
+    REDIS_ERRORS,
+    GroupMissing,
+    LeaseRenewals,
+    RawDelivery,
+)
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.executor import Executor, max_deliveries_outcome
-from waasp.runtime.worker.heartbeat import Heartbeat
+from waasp.runtime.worker.heartbeat import Heartbeat, LoopClock
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
 from waasp.runtime.worker.settler import Settler
+from waasp.runtime.worker.threads import TaskThreads
+from waasp.runtime.worker.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -76,14 +84,14 @@ class Worker:
         self.buffer: asyncio.Queue[RawDelivery | None] = asyncio.Queue()
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
-        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
+        self.threads = TaskThreads(self.concurrency)
         events = (
             EventRecorder(self.broker, conf, self.name, runtime.tasks)
             if conf.worker_send_task_events
             else None
         )
         self.settler = Settler(self.broker, self.results, self._settled, events)
-        self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
+        self.executor = Executor(runtime, self.name, self.threads, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
             self.name,
@@ -95,19 +103,27 @@ class Worker:
             self._dead_lettered,
             dlq_max_len=conf.dlq_max_len,
         )
+        self.clock = LoopClock()
+        self.watchdog = Watchdog(
+            LeaseRenewals(conf.broker_url, runtime.keys),
+            self.name,
+            self.inflight,
+            conf.broker_visibility_timeout,
+            self.clock,
+            self._culprit,
+        )
         self.promoter = Promoter(self.broker, self.queues)
         self.heartbeat = Heartbeat(
             self.broker,
             self.name,
             conf.worker_heartbeat_interval,
             self.stats,
-            self.loop_age,
+            self.clock.age,
             stall_after=max(10.0, READ_BLOCK_MS / 1000 * 5),
         )
         self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0}
         self._stop = asyncio.Event()
-        self._last_loop = time.monotonic()
-        self._running: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- public --------------------------------------------------------------------------
 
@@ -118,8 +134,8 @@ class Worker:
         self._stop.set()
 
     def loop_age(self) -> float:
-        """Seconds since the consumer loop last came round."""
-        return time.monotonic() - self._last_loop
+        """Seconds since the event loop last came round (busy executors do not count)."""
+        return self.clock.age()
 
     def stats(self) -> dict[str, Any]:
         """Live figures for the heartbeat."""
@@ -145,10 +161,12 @@ class Worker:
         await self._prepare(check_server=True)
         for hook in self.runtime.startup_hooks:
             await hook()
+        self._loop = asyncio.get_running_loop()
         try:
             async with asyncio.TaskGroup() as group:
                 services = [
                     group.create_task(self.settler.run(), name="settler"),
+                    group.create_task(self.clock.run(), name="loop-clock"),
                     group.create_task(self.leases.run(), name="leases"),
                     group.create_task(self.promoter.run(), name="promoter"),
                     group.create_task(self.heartbeat.run(), name="heartbeat"),
@@ -158,10 +176,12 @@ class Worker:
                     group.create_task(self._execute_loop(), name=f"executor-{i}")
                     for i in range(self.concurrency)
                 ]
+                self.watchdog.start()
                 await self._stop.wait()
                 await self._drain(reader, executors, services)
         finally:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            await self.watchdog.stop()
+            self.threads.shutdown()
             for hook in self.runtime.shutdown_hooks:
                 await hook()
             await self.results.close()
@@ -192,18 +212,16 @@ class Worker:
     ) -> None:
         reader.cancel()
         self.leases.reclaiming = False
-        unstarted = []
         while not self.buffer.empty():
-            item = self.buffer.get_nowait()
-            if item is not None:
-                unstarted.append(item)
+            self.buffer.get_nowait()  # never started: handed back below
         for _ in executors:
             self.buffer.put_nowait(None)
         _, late = await asyncio.wait(executors, timeout=self.shutdown_timeout)
+        late = await self._finish_threads(late)
         for task in late:
             task.cancel()
         if late:
-            log.warning("tasks_abandoned_at_shutdown", count=self.inflight.running)
+            log.warning("tasks_abandoned_at_shutdown", count=len(late))
         await self.settler.close()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(max(self.shutdown_timeout, 1.0)):
@@ -214,6 +232,21 @@ class Worker:
             task.cancel()
         with contextlib.suppress(*REDIS_ERRORS):
             await self.heartbeat.remove()
+
+    async def _finish_threads(self, late: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+        """Wait for the executors of ``late`` whose task runs in a thread; return the others.
+
+        A thread cannot be stopped, so an entry whose thread still runs is never handed back
+        (another worker would run it beside the thread): the watchdog renews it until the
+        thread ends, and the executor settles it as usual.
+        """
+        threaded = {task for task in late if self.executor.in_thread(task)}
+        if threaded:
+            names = sorted(self.executor.running[task].task for task in threaded)
+            log.warning("worker_waiting_for_threads", count=len(threaded), tasks=names)
+            await asyncio.wait(threaded)
+            log.info("worker_threads_finished", count=len(threaded))
+        return late - threaded
 
     async def _hand_back(self) -> None:
         # Whatever this consumer still holds (never started, abandoned, or read just as the
@@ -246,7 +279,6 @@ class Worker:
         backoff = Backoff()
         block = BURST_READ_BLOCK_MS if self.burst else READ_BLOCK_MS
         while True:
-            self._last_loop = time.monotonic()
             await self.inflight.wait_free()
             try:
                 entries = await self.broker.read(
@@ -291,6 +323,13 @@ class Worker:
             self.settler.finish(delivery, outcome, time.perf_counter() - began)
 
     # -- callbacks -------------------------------------------------------------------------
+
+    def _culprit(self) -> Mapping[str, str]:
+        # Called from the watchdog thread while the loop is blocked: what the loop runs now.
+        current = asyncio.current_task(self._loop) if self._loop is not None else None
+        if current is None:
+            return {}
+        return self.executor.describe(current)
 
     def _enqueue_local(self, deliveries: list[RawDelivery]) -> None:
         for delivery in deliveries:
