@@ -57,6 +57,10 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "worker": {"type": ["string", "null"]},
             "started_at": _NUMBER_OR_NULL,
             "date_done": _NUMBER_OR_NULL,
+            "message": {
+                "anyOf": [_ref("QueuedTask"), {"type": "null"}],
+                "description": "its message (arguments) while it waits, runs or is dead",
+            },
         },
     },
     "QueueStats": {
@@ -160,7 +164,7 @@ _DEAD_ID = _param("dead_id", "path", {"type": "string"}, required=True)
 MONITOR_PATHS: dict[str, Any] = {
     "/api/v1/tasks/{task_id}": {
         "get": {
-            "summary": "A task's state and result (PENDING when unknown or expired)",
+            "summary": "A task's state, result and, while it waits, runs or is dead, arguments",
             "security": _ADMIN,
             "parameters": [
                 _param("task_id", "path", {"type": "string", "maxLength": 255}, required=True)
