@@ -303,7 +303,7 @@ MONITOR_PATHS: dict[str, Any] = {
     },
     "/dashboard/{name}": {
         "get": {
-            "summary": "The page's script (app.js) and style sheet (app.css); no token",
+            "summary": "The page's scripts (app.js, its modules) and style sheet; no token",
             "parameters": [_param("name", "path", {"type": "string"}, required=True)],
             "responses": {"200": {"description": "the file"}, "404": {"description": "none"}},
         }
