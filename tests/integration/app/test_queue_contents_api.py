@@ -1,5 +1,5 @@
 """What the dashboard reads of the runtime beyond counts: queue contents, and a task with its
-arguments wherever it sits."""
+arguments wherever it sits; and what each costs in Redis commands."""
 
 from __future__ import annotations
 
@@ -7,9 +7,12 @@ from datetime import datetime
 
 import pytest
 
+from benchmarks.monitor import QUEUES, CommandCounter, populate
 from tests.integration.app.conftest import AUTH, Client
 from tests.integration.app.test_monitor_api import Tasks, burst, get_json
 from waasp.runtime import Runtime
+from waasp.runtime.broker.peek import SCAN_BATCH
+from waasp.runtime.monitor.contents import SCAN_LIMIT
 
 
 async def test_queue_tasks_lists_waiting_and_delayed_with_arguments(
@@ -96,3 +99,30 @@ async def test_task_lookup_finds_a_delayed_task_and_knows_nothing_of_an_unknown_
     assert (unknown["state"], unknown["message"]) == ("PENDING", None)
     response = await monitor_client.get("/api/v1/tasks/no-such-task", headers=AUTH)
     assert response.status == 200
+
+
+async def redis_cost(client: Client, path: str) -> tuple[int, int]:
+    """(commands, round trips) one GET of ``path`` sends to Redis."""
+    counter = CommandCounter()
+    with counter.installed():
+        response = await client.get(path, headers=AUTH)
+        assert response.status == 200, await response.text()
+    return counter.commands, counter.round_trips
+
+
+async def test_queue_contents_cost_does_not_grow_and_task_lookup_is_bounded(
+    monitor_client: Client, runtime: Runtime
+) -> None:
+    """A queue's contents cost the same Redis commands with 2,100 tasks as with 100; looking up
+    an id found nowhere reads at most SCAN_LIMIT entries of each place in each queue."""
+    await populate(runtime, 100)
+    paths = [f"/api/v1/queues/{queue}/tasks?limit=20" for queue in QUEUES]
+    few = [await redis_cost(monitor_client, path) for path in paths]
+    await populate(runtime, 2000, start=100)
+    many = [await redis_cost(monitor_client, path) for path in paths]
+    assert many == few == [(6, 2)] * len(QUEUES)
+
+    commands, _ = await redis_cost(monitor_client, "/api/v1/tasks/no-such-task")
+    batches = -(-SCAN_LIMIT // SCAN_BATCH)  # per place, at most
+    # the record, the known queues, then per queue: the group, the stream and the delay set
+    assert commands <= 2 + len(QUEUES) * (1 + 2 * batches)

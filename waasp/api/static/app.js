@@ -2,9 +2,10 @@
 // token-protected JSON API; text from the server is only ever set with textContent.
 //
 // Views are addressed by the URL's hash: #decisions (the default), #contacts, #audit,
-// #runtime, #queue/NAME, #task and #task/ID. The shown view is read again every two seconds
-// when it is a live one (decisions, runtime, a queue, an unfinished task), and after every
-// action; contacts and the audit log only on demand, so a search being typed stays put.
+// #runtime, #queue/NAME, #task and #task/ID. The shown view is read again after every action
+// and, when it is a live one, every `every` ms (runtime, a queue, an unfinished task: 2 s;
+// recent decisions: 10 s, as each read groups a window of the audit trail); contacts and the
+// audit log only on demand, so a search being typed stays put.
 
 import { ApiError, clearToken, setToken, token } from "./api.js";
 import { audit } from "./audit.js";
@@ -21,6 +22,7 @@ const NAV = { queue: "runtime" };
 
 let timer = null;
 let busy = false;
+let lastRead = 0; // when the shown view was last read (ms)
 let again = false; // a refresh was asked for while one ran
 
 function route() {
@@ -71,12 +73,13 @@ function unavailable(err) {
 async function refresh(live = false) {
   const { name, arg } = route();
   const view = VIEWS[name];
-  if (live && !view.auto) return;
+  if (live && (!view.auto || Date.now() - lastRead < (view.every || REFRESH_MS) - 100)) return;
   if (busy) {
     again = again || !live;
     return;
   }
   busy = true;
+  lastRead = Date.now();
   try {
     showView(name);
     await view.refresh(arg, { again: live });

@@ -112,6 +112,7 @@ function render(data) {
 
 export const decisions = {
   auto: true,
+  every: 10_000,
   init(onChange) {
     changed = onChange;
     const group = document.querySelector("#view-decisions .segmented");
