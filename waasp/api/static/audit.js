@@ -1,7 +1,7 @@
 // The audit log: every decision and admin change, newest first, filtered and paged.
 
 import { api, path } from "./api.js";
-import { $, cell, channelCell, el, fillTable, idCell, timeCell } from "./dom.js";
+import { $, cell, channelCell, el, fillTable, idCell, pager, timeCell } from "./dom.js";
 
 const PAGE = 50;
 const ACTION_CLASS = {
@@ -11,7 +11,7 @@ const ACTION_CLASS = {
   trust_changed: "info",
 };
 
-let offset = 0;
+let pages = null;
 let changed = () => {};
 
 // What an entry says beyond its columns: the message of a check, or what an admin changed.
@@ -35,12 +35,7 @@ function filters() {
 }
 
 function render(data) {
-  const first = data.count ? data.offset + 1 : 0;
-  $("audit-page").textContent = data.count
-    ? `entries ${first}–${data.offset + data.count}`
-    : "no entries";
-  $("audit-newer").disabled = data.offset === 0;
-  $("audit-older").disabled = data.count < data.limit;
+  pages.show(data.count);
   fillTable(
     "audit",
     data.logs,
@@ -60,30 +55,22 @@ export const audit = {
   auto: false,
   init(onChange) {
     changed = onChange;
+    pages = pager("audit", PAGE, onChange);
+    const fromTheTop = () => {
+      pages.offset = 0;
+      changed();
+    };
     $("audit-filter").addEventListener("submit", (event) => {
       event.preventDefault();
-      offset = 0;
-      changed();
+      fromTheTop();
     });
-    $("audit-action").addEventListener("change", () => {
-      offset = 0;
-      changed();
-    });
+    $("audit-action").addEventListener("change", fromTheTop);
     $("audit-clear").addEventListener("click", () => {
       $("audit-filter").reset();
-      offset = 0;
-      changed();
-    });
-    $("audit-newer").addEventListener("click", () => {
-      offset = Math.max(0, offset - PAGE);
-      changed();
-    });
-    $("audit-older").addEventListener("click", () => {
-      offset += PAGE;
-      changed();
+      fromTheTop();
     });
   },
   async refresh() {
-    render(await api(path("/api/v1/audit", { ...filters(), limit: PAGE, offset })));
+    render(await api(path("/api/v1/audit", { ...filters(), limit: PAGE, offset: pages.offset })));
   },
 };

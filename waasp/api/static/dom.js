@@ -77,6 +77,32 @@ export function actions(...buttons) {
   return span;
 }
 
+// The Newer/Older pager of the elements PREFIX-newer, PREFIX-older and PREFIX-page, over
+// pages of `size`. `show` sets its text and buttons; `total` null means "not known".
+export function pager(prefix, size, onChange) {
+  const state = {
+    offset: 0,
+    show(shown, total = null) {
+      const first = shown ? state.offset + 1 : 0;
+      const last = state.offset + shown;
+      let text = shown ? `entries ${first}–${last}` : "no entries";
+      if (total !== null) text = `${first}–${last} of ${total}`;
+      $(`${prefix}-page`).textContent = text;
+      $(`${prefix}-newer`).disabled = state.offset === 0;
+      $(`${prefix}-older`).disabled = total === null ? shown < size : last >= total;
+    },
+  };
+  $(`${prefix}-newer`).addEventListener("click", () => {
+    state.offset = Math.max(0, state.offset - size);
+    onChange();
+  });
+  $(`${prefix}-older`).addEventListener("click", () => {
+    state.offset += size;
+    onChange();
+  });
+  return state;
+}
+
 // Press one button of a group of toggles (aria-pressed).
 export function press(group, pressed) {
   for (const node of group.querySelectorAll("button")) {

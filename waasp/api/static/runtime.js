@@ -15,6 +15,7 @@ import {
   idCell,
   idNode,
   link,
+  pager,
   press,
   seconds,
   timeCell,
@@ -23,7 +24,7 @@ import {
 } from "./dom.js";
 
 const DLQ_PAGE = 20;
-let dlqOffset = 0;
+let dlqPages = null;
 let minutes = 10;
 let changed = () => {};
 const openFailures = new Set();
@@ -89,13 +90,8 @@ async function deadLetterAction(verb, letter, run) {
 }
 
 function renderDeadLetters(page) {
-  const total = page.total;
-  $("dlq-total").textContent = `(${total})`;
-  const first = total ? page.offset + 1 : 0;
-  const last = page.offset + page.dead_letters.length;
-  $("dlq-page").textContent = `${first}–${last} of ${total}`;
-  $("dlq-newer").disabled = page.offset === 0;
-  $("dlq-older").disabled = last >= total;
+  $("dlq-total").textContent = `(${page.total})`;
+  dlqPages.show(page.dead_letters.length, page.total);
   fillTable(
     "dlq",
     page.dead_letters,
@@ -180,14 +176,7 @@ export const runtime = {
   auto: true,
   init(onChange) {
     changed = onChange;
-    $("dlq-newer").addEventListener("click", () => {
-      dlqOffset = Math.max(0, dlqOffset - DLQ_PAGE);
-      changed();
-    });
-    $("dlq-older").addEventListener("click", () => {
-      dlqOffset += DLQ_PAGE;
-      changed();
-    });
+    dlqPages = pager("dlq", DLQ_PAGE, onChange);
     window.addEventListener("resize", redraw);
     const group = document.querySelector("#view-runtime .segmented");
     group.addEventListener("click", (event) => {
@@ -202,13 +191,13 @@ export const runtime = {
     const [queues, workers, dlq, failures, schedule, stats] = await Promise.all([
       api("/api/v1/queues"),
       api("/api/v1/workers"),
-      api(path("/api/v1/dlq", { limit: DLQ_PAGE, offset: dlqOffset })),
+      api(path("/api/v1/dlq", { limit: DLQ_PAGE, offset: dlqPages.offset })),
       api("/api/v1/failures?limit=10"),
       api("/api/v1/schedule"),
       api(path("/api/v1/stats", { minutes })),
     ]);
-    if (dlqOffset > 0 && dlq.dead_letters.length === 0 && dlq.total > 0) {
-      dlqOffset = Math.max(0, dlq.total - DLQ_PAGE); // the page emptied under us
+    if (dlqPages.offset > 0 && dlq.dead_letters.length === 0 && dlq.total > 0) {
+      dlqPages.offset = Math.max(0, dlq.total - DLQ_PAGE); // the page emptied under us
     }
     renderQueues(queues.queues);
     renderWorkers(workers.workers);

@@ -7,7 +7,7 @@ the ``limit`` or ``scan`` it is given, so a deep queue costs what was asked for,
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -130,47 +130,63 @@ class QueuePeek:
         """The message of ``task_id`` in ``queue``, looked for in ``places`` (the stream for
         WAITING and IN_FLIGHT), reading at most ``scan`` entries of each; None if not found."""
         q = self.keys.queue(queue)
-        marker = message_id_marker(task_id)
         found: PeekedTask | None = None
         if Place.WAITING in places or Place.IN_FLIGHT in places:
-            found = await self._find_in_stream(q, task_id, marker, scan)
+            found = await self._find_in_stream(q, task_id, scan)
             if found is not None and found.place not in places:
                 found = None
         if found is None and Place.DELAYED in places:
-            found = await self._find_delayed(q, task_id, marker, scan)
+            found = await self._find_delayed(q, task_id, scan)
         if found is None and Place.DEAD in places:
-            found = await self._find_dead(q, task_id, marker, scan)
+            found = await self._find_dead(q, task_id, scan)
         return found
 
     def _stream_entry(self, q: QueueKeys, place: Place, entry_id: Any, fields: Any) -> PeekedTask:
         raw = fields.get(MESSAGE_FIELD, b"") if fields else b""
         return PeekedTask(q.name, place, _decode(raw), raw, entry_id=text(entry_id))
 
-    async def _find_in_stream(
-        self, q: QueueKeys, task_id: str, marker: bytes, scan: int
-    ) -> PeekedTask | None:
+    async def _entries(
+        self, stream: str, scan: int, *, newest_first: bool
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        """(entry id, message bytes) of up to ``scan`` entries of ``stream``, a batch at a time."""
+        bound, read = ("+" if newest_first else "-"), 0
+        while read < scan:
+            count = min(SCAN_BATCH, scan - read)
+            if newest_first:
+                entries = await self.client.xrevrange(stream, bound, "-", count=count)
+            else:
+                entries = await self.client.xrange(stream, bound, "+", count=count)
+            for entry_id, fields in entries:
+                yield text(entry_id), (fields or {}).get(MESSAGE_FIELD, b"")
+            read += len(entries)
+            if len(entries) < count:
+                return
+            bound = "(" + text(entries[-1][0])
+
+    async def _match(
+        self, stream: str, task_id: str, scan: int, *, newest_first: bool
+    ) -> tuple[str, TaskMessage, bytes] | None:
+        """The first entry of ``stream`` holding ``task_id``'s message, within ``scan``."""
+        marker = message_id_marker(task_id)
+        async for entry_id, raw in self._entries(stream, scan, newest_first=newest_first):
+            # The marker finds candidates without decoding each; decoding confirms.
+            if marker in raw and (message := _decode(raw)) is not None and message.id == task_id:
+                return entry_id, message, raw
+        return None
+
+    async def _find_in_stream(self, q: QueueKeys, task_id: str, scan: int) -> PeekedTask | None:
         try:
             last = _last_delivered(_group(await self.client.xinfo_groups(q.stream)))
         except ResponseError:  # no such stream: nothing waits in it
             return None
-        start, read = "-", 0
-        while read < scan:
-            entries = await self.client.xrange(q.stream, start, "+", count=SCAN_BATCH)
-            for entry_id, fields in entries:
-                found = self._stream_entry(q, Place.WAITING, entry_id, fields)
-                if marker in found.raw and found.message and found.message.id == task_id:
-                    place = _stream_place(text(entry_id), last)
-                    return PeekedTask(q.name, place, found.message, found.raw, text(entry_id))
-            read += len(entries)
-            if len(entries) < SCAN_BATCH:
-                break
-            start = "(" + text(entries[-1][0])
-        return None
+        hit = await self._match(q.stream, task_id, scan, newest_first=False)
+        if hit is None:
+            return None
+        entry_id, message, raw = hit
+        return PeekedTask(q.name, _stream_place(entry_id, last), message, raw, entry_id)
 
-    async def _find_delayed(
-        self, q: QueueKeys, task_id: str, marker: bytes, scan: int
-    ) -> PeekedTask | None:
-        pattern = b"*" + _glob_escape(marker) + b"*"
+    async def _find_delayed(self, q: QueueKeys, task_id: str, scan: int) -> PeekedTask | None:
+        pattern = b"*" + _glob_escape(message_id_marker(task_id)) + b"*"
         cursor, read = 0, 0
         while read < scan:
             cursor, members = await self.client.zscan(
@@ -185,18 +201,9 @@ class QueuePeek:
                 break
         return None
 
-    async def _find_dead(
-        self, q: QueueKeys, task_id: str, marker: bytes, scan: int
-    ) -> PeekedTask | None:
-        end, read = "+", 0
-        while read < scan:
-            entries = await self.client.xrevrange(q.dead, end, "-", count=SCAN_BATCH)
-            for entry_id, fields in entries:
-                found = self._stream_entry(q, Place.DEAD, entry_id, fields)
-                if marker in found.raw and found.message and found.message.id == task_id:
-                    return found
-            read += len(entries)
-            if len(entries) < SCAN_BATCH:
-                break
-            end = "(" + text(entries[-1][0])
-        return None
+    async def _find_dead(self, q: QueueKeys, task_id: str, scan: int) -> PeekedTask | None:
+        hit = await self._match(q.dead, task_id, scan, newest_first=True)  # recent deaths first
+        if hit is None:
+            return None
+        entry_id, message, raw = hit
+        return PeekedTask(q.name, Place.DEAD, message, raw, entry_id)

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.integration.app.browser.pages import WAIT_MS, base_url, log_in, screenshots
 from tests.integration.app.conftest import AUTH, Client
@@ -43,7 +43,7 @@ async def audit_actions(pg: asyncpg.Connection, sender: str) -> list[str]:
     return [row["action"] for row in rows]
 
 
-def row(page: Page, sender: str, channel: str) -> Any:
+def row(page: Page, sender: str, channel: str) -> Locator:
     """The recent-decisions row of (sender, channel)."""
     return page.locator(f'#decisions tr[data-sender="{sender}"][data-channel="{channel}"]')
 

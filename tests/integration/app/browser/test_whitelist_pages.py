@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from tests.integration.app.browser.pages import WAIT_MS, base_url, log_in, screenshots
 from tests.integration.app.conftest import AUTH, Client
@@ -19,7 +19,7 @@ async def add(client: Client, sender: str, trust: str, **fields: str) -> None:
     assert (await client.post("/api/v1/contacts", json=body, headers=AUTH)).status == 201
 
 
-def contact_row(page: Page, sender: str, channel: str = "all channels") -> object:
+def contact_row(page: Page, sender: str, channel: str = "all channels") -> Locator:
     """The contacts table's row of (sender, channel)."""
     return page.locator(f'#contacts tr[data-sender="{sender}"][data-channel="{channel}"]')
 
