@@ -75,7 +75,13 @@ async function act(row, trust, verb) {
   try {
     const how = await setTrust(row.sender_id, channel, level);
     const done = how === "added" ? "added as" : "now";
-    toast(`${row.sender_id} ${done} ${level} ${where(channel)}.`);
+    const contact = row.contact;
+    // A channel's own contact wins over the global one: say so rather than imply otherwise.
+    const still =
+      channel === null && contact && contact.channel !== null
+        ? ` On “${contact.channel}” its own contact (${contact.trust_level}) still decides.`
+        : "";
+    toast(`${row.sender_id} ${done} ${level} ${where(channel)}.${still}`);
   } catch (err) {
     toast(`${verb} ${row.sender_id} failed: ${err.message}`, "bad");
   }

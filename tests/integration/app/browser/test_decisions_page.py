@@ -52,7 +52,8 @@ async def test_allow_from_recent_decisions(
     client: Client, page: Page, pg: asyncpg.Connection
 ) -> None:
     """An unknown sender refused three times on sms is allowed on sms only, with the trust
-    level chosen; a cancelled dialog changes nothing; the result is shown and audited once."""
+    level chosen; a cancelled dialog changes nothing; the result is shown and audited once; a
+    block on every channel says that the sms contact still decides there."""
     await check(client, "stranger", "sms", times=3)
     await check(client, "other", "email")
     await log_in(page, base_url(client))
@@ -82,6 +83,16 @@ async def test_allow_from_recent_decisions(
     assert await check(client, "stranger", "sms")
     assert not await check(client, "stranger", "email")
     assert await audit_actions(pg, "stranger") == ["contact_added"]
+
+    await stranger.locator("button.block").click()  # everywhere: sms keeps its own contact
+    await page.select_option("#confirm-scope", "all")
+    await page.click("#confirm-ok")
+    await expect(page.locator("#toast")).to_have_text(
+        "stranger added as blocked on every channel. On “sms” its own contact (limited) still"
+        " decides."
+    )
+    assert await check(client, "stranger", "sms")
+    assert await audit_actions(pg, "stranger") == ["contact_added", "contact_added"]
 
 
 async def test_allow_changes_the_contact_that_blocks_and_block_blocks(
