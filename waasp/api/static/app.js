@@ -33,8 +33,10 @@ function route() {
   return { name, arg };
 }
 
+// Show the view `name` (while no error is shown: then it stays hidden until a read succeeds).
 function showView(name) {
-  for (const view of Object.keys(VIEWS)) $(`view-${view}`).hidden = view !== name;
+  const failing = !$("banner").hidden;
+  for (const view of Object.keys(VIEWS)) $(`view-${view}`).hidden = view !== name || failing;
   const current = NAV[name] || name;
   for (const a of $("nav").querySelectorAll("a")) {
     if (a.dataset.view === current) a.setAttribute("aria-current", "page");
@@ -73,7 +75,9 @@ function unavailable(err) {
 async function refresh(live = false) {
   const { name, arg } = route();
   const view = VIEWS[name];
-  if (live && (!view.auto || Date.now() - lastRead < (view.every || REFRESH_MS) - 100)) return;
+  const due = lastRead + (view.every || REFRESH_MS) - 100;
+  const failing = !$("banner").hidden; // "retrying": every view tries again at every tick
+  if (live && !failing && (!view.auto || Date.now() < due)) return;
   if (busy) {
     again = again || !live;
     return;

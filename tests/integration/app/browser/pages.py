@@ -28,9 +28,14 @@ async def log_in(page: Page, base: str, view: str = "") -> None:
     await expect(page.locator("#nav")).to_be_visible()
 
 
+async def go(page: Page, view: str) -> None:
+    """Follow the link to ``#view``."""
+    await page.evaluate("(hash) => { window.location.hash = hash; }", view)
+
+
 async def open_view(page: Page, view: str) -> None:
     """Follow the link to ``#view`` (a logged-in page) and wait until it shows."""
-    await page.evaluate("(hash) => { window.location.hash = hash; }", view)
+    await go(page, view)
     name = view.split("/", 1)[0]
     await expect(page.locator(f"#view-{name}")).to_be_visible(timeout=WAIT_MS)
 

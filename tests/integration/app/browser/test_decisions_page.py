@@ -9,8 +9,15 @@ import asyncpg
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from tests.integration.app.browser.pages import WAIT_MS, base_url, log_in, screenshots
-from tests.integration.app.conftest import AUTH, Client
+from tests.integration.app.browser.pages import (
+    WAIT_MS,
+    base_url,
+    go,
+    log_in,
+    screenshots,
+)
+from tests.integration.app.conftest import AUTH, Client, ClientFactory, proxied_url
+from tests.proxy import ToggleProxy
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +150,26 @@ async def test_the_day_window_shows_older_refusals(
     await expect(page.locator("#decisions tbody tr")).to_have_count(2)
     await page.click('button[data-window="1h"]')
     await expect(page.locator("#decisions tbody tr")).to_have_count(1, timeout=WAIT_MS)
+
+
+async def test_postgresql_down_shows_a_clear_message_and_recovers(
+    make_client: ClientFactory, pg_proxy: ToggleProxy, app_database_url: str, page: Page
+) -> None:
+    """With PostgreSQL unreachable the whitelist views say so instead of showing data, and
+    show the data again once it is back, without a reload."""
+    client = await make_client(database_url=proxied_url(app_database_url, pg_proxy))
+    await check(client, "knocker", "sms")
+    await log_in(page, base_url(client))
+    await expect(row(page, "knocker", "sms")).to_be_visible(timeout=WAIT_MS)
+
+    await pg_proxy.stop()
+    await go(page, "contacts")  # read on arrival: the first read meets the outage
+    banner = page.locator("#banner")
+    await expect(banner).to_have_text("PostgreSQL is unreachable — retrying", timeout=WAIT_MS)
+    await expect(page.locator("#view-contacts")).to_be_hidden()
+    await page.wait_for_timeout(2500)  # a retry or two, still down: still the message
+    await expect(banner).to_be_visible()
+    await expect(page.locator("#view-contacts")).to_be_hidden()
+    await pg_proxy.start()  # the page retries by itself every 2 s
+    await expect(banner).to_be_hidden(timeout=WAIT_MS)
+    await expect(page.locator("#contacts tbody")).to_contain_text("none")
