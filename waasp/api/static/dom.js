@@ -124,12 +124,16 @@ export function when(value) {
   return Number.isNaN(date.getTime()) ? String(value) : date.toLocaleString();
 }
 
-export function timeCell(value) {
+// A time cell, with an optional note after the time ("in 5 min").
+export function timeCell(value, note) {
   const node = el("time", when(value));
   if (value) {
     node.dateTime = typeof value === "number" ? new Date(value * 1000).toISOString() : value;
   }
-  return cell(node);
+  if (!note) return cell(node);
+  const both = el("span");
+  both.append(node, el("small", ` ${note}`, "muted"));
+  return cell(both);
 }
 
 export function errorText(error) {

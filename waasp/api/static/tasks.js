@@ -132,8 +132,8 @@ export const task = {
 
 function taskCells(t, timeValue) {
   const args = t.task ? callText(t.args, t.kwargs) : t.raw_message;
-  const time = timeCell(timeValue);
-  if (t.due_in !== null) time.append(el("small", ` in ${seconds(Math.max(t.due_in, 0))}`, "muted"));
+  const note = t.due_in === null ? "" : `in ${seconds(Math.max(t.due_in, 0))}`;
+  const time = timeCell(timeValue, note);
   return [
     cell(t.task || "(undecodable)"),
     idCell(t.task_id, t.task_id ? taskHref(t.task_id) : null),
