@@ -26,9 +26,10 @@ from waasp.runtime import monitor as runtime_events
 from waasp.runtime.monitor import (
     QueueStats,
     dead_letter_page,
+    queue_contents,
     queue_stats,
     schedule_status,
-    task_dict,
+    task_detail,
     workers,
 )
 
@@ -77,13 +78,20 @@ class MonitoringService:
             raise NotFoundError(str(exc)) from None
 
     async def task(self, task_id: str) -> dict[str, Any]:
-        """A task's record (PENDING when nothing is stored: unknown or expired)."""
-        meta = await self._redis(self.runtime.AsyncResult(task_id).meta())
-        return task_dict(meta)
+        """A task's record (PENDING when nothing is stored: unknown or expired), and its
+        message (arguments, due time) while it waits, runs or sits in a dead-letter queue."""
+        return await self._redis(task_detail(self.runtime, task_id))
 
     async def queues(self) -> list[dict[str, Any]]:
         """Each known queue's counts."""
         return [s.as_dict() for s in await self._redis(queue_stats(self.runtime))]
+
+    async def queue_contents(self, queue: str, limit: int) -> dict[str, Any]:
+        """The first waiting and next due delayed messages of ``queue``, with their totals."""
+        try:
+            return await self._redis(queue_contents(self.runtime, queue, limit))
+        except TaskRuntimeError as exc:  # an invalid queue name
+            raise ValidationError("name", str(exc)) from None
 
     async def workers(self) -> list[dict[str, Any]]:
         """The live workers."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Protocol
 
 import asyncpg
@@ -16,6 +17,7 @@ from waasp.models import (
     AuditStats,
     CheckResult,
     Contact,
+    RecentBlocked,
     TrustLevel,
     decide,
 )
@@ -120,11 +122,15 @@ class WhitelistService:
         return contact
 
     async def list_contacts(
-        self, trust_level: TrustLevel | None = None, channel: str | None = None
+        self,
+        trust_level: TrustLevel | None = None,
+        channel: str | None = None,
+        search: str | None = None,
     ) -> list[Contact]:
-        """Return the contacts with this trust level and/or channel (all if neither)."""
+        """Return the contacts with this trust level and/or channel (all if neither) whose
+        sender_id or name contains ``search`` (any case), if given."""
         async with self._db.connection() as conn:
-            return await contacts.list_contacts(conn, trust_level, channel)
+            return await contacts.list_contacts(conn, trust_level, channel, search)
 
     async def update_contact(
         self, sender_id: str, channel: str | None, changes: ContactChanges, *, source: str = "api"
@@ -192,6 +198,11 @@ class WhitelistService:
         """Return one page of the audit trail, newest first."""
         async with self._db.connection() as conn:
             return await audit.list_entries(conn, query)
+
+    async def recent_blocked(self, window: timedelta, limit: int) -> RecentBlocked:
+        """Return the senders refused in the last ``window``, most refused first."""
+        async with self._db.connection() as conn:
+            return await audit.recent_blocked(conn, window, limit)
 
     async def audit_stats(self) -> AuditStats:
         """Return entry totals per action and the recent hourly rollups."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from typing import Any, Final
 
@@ -28,6 +29,11 @@ MESSAGE_PREVIEW_INPUT_MAX = 100_000
 AUDIT_LIMIT_MAX = 1000
 AUDIT_LIMIT_DEFAULT = 100
 OFFSET_MAX = 2**62  # far beyond any table, still inside PostgreSQL's bigint
+SEARCH_MAX = 255
+# The windows of the recent-decisions view: the last hour, the last day.
+RECENT_WINDOWS: Mapping[str, timedelta] = {"1h": timedelta(hours=1), "24h": timedelta(days=1)}
+RECENT_LIMIT_DEFAULT = 50
+RECENT_LIMIT_MAX = 500
 
 
 class Unset(Enum):
@@ -233,3 +239,20 @@ def audit_query(params: Mapping[str, str]) -> AuditQuery:
         ),
         offset=bounded_int("offset", params.get("offset"), default=0, low=0, high=OFFSET_MAX),
     )
+
+
+def recent_window(value: str | None) -> timedelta:
+    """Validate the ``window`` of the recent-decisions listing (default: the last hour)."""
+    if value is None or value == "":
+        return RECENT_WINDOWS["1h"]
+    if value not in RECENT_WINDOWS:
+        raise ValidationError("window", f"must be one of {', '.join(RECENT_WINDOWS)}")
+    return RECENT_WINDOWS[value]
+
+
+def search(value: str | None) -> str | None:
+    """Validate a free-text search term; absent or blank means no search."""
+    if value is None:
+        return None
+    checked = text("search", value, max_length=SEARCH_MAX).strip()
+    return checked or None

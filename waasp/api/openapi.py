@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from waasp import __version__
+from waasp.api.openapi_dashboard import DASHBOARD_PATHS, DASHBOARD_SCHEMAS
 from waasp.api.openapi_monitor import MONITOR_PATHS, MONITOR_SCHEMAS
 from waasp.models import AuditAction, TrustLevel
 from waasp.validation import (
@@ -13,6 +14,7 @@ from waasp.validation import (
     MESSAGE_PREVIEW_MAX,
     NAME_MAX,
     NOTES_MAX,
+    SEARCH_MAX,
     SENDER_ID_MAX,
 )
 
@@ -41,8 +43,11 @@ def _errors(*codes: int) -> dict[str, Any]:
     return {str(code): _json(_ref("Error"), text[code]) for code in codes}
 
 
-def _param(name: str, where: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": required, "schema": schema}
+def _param(
+    name: str, where: str, schema: dict[str, Any], required: bool = False, description: str = ""
+) -> dict[str, Any]:
+    described = {"description": description} if description else {}
+    return {"name": name, "in": where, "required": required, "schema": schema, **described}
 
 
 _SENDER = {"type": "string", "minLength": 1, "maxLength": SENDER_ID_MAX}
@@ -143,6 +148,7 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 _SCHEMAS.update(MONITOR_SCHEMAS)
+_SCHEMAS.update(DASHBOARD_SCHEMAS)
 
 _CHECK_RESPONSES = {
     "200": _json(_ref("CheckResult"), "the decision"),
@@ -175,7 +181,16 @@ _PATHS: dict[str, Any] = {
         "get": {
             "summary": "List contacts",
             "security": _ADMIN,
-            "parameters": [_param("trust_level", "query", _TRUST), _CHANNEL_QUERY],
+            "parameters": [
+                _param("trust_level", "query", _TRUST),
+                _CHANNEL_QUERY,
+                _param(
+                    "search",
+                    "query",
+                    {"type": "string", "maxLength": SEARCH_MAX},
+                    description="a part of the sender_id or name, in any case",
+                ),
+            ],
             "responses": {
                 "200": _json(
                     {
@@ -299,7 +314,7 @@ OPENAPI: dict[str, Any] = {
             "connection cap."
         ),
     },
-    "paths": {**_PATHS, **MONITOR_PATHS},
+    "paths": {**_PATHS, **MONITOR_PATHS, **DASHBOARD_PATHS},
     "components": {
         "schemas": _SCHEMAS,
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -57,6 +57,10 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "worker": {"type": ["string", "null"]},
             "started_at": _NUMBER_OR_NULL,
             "date_done": _NUMBER_OR_NULL,
+            "message": {
+                "anyOf": [_ref("QueuedTask"), {"type": "null"}],
+                "description": "its message (arguments) while it waits, runs or is dead",
+            },
         },
     },
     "QueueStats": {
@@ -172,7 +176,7 @@ _DEAD_ID = _param(
 MONITOR_PATHS: dict[str, Any] = {
     "/api/v1/tasks/{task_id}": {
         "get": {
-            "summary": "A task's state and result (PENDING when unknown or expired)",
+            "summary": "A task's state, result and, while it waits, runs or is dead, arguments",
             "security": _ADMIN,
             "parameters": [
                 _param("task_id", "path", {"type": "string", "maxLength": 255}, required=True)
@@ -312,7 +316,7 @@ MONITOR_PATHS: dict[str, Any] = {
     },
     "/dashboard/{name}": {
         "get": {
-            "summary": "The page's script (app.js) and style sheet (app.css); no token",
+            "summary": "The page's scripts (app.js, its modules) and style sheet; no token",
             "parameters": [_param("name", "path", {"type": "string"}, required=True)],
             "responses": {"200": {"description": "the file"}, "404": {"description": "none"}},
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from waasp.models import AuditEntry, AuditStats, CheckResult, Contact
+from waasp.models import AuditEntry, AuditStats, CheckResult, Contact, RecentBlocked
 
 # What anyone but the admin learns of a refusal: not whether the sender is unknown or
 # blocked (a block says the admin knows that number).
@@ -68,5 +68,26 @@ def audit_stats(stats: AuditStats) -> dict[str, Any]:
         "hourly": [
             {"hour": h.hour, "action": h.action, "channel": h.channel, "count": h.count}
             for h in stats.hourly
+        ],
+    }
+
+
+def recent_blocked(recent: RecentBlocked, window: str) -> dict[str, Any]:
+    """The senders refused in a window, each with the contact that decides it now."""
+    return {
+        "window": window,
+        "since": recent.since,
+        "checks": recent.checks,
+        "senders": recent.senders,
+        "blocked": [
+            {
+                "sender_id": b.sender_id,
+                "channel": b.channel,
+                "checks": b.checks,
+                "first_seen": b.first_seen,
+                "last_seen": b.last_seen,
+                "contact": None if b.contact is None else contact(b.contact),
+            }
+            for b in recent.blocked
         ],
     }

@@ -18,11 +18,12 @@ def _identity(request: web.Request) -> tuple[str, str | None]:
 
 
 async def list_contacts(request: web.Request) -> web.Response:
-    """GET /api/v1/contacts?trust_level=&channel=."""
+    """GET /api/v1/contacts?trust_level=&channel=&search=."""
     raw_trust = request.query.get("trust_level")
     found = await request.app[SERVICE].list_contacts(
         trust_level=validation.trust_level(raw_trust) if raw_trust else None,
         channel=validation.channel(request.query.get("channel")),
+        search=validation.search(request.query.get("search")),
     )
     return json_response({"contacts": [serialize.contact(c) for c in found], "total": len(found)})
 

@@ -121,10 +121,17 @@ async def get(
     return None if row is None else to_contact(row)
 
 
+def _like_pattern(term: str) -> str:
+    """``term`` as a LIKE pattern matching it anywhere, its own wildcards taken literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 async def list_contacts(
-    conn: Conn, trust_level: TrustLevel | None, channel: str | None
+    conn: Conn, trust_level: TrustLevel | None, channel: str | None, search: str | None = None
 ) -> list[Contact]:
-    """Return the contacts matching the filters, ordered by sender then channel."""
+    """Return the contacts matching the filters, ordered by sender then channel; ``search``
+    matches a part of the sender_id or of the name, in any case."""
     conditions: list[str] = []
     args: list[object] = []
     if trust_level is not None:
@@ -133,6 +140,9 @@ async def list_contacts(
     if channel is not None:
         args.append(channel)
         conditions.append(f"channel = ${len(args)}")
+    if search is not None:
+        args.append(_like_pattern(search))
+        conditions.append(f"(sender_id ILIKE ${len(args)} OR name ILIKE ${len(args)})")
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM contacts {where} ORDER BY sender_id, channel NULLS FIRST", *args

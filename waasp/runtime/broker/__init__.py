@@ -22,6 +22,7 @@ from waasp.runtime.broker.events import (
     TaskCounters,
     TaskEvent,
 )
+from waasp.runtime.broker.peek import PeekedTask, Place, QueueContents
 from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.results import ResultBackend
 from waasp.runtime.broker.streams import Broker, RawDelivery, SettleKind, SettleOp
@@ -38,6 +39,9 @@ __all__ = [
     "EventKind",
     "GroupMissing",
     "LeaseRenewals",
+    "PeekedTask",
+    "Place",
+    "QueueContents",
     "QueueStats",
     "RawDelivery",
     "ResultBackend",

@@ -3,7 +3,8 @@
 ``Broker`` does the queue operations itself (enqueue, schedule, read, settle, promote,
 reclaim, release; leases are renewed on ``LeaseRenewals``' blocking connection) and holds
 the other concerns' stores: ``dead`` (dead-letter streams), ``events`` (task events and
-counters), ``ticks`` (cron ticks), ``workers`` (heartbeats). Records are encoded here, at
+counters), ``ticks`` (cron ticks), ``workers`` (heartbeats), ``peek`` (read-only looks into
+the queues). Records are encoded here, at
 the Redis boundary, and nowhere upstream.
 """
 
@@ -23,6 +24,7 @@ from waasp.runtime.broker.cron import TickStore
 from waasp.runtime.broker.dead import DeadLetterStore
 from waasp.runtime.broker.errors import REDIS_ERRORS, group_errors, is_nogroup
 from waasp.runtime.broker.events import EventStore
+from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
@@ -107,6 +109,7 @@ class Broker:
         self.events = EventStore(client, keys, self.scripts)
         self.ticks = TickStore(client, keys, self.scripts)
         self.workers = WorkerRegistry(client, keys, self.scripts)
+        self.peek = QueuePeek(client, keys)
 
     async def ping(self) -> None:
         """Raise unless the server answers."""

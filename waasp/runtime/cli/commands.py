@@ -9,7 +9,13 @@ from waasp.runtime.app import Runtime
 from waasp.runtime.cli.output import emit, install_stop_handlers
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.errors import TaskRuntimeError
-from waasp.runtime.monitor import dead_letter_page, queue_stats, schedule_status, task_dict, workers
+from waasp.runtime.monitor import (
+    dead_letter_page,
+    queue_stats,
+    schedule_status,
+    task_detail,
+    workers,
+)
 from waasp.runtime.worker.worker import Worker
 
 
@@ -76,7 +82,7 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
     elif args.what == "task":
         if not args.task_id:
             raise TaskRuntimeError("inspect task needs a task id")
-        record = task_dict(await runtime.AsyncResult(args.task_id).meta())
+        record = await task_detail(runtime, args.task_id)
         emit(args.json, record, lambda: "\n".join(f"{k}: {v}" for k, v in record.items()))
     else:
         entries = await schedule_status(runtime)
