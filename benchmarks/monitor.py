@@ -147,7 +147,7 @@ async def populate(runtime: Runtime, tasks: int, start: int = 0) -> str:
 
 
 async def _record_events(runtime: Runtime, finished: list[TaskMeta]) -> None:
-    recorder = EventRecorder(runtime.broker, runtime.conf, "bench")
+    recorder = EventRecorder(runtime.broker, runtime.conf, "bench", {TASK})
     for first in range(0, len(finished), BATCH):
         for meta in finished[first : first + BATCH]:
             delivery = RawDelivery(meta.queue or "default", "0-1", b"")

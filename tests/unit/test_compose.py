@@ -81,10 +81,12 @@ def test_a_token_is_kept_and_the_way_to_read_it_is_told(
 
 
 def test_servers_persist_and_report_health(services: dict[str, dict[str, Any]]) -> None:
-    """Redis is 7.x with the append-only file, PostgreSQL 16; both have healthchecks."""
+    """Redis is 7.x with the append-only file fsynced at every write (as the README says),
+    PostgreSQL 16; both have healthchecks."""
     redis, postgres = services["redis"], services["postgres"]
     assert redis["image"] == "redis:7-alpine"
     assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert redis["command"][redis["command"].index("--appendfsync") + 1] == "always"
     assert postgres["image"] == "postgres:16-alpine"
     assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
     assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])

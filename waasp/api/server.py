@@ -1,8 +1,13 @@
-"""Serve an application until told to stop (``waasp serve``; ``waasp up`` reuses it)."""
+"""Serve an application until told to stop (``waasp serve``; ``waasp up`` reuses it).
+
+The address is bound first (``listen``), so a port in use fails in one line before anything
+starts. Connections are held to the limits of ``waasp.api.connections`` (``WAASP_HTTP_*``).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import resource
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -10,18 +15,34 @@ from collections.abc import Awaitable, Callable, Sequence
 import structlog
 from aiohttp import web
 
+from waasp.api.connections import (
+    LISTEN_BACKLOG,
+    MAX_FIELD_SIZE,
+    MAX_HEADERS,
+    MAX_LINE_SIZE,
+    ConnectionGate,
+    GuardedSite,
+    HttpLimits,
+)
+from waasp.api.keys import SETTINGS
 from waasp.errors import WaaspError
 
+__all__ = [
+    "MAX_FIELD_SIZE",
+    "MAX_HEADERS",
+    "MAX_LINE_SIZE",
+    "ListenError",
+    "base_url",
+    "listen",
+    "run_server",
+    "serve_until_signalled",
+    "start_server",
+]
+
 log = structlog.get_logger(__name__)
-
-# aiohttp's defaults (8 KiB) would answer a GET with a 10,000-character sender_id in plain
-# text before our handlers see it; these let validation answer it as JSON instead.
-MAX_LINE_SIZE = 65536
-MAX_FIELD_SIZE = 65536
-
-
-LISTEN_BACKLOG = 128
 SHUTDOWN_TIMEOUT = 10.0
+# Descriptors the process holds besides client connections (pools, logs, the listener).
+FILES_IN_USE = 64
 
 
 class ListenError(WaaspError):
@@ -84,6 +105,36 @@ def serve_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> N
     asyncio.run(run())
 
 
+async def start_server(
+    app: web.Application,
+    host: str,
+    port: int,
+    sockets: Sequence[socket.socket] | None = None,
+) -> tuple[web.AppRunner, str]:
+    """Start serving ``app`` on host:port (0: a free port), or on ``sockets`` bound by
+    ``listen``, with the settings' HTTP limits; return the runner (the caller cleans it up,
+    which closes the sockets) and the base URL."""
+    bound = list(sockets) if sockets is not None else listen(host, port)
+    # No access log: every decision is in the audit trail, and per-request logging
+    # would cost more than the check itself.
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
+    )
+    try:
+        await runner.setup()
+        limits = HttpLimits.from_settings(app[SETTINGS])
+        _warn_if_files_run_out(limits.max_connections)
+        gate = ConnectionGate(limits.max_connections)  # one cap for every address
+        for sock in bound:
+            await GuardedSite(runner, sock, limits, gate).start()
+    except BaseException:
+        await runner.cleanup()
+        for sock in bound:
+            sock.close()
+        raise
+    return runner, base_url(bound, host)
+
+
 async def run_server(
     app: web.Application,
     host: str,
@@ -98,32 +149,33 @@ async def run_server(
     ``on_listening`` receives the base URL once the socket is bound (port 0 is resolved).
     """
     bound = list(sockets) if sockets is not None else listen(host, port)
-    # No access log: every decision is in the audit trail, and per-request logging
-    # would cost more than the check itself.
-    runner = web.AppRunner(
-        app,
-        access_log=None,
-        handle_signals=False,
-        max_line_size=MAX_LINE_SIZE,
-        max_field_size=MAX_FIELD_SIZE,
-        shutdown_timeout=SHUTDOWN_TIMEOUT,
-    )
     try:
-        await runner.setup()
-        for sock in bound:
-            await web.SockSite(runner, sock).start()
-        url = base_url(bound, host)
-        log.info("api_started", url=url)
-        if on_listening is not None:
-            result = on_listening(url)
-            if result is not None:
-                await result
-        await stop.wait()
-        log.info("api_stopping")
+        runner, url = await start_server(app, host, port, bound)
+        try:
+            log.info("api_started", url=url)
+            if on_listening is not None:
+                result = on_listening(url)
+                if result is not None:
+                    await result
+            await stop.wait()
+            log.info("api_stopping")
+        finally:
+            await runner.cleanup()
     finally:
-        await runner.cleanup()
         for sock in bound:
             sock.close()
+
+
+def _warn_if_files_run_out(max_connections: int) -> None:
+    # Past the open-files limit, accept() fails before the cap's clear 503 can be sent.
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and max_connections + FILES_IN_USE > soft:
+        log.warning(
+            "connection_cap_above_open_files_limit",
+            max_connections=max_connections,
+            open_files_limit=soft,
+            hint="raise `ulimit -n` or lower WAASP_HTTP_MAX_CONNECTIONS",
+        )
 
 
 def base_url(sockets: Sequence[socket.socket], host: str) -> str:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import uuid
 from collections.abc import Sequence
+
+import structlog
 
 from waasp import validation
 from waasp.api import serialize
@@ -43,9 +46,13 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def work(service: WhitelistService) -> int:
-        result = await service.check(request)
+        # An id like the API's, so the check's log lines and its JSON can be matched up.
+        request_id = uuid.uuid4().hex
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            result = await service.check(request)
         if args.json:
-            say_json(serialize.check_result(result))
+            # What the API shows the admin token: the CLI reads PostgreSQL as the admin.
+            say_json(serialize.check_result(result, request_id, full=True))
         else:
             say(_describe_check(result))
         return EXIT_OK if result.allowed else EXIT_FAILURE
@@ -90,7 +97,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     limit, offset = page(args, validation.CONTACTS_LIMIT_MAX)
 
     async def work(service: WhitelistService) -> int:
-        found = await service.list_contacts(trust, channel, limit, offset)
+        found = await service.list_contacts(trust, channel, limit=limit, offset=offset)
         total = await service.count_contacts(trust, channel)
         if args.json:
             rows = [serialize.contact(c) for c in found]

@@ -15,6 +15,7 @@ from waasp.runtime.broker import (
     connect,
     connect_pubsub,
 )
+from waasp.runtime.broker.ratelimit import RateLimiter
 from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
 from waasp.runtime.dlq import DeadLetters
@@ -111,10 +112,14 @@ class Runtime:
         """A window counter of ``length`` seconds on the broker, under this key prefix."""
         return WindowCounter(self.broker.client, self.conf.key_prefix, name, length)
 
+    def rate_limiter(self) -> RateLimiter:
+        """Token buckets on the broker, under this key prefix, shared by every process."""
+        return RateLimiter(self.broker.client, self.conf.key_prefix)
+
     @property
     def dlq(self) -> DeadLetters:
         """The dead-letter streams of every queue."""
-        return DeadLetters(self.broker, self.results, self.build_message)
+        return DeadLetters(self.broker, self.results, self.build_message, self.conf.dlq_max_len)
 
     async def ping(self) -> None:
         """Raise unless the broker's Redis answers (a readiness check)."""
@@ -231,8 +236,15 @@ class Runtime:
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
     ) -> _AsyncResult:
-        """Send a task by name (it need not be registered in this process)."""
+        """Send a task by name (it need not be registered in this process).
+
+        An ``eta`` is read on this process's clock: it becomes a countdown from now, which
+        the schedule script adds to the Redis server's clock, so a producer whose clock is
+        off still gets the delay it meant (``countdown`` wins when both are given).
+        """
         eta_s = eta.timestamp() if eta is not None else None
+        if eta_s is not None and countdown is None:
+            countdown = eta_s - time.time()
         message = self.build_message(
             name,
             args,
@@ -247,8 +259,6 @@ class Runtime:
         await self._announce(message.queue)
         if countdown is not None and countdown > 0:
             await self.broker.schedule(message.queue, body, delay_ms=countdown * 1000)
-        elif eta_s is not None:
-            await self.broker.schedule(message.queue, body, eta_ms=eta_s * 1000)
         else:
             await self.broker.enqueue(message.queue, body)
         return _AsyncResult(message.id, self)

@@ -267,3 +267,17 @@ async def test_serve_starts_without_database_and_stops_on_sigterm(tmp_path: Path
     token = token_file.read_text().strip()
     assert token in out.decode()
     assert token_file.stat().st_mode & 0o777 == 0o600
+
+
+async def test_channels_on_the_command_line_are_canonical(app_database_url: str) -> None:
+    """`--channel '*'` is refused with one line (it reads as every channel, which `list`
+    shows as `*`); ` Email ` is stored and listed as `email`."""
+    for args in (("add", "x", "--trust", "trusted", "--channel", "*"), ("list", "--channel", "*")):
+        result = await waasp(app_database_url, *args)
+        assert result.code == 2 and "--channel: '*' is not a channel name" in result.err, result
+    added = await waasp(
+        app_database_url, "add", "dee", "--trust", "blocked", "--channel", " Email "
+    )
+    assert added.code == 0 and "on channel email" in added.out
+    listed = await waasp(app_database_url, "list", "--channel", "EMAIL")
+    assert listed.out.splitlines()[1].split() == ["dee", "email", "blocked"]

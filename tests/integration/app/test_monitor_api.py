@@ -231,7 +231,8 @@ async def test_dlq_paging(monitor_client: Client, runtime: Runtime) -> None:
 
 
 async def test_dlq_replay_and_delete(monitor_client: Client, runtime: Runtime) -> None:
-    """Replay puts a dead letter back in its queue; delete removes one; unknown ids are 404."""
+    """Replay puts a dead letter back in its queue; delete removes one; unknown ids are 404,
+    malformed ones 400."""
     first = await runtime.dlq.send("tests.monitor.ok", (1,), reason="manual")
     second = await runtime.dlq.send("tests.monitor.ok", (2,), reason="manual")
     response = await monitor_client.post(f"/api/v1/dlq/{first}/replay", headers=AUTH)
@@ -247,7 +248,7 @@ async def test_dlq_replay_and_delete(monitor_client: Client, runtime: Runtime) -
     assert (await monitor_client.delete(f"/api/v1/dlq/{second}", headers=AUTH)).status == 404
     assert (await get_json(monitor_client, "/api/v1/dlq"))["total"] == 0
     malformed = await monitor_client.delete("/api/v1/dlq/not-an-id", headers=AUTH)
-    assert malformed.status == 404
+    assert malformed.status == 400
 
 
 async def test_replaying_an_undecodable_letter_is_a_409(
@@ -298,7 +299,7 @@ async def test_events_failures_and_stats(
     stats = await get_json(monitor_client, "/api/v1/stats?minutes=2")
     assert stats["tasks"]["tests.monitor.ok"] == {"started": 3, "succeeded": 3}
     assert stats["tasks"]["tests.monitor.boom"] == {"started": 1, "failed": 1}
-    assert stats["tasks"]["tests.monitor.unknown"] == {"dead_lettered": 1}
+    assert stats["tasks"]["<unknown>"] == {"dead_lettered": 1}  # unregistered: one name
     throughput = stats["throughput"]
     assert throughput["bucket_seconds"] == 10 and len(throughput["buckets"]) == 12
     totals = {

@@ -31,3 +31,17 @@ async def audit_stats(request: web.Request) -> web.Response:
     """GET /api/v1/audit/stats."""
     stats = await request.app[SERVICE].audit_stats()
     return json_response(serialize.audit_stats(stats))
+
+
+async def recent_blocked(request: web.Request) -> web.Response:
+    """GET /api/v1/audit/recent-blocked?window=1h|24h&limit=: who was refused lately."""
+    window = request.query.get("window") or "1h"
+    limit = validation.bounded_int(
+        "limit",
+        request.query.get("limit"),
+        default=validation.RECENT_LIMIT_DEFAULT,
+        low=1,
+        high=validation.RECENT_LIMIT_MAX,
+    )
+    recent = await request.app[SERVICE].recent_blocked(validation.recent_window(window), limit)
+    return json_response(serialize.recent_blocked(recent, window))

@@ -18,18 +18,20 @@ def _identity(request: web.Request) -> tuple[str, str | None]:
 
 
 async def list_contacts(request: web.Request) -> web.Response:
-    """GET /api/v1/contacts?trust_level=&channel=&limit=&offset=: one page, and the total."""
+    """GET /api/v1/contacts?trust_level=&channel=&search=&limit=&offset=: one page, and the
+    total."""
     raw_trust = request.query.get("trust_level")
     trust = validation.trust_level(raw_trust) if raw_trust else None
     channel = validation.channel(request.query.get("channel"))
+    search = validation.search(request.query.get("search"))
     limit, offset = validation.page(
         request.query,
         default=validation.CONTACTS_LIMIT_DEFAULT,
         high=validation.CONTACTS_LIMIT_MAX,
     )
     service = request.app[SERVICE]
-    found = await service.list_contacts(trust, channel, limit, offset)
-    total = await service.count_contacts(trust, channel)
+    found = await service.list_contacts(trust, channel, search, limit=limit, offset=offset)
+    total = await service.count_contacts(trust, channel, search)
     return json_response(
         {
             "contacts": [serialize.contact(c) for c in found],

@@ -5,6 +5,7 @@ operations, and its ``dead``, ``events``, ``ticks`` and ``workers`` stores) and 
 ``ResultBackend``, which encode records on the way in and decode them on the way out.
 """
 
+from waasp.runtime.broker.blocking import LeaseRenewals
 from waasp.runtime.broker.client import WORKER_SOCKET_TIMEOUT, connect, connect_pubsub
 from waasp.runtime.broker.dead import DeadLetterPage, dead_letter_id, split_dead_letter_id
 from waasp.runtime.broker.errors import (
@@ -14,12 +15,14 @@ from waasp.runtime.broker.errors import (
     GroupMissing,
 )
 from waasp.runtime.broker.events import (
+    UNKNOWN_TASK,
     EventBatch,
     EventKind,
     RunTimes,
     TaskCounters,
     TaskEvent,
 )
+from waasp.runtime.broker.peek import PeekedTask, Place, QueueContents
 from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.results import ResultBackend
 from waasp.runtime.broker.streams import Broker, RawDelivery, SettleKind, SettleOp
@@ -28,12 +31,17 @@ __all__ = [
     "ANY_REDIS_ERROR",
     "REDIS_ERRORS",
     "REDIS_REFUSALS",
+    "UNKNOWN_TASK",
     "WORKER_SOCKET_TIMEOUT",
     "Broker",
     "DeadLetterPage",
     "EventBatch",
     "EventKind",
     "GroupMissing",
+    "LeaseRenewals",
+    "PeekedTask",
+    "Place",
+    "QueueContents",
     "QueueStats",
     "RawDelivery",
     "ResultBackend",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -21,13 +22,21 @@ REDIS_REFUSALS: tuple[type[BaseException], ...] = (ResponseError,)
 ANY_REDIS_ERROR: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError)
 
 
+_NOGROUP_IN_SCRIPT = re.compile(r"(?:ERR )?Error running script\b.*[\s:\-]NOGROUP\b", re.DOTALL)
+
+
 class GroupMissing(TaskRuntimeError):
     """A queue's stream or consumer group is gone (Redis restarted without its data)."""
 
 
 def is_nogroup(exc: ResponseError) -> bool:
-    """Tell whether Redis answered that the stream or its consumer group is missing."""
-    return str(exc).startswith("NOGROUP")
+    """Tell whether Redis answered that the stream or its consumer group is missing, from a
+    command or from inside a script."""
+    message = str(exc)
+    # Redis 7 passes a script's error reply through as it is; Redis 6.2 wraps it in
+    # "ERR Error running script (call to f_…): @user_script:N: … NOGROUP …" (redis-py strips
+    # the "ERR ").
+    return message.startswith("NOGROUP") or _NOGROUP_IN_SCRIPT.match(message) is not None
 
 
 @contextmanager

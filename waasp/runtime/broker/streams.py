@@ -1,14 +1,17 @@
 """The Redis Streams broker: the facade that owns every Redis command of the runtime.
 
 ``Broker`` does the queue operations itself (enqueue, schedule, read, settle, promote,
-renew, reclaim, release) and holds the other concerns' stores: ``dead`` (dead-letter
-streams), ``events`` (task events and counters), ``ticks`` (cron ticks), ``workers``
-(heartbeats). Records are encoded here, at the Redis boundary, and nowhere upstream.
+reclaim, release; leases are renewed on ``LeaseRenewals``' blocking connection) and holds
+the other concerns' stores: ``dead`` (dead-letter streams), ``events`` (task events and
+counters), ``ticks`` (cron ticks), ``workers`` (heartbeats), ``peek`` (read-only looks into
+the queues). Records are encoded here, at
+the Redis boundary, and nowhere upstream.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,9 +24,11 @@ from waasp.runtime.broker.cron import TickStore
 from waasp.runtime.broker.dead import DeadLetterStore
 from waasp.runtime.broker.errors import REDIS_ERRORS, group_errors, is_nogroup
 from waasp.runtime.broker.events import EventStore
+from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.broker.server import check_redis_version
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.message import (
@@ -104,6 +109,7 @@ class Broker:
         self.events = EventStore(client, keys, self.scripts)
         self.ticks = TickStore(client, keys, self.scripts)
         self.workers = WorkerRegistry(client, keys, self.scripts)
+        self.peek = QueuePeek(client, keys)
 
     async def ping(self) -> None:
         """Raise unless the server answers."""
@@ -112,6 +118,10 @@ class Broker:
     async def close(self) -> None:
         """Close the client's connections."""
         await self.client.aclose()
+
+    async def check_server(self) -> None:
+        """Raise UnsupportedRedis unless the server is Redis 6.2 or later."""
+        check_redis_version(await self.client.info("server"))
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -150,8 +160,12 @@ class Broker:
         return sorted(text(q) for q in await self.client.smembers(self.keys.queues))
 
     async def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]:
-        """Counts of each queue, from a constant number of round trips."""
-        return await queue_stats(self.client, self.keys, queues)
+        """Counts of each queue, from a constant number of round trips; its consumers are the
+        live workers on it, not the group's consumers (those of dead workers linger until
+        reaped, and an idle worker's may not exist yet)."""
+        live = await self.workers.live()
+        consumers = Counter(queue for worker in live for queue in worker.get("queues", ()))
+        return await queue_stats(self.client, self.keys, queues, consumers)
 
     async def idle(self, queues: Sequence[str]) -> bool:
         """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""
@@ -217,16 +231,7 @@ class Broker:
             with contextlib.suppress(*REDIS_ERRORS):
                 await pubsub.aclose()
 
-    # -- leases ----------------------------------------------------------------------------
-
-    async def renew(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> list[str]:
-        """Reset the idle time of entries ``consumer`` holds; return those it lost."""
-        if not entry_ids:
-            return []
-        q = self.keys.queue(queue)
-        with group_errors():
-            lost = await self.scripts.renew(keys=[q.stream], args=[GROUP, consumer, *entry_ids])
-        return [text(i) for i in lost]
+    # -- leases (renewals run from a thread: blocking.py) ----------------------------------
 
     async def reclaim(
         self, queue: str, consumer: str, min_idle_ms: int, count: int, max_deliveries: int

@@ -11,7 +11,13 @@ from waasp.runtime.app import Runtime
 from waasp.runtime.cli.output import emit, install_stop_handlers
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.errors import TaskRuntimeError
-from waasp.runtime.monitor import dead_letter_page, queue_stats, schedule_status, task_dict, workers
+from waasp.runtime.monitor import (
+    dead_letter_page,
+    queue_stats,
+    schedule_status,
+    task_detail,
+    workers,
+)
 from waasp.runtime.worker.worker import Worker
 
 
@@ -42,11 +48,12 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
     """``inspect queues|workers|dlq|task ID|schedule``."""
     if args.what == "queues":
         stats = [s.as_dict() for s in await queue_stats(runtime)]
+        rows = [{"queue": s["name"], **s} for s in stats]  # the JSON keeps the API's `name`
         emit(
             args.json,
             {"queues": stats},
             lambda: _table(
-                ["queue", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age"], stats
+                ["queue", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age"], rows
             ),
         )
     elif args.what == "workers":
@@ -77,7 +84,7 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
     elif args.what == "task":
         if not args.task_id:
             raise TaskRuntimeError("inspect task needs a task id")
-        record = task_dict(await runtime.AsyncResult(args.task_id).meta())
+        record = await task_detail(runtime, args.task_id)
         emit(args.json, record, lambda: "\n".join(f"{k}: {v}" for k, v in record.items()))
     else:
         entries = await schedule_status(runtime)

@@ -10,7 +10,9 @@ only measures how long to sleep.
 An entry never fired before (or whose last tick expired) starts from the moment this
 scheduler started: ticks before that are not back-filled. Once an entry has a last fired
 tick, ticks missed while no scheduler ran are caught up once (the latest of them), or
-skipped, per the entry's ``misfire`` option.
+skipped, per the entry's ``misfire`` option. Each scheduler also remembers the latest tick it
+has read or offered, so a lost key (evicted, deleted, Redis restarted without its data)
+makes none that saw the tick fire it again.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class Scheduler:
         self._queues: dict[str, str] = {}
         self._loaded = False
         self._since: int | None = None  # server ms of this scheduler's first look
-        self._handled: dict[str, int] = {}  # last tick (ms) this scheduler saw handled
+        self._handled: dict[str, int] = {}  # latest tick (ms) this scheduler saw handled
         self.fired = 0
 
     def stop(self) -> None:
@@ -153,9 +155,8 @@ class Scheduler:
         now = from_ms(now_ms)
         wake = now + timedelta(seconds=self._max_sleep)
         for entry in self._entries:
-            known = (stored.get(entry.name), self._handled.get(entry.name))
-            floors = [v for v in known if v is not None]
-            after = from_ms(max(floors) if floors else self._since)
+            self._fold(entry.name, stored.get(entry.name))
+            after = from_ms(self._handled.get(entry.name, self._since))
             decision = due(entry, after, now)
             if decision is not None:
                 await self._handle(entry, decision)
@@ -163,6 +164,13 @@ class Scheduler:
         remaining = wake.timestamp() - (self._clock() + offset)
         # 1 ms past the tick, so the next pass sees it due on the server's clock
         return min(self._max_sleep, max(remaining + 0.001, 0.001))
+
+    def _fold(self, name: str, stored: int | None) -> None:
+        # Every stored tick this scheduler reads raises its own high-water mark, not only the
+        # ticks it offered itself: when the key is lost (evicted, deleted, Redis restarted
+        # without its data) a scheduler that only saw another one fire must not fire it again.
+        if stored is not None and stored > self._handled.get(name, -1):
+            self._handled[name] = stored
 
     async def _handle(self, entry: Entry, decision: Due) -> None:
         bound = log.bind(entry=entry.name, tick=decision.tick.isoformat())

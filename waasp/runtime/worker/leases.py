@@ -1,8 +1,12 @@
 """Keep what this worker holds, and take over what dead workers held.
 
 A live worker renews its entries well inside the visibility timeout, so a long task is never
-handed to a second worker; entries silent for longer than the timeout belonged to a worker
-that died, and are claimed (or dead-lettered past ``broker_max_deliveries``).
+handed to a second worker (the renewals run on the watchdog thread, so that a blocked event
+loop cannot stop them); entries silent for longer than the timeout belonged to a worker that
+died, and are claimed (or dead-lettered past ``broker_max_deliveries``). After each reclaim
+the keeper tidies what dead workers and failures leave behind: consumers that hold nothing
+and were silent past the timeout are deleted, and dead-letter streams are trimmed to
+``dlq_max_len``.
 """
 
 from __future__ import annotations
@@ -13,14 +17,14 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker, GroupMissing, RawDelivery
+from waasp.runtime.broker import REDIS_ERRORS, REDIS_REFUSALS, Broker, GroupMissing, RawDelivery
 from waasp.runtime.worker.inflight import Inflight
 
 log = structlog.get_logger("waasp.runtime.worker.leases")
 
 
 class LeaseKeeper:
-    """Renews held entries and reclaims abandoned ones, on the visibility timeout's rhythm."""
+    """Reclaims abandoned entries, on the visibility timeout's rhythm."""
 
     def __init__(
         self,
@@ -32,6 +36,8 @@ class LeaseKeeper:
         max_deliveries: int,
         on_claimed: Callable[[list[RawDelivery]], None],
         on_dead: Callable[[list[RawDelivery]], None],
+        *,
+        dlq_max_len: int,
     ) -> None:
         self.broker = broker
         self.consumer = consumer
@@ -42,16 +48,17 @@ class LeaseKeeper:
         self.max_deliveries = max_deliveries
         self.on_claimed = on_claimed
         self.on_dead = on_dead
+        self.dlq_max_len = dlq_max_len
         self.reclaiming = True
 
     async def run(self) -> None:
-        """Renew and reclaim until cancelled."""
+        """Reclaim until cancelled."""
         backoff = Backoff()
         while True:
             try:
-                await self.renew()
                 if self.reclaiming:
                     await self.reclaim()
+                    await self.tidy()
                 backoff.reset()
             except REDIS_ERRORS as exc:
                 log.warning("lease_upkeep_failed", error=str(exc))
@@ -64,16 +71,6 @@ class LeaseKeeper:
                 await backoff.sleep()
                 continue
             await asyncio.sleep(self.interval)
-
-    async def renew(self) -> None:
-        """Reset the idle time of every held entry."""
-        for queue, ids in self.inflight.ids_by_queue().items():
-            lost = await self.broker.renew(queue, self.consumer, ids)
-            # An entry settled while the renewal ran is gone for a good reason.
-            lost = [entry_id for entry_id in lost if self.inflight.holds(queue, entry_id)]
-            if lost:
-                # Another worker claimed them while this one was silent: both may run them.
-                log.warning("leases_lost", queue=queue, entry_ids=lost)
 
     async def reclaim(self) -> None:
         """Claim entries idle past the visibility timeout.
@@ -99,3 +96,20 @@ class LeaseKeeper:
                     "entries_dead_lettered", queue=queue, count=len(dead), reason="max_deliveries"
                 )
                 self.on_dead(dead)
+
+    async def tidy(self) -> None:
+        """Delete dead workers' consumers that hold nothing (their entries were reclaimed
+        above), and cap the dead-letter streams."""
+        live = {self.consumer, *await self.broker.workers.names()}
+        for queue in self.queues:
+            try:
+                reaped = await self.broker.workers.reap_consumers(
+                    queue, sorted(live), self.timeout_ms
+                )
+                await self.broker.dead.trim(queue, self.dlq_max_len)
+            except REDIS_REFUSALS as exc:
+                # housekeeping: a refusal (OOM, READONLY...) is retried at the next pass
+                log.warning("tidy_failed", queue=queue, error=str(exc))
+                continue
+            if reaped:
+                log.info("consumers_reaped", queue=queue, consumers=reaped)

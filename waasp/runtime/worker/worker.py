@@ -1,31 +1,33 @@
 """The worker: one reader fills a bounded buffer, N executors drain it, and beside them the
-settler, the lease keeper, the promoter and the heartbeat, all under one TaskGroup."""
+settler, the lease keeper, the promoter, the heartbeat and the loop clock, all under one
+TaskGroup; the watchdog thread renews leases outside the event loop."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery
+from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, LeaseRenewals, RawDelivery
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.executor import Executor, max_deliveries_outcome
-from waasp.runtime.worker.heartbeat import Heartbeat
+from waasp.runtime.worker.heartbeat import Heartbeat, LoopClock
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
 from waasp.runtime.worker.settler import Settler
+from waasp.runtime.worker.shutdown import Drain, cancel_all
+from waasp.runtime.worker.threads import TaskThreads
+from waasp.runtime.worker.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -35,23 +37,11 @@ log = structlog.get_logger("waasp.runtime.worker.worker")
 READ_BLOCK_MS = 1000
 BURST_READ_BLOCK_MS = 50
 MAX_READ_COUNT = 500
-CANCEL_AGAIN_AFTER = 0.5
 
 
 def _cancel_requested() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancel ``tasks`` and wait for them to end, cancelling again those that carry on: a
-    cancellation that lands in the middle of a Redis command can be lost inside redis-py,
-    and a loop that goes on after it would keep its TaskGroup waiting for ever."""
-    pending = {task for task in tasks if not task.done()}
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=CANCEL_AGAIN_AFTER)
 
 
 def consumer_name() -> str:
@@ -88,12 +78,14 @@ class Worker:
         self.buffer: asyncio.Queue[RawDelivery | None] = asyncio.Queue()
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
-        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
+        self.threads = TaskThreads(self.concurrency)
         events = (
-            EventRecorder(self.broker, conf, self.name) if conf.worker_send_task_events else None
+            EventRecorder(self.broker, conf, self.name, runtime.tasks)
+            if conf.worker_send_task_events
+            else None
         )
         self.settler = Settler(self.broker, self.results, self._settled, events)
-        self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
+        self.executor = Executor(runtime, self.name, self.threads, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
             self.name,
@@ -103,6 +95,16 @@ class Worker:
             conf.broker_max_deliveries,
             self._enqueue_local,
             self._dead_lettered,
+            dlq_max_len=conf.dlq_max_len,
+        )
+        self.clock = LoopClock()
+        self.watchdog = Watchdog(
+            LeaseRenewals(conf.broker_url, runtime.keys),
+            self.name,
+            self.inflight,
+            conf.broker_visibility_timeout,
+            self.clock,
+            self._culprit,
         )
         self.promoter = Promoter(self.broker, self.queues)
         self.heartbeat = Heartbeat(
@@ -110,13 +112,23 @@ class Worker:
             self.name,
             conf.worker_heartbeat_interval,
             self.stats,
-            self.loop_age,
+            self.clock.age,
             stall_after=max(10.0, READ_BLOCK_MS / 1000 * 5),
+        )
+        self.drain = Drain(
+            self.broker,
+            self.name,
+            self.queues,
+            self.buffer,
+            executor=self.executor,
+            settler=self.settler,
+            leases=self.leases,
+            heartbeat=self.heartbeat,
+            timeout=self.shutdown_timeout,
         )
         self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0}
         self._stop = asyncio.Event()
-        self._last_loop = time.monotonic()
-        self._running: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- public --------------------------------------------------------------------------
 
@@ -127,8 +139,8 @@ class Worker:
         self._stop.set()
 
     def loop_age(self) -> float:
-        """Seconds since the consumer loop last came round."""
-        return time.monotonic() - self._last_loop
+        """Seconds since the event loop last came round (busy executors do not count)."""
+        return self.clock.age()
 
     def stats(self) -> dict[str, Any]:
         """Live figures for the heartbeat."""
@@ -151,13 +163,15 @@ class Worker:
             concurrency=self.concurrency,
             burst=self.burst,
         )
+        self._loop = asyncio.get_running_loop()
         try:
-            await self._prepare()
+            await self._prepare(check_server=True)
             for hook in self.runtime.startup_hooks:
                 await hook()
             async with asyncio.TaskGroup() as group:
                 services = [
                     group.create_task(self.settler.run(), name="settler"),
+                    group.create_task(self.clock.run(), name="loop-clock"),
                     group.create_task(self.leases.run(), name="leases"),
                     group.create_task(self.promoter.run(), name="promoter"),
                     group.create_task(self.heartbeat.run(), name="heartbeat"),
@@ -167,14 +181,16 @@ class Worker:
                     group.create_task(self._execute_loop(), name=f"executor-{i}")
                     for i in range(self.concurrency)
                 ]
+                self.watchdog.start()
                 try:
                     await self._stop.wait()
                 except asyncio.CancelledError:
-                    await _cancel_all([reader, *executors, *services])
+                    await cancel_all([reader, *executors, *services])
                     raise
-                await self._drain(reader, executors, services)
+                await self.drain.run(reader, executors, services)
         finally:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            await self.watchdog.stop()
+            self.threads.shutdown()
             for hook in self.runtime.shutdown_hooks:
                 await hook()
             await self.results.close()
@@ -183,10 +199,12 @@ class Worker:
 
     # -- start and stop --------------------------------------------------------------------
 
-    async def _prepare(self) -> None:
+    async def _prepare(self, *, check_server: bool = False) -> None:
         backoff = Backoff()
         while not self._stop.is_set():
             try:
+                if check_server:
+                    await self.broker.check_server()  # an old server: one line, no start
                 for queue in self.queues:
                     await self.broker.ensure_group(queue)
                 await self.broker.register_queues(self.queues)
@@ -202,55 +220,12 @@ class Worker:
                     raise asyncio.CancelledError
             return
 
-    async def _drain(
-        self,
-        reader: asyncio.Task[None],
-        executors: list[asyncio.Task[None]],
-        services: list[asyncio.Task[None]],
-    ) -> None:
-        reader.cancel()
-        self.leases.reclaiming = False
-        unstarted = []
-        while not self.buffer.empty():
-            item = self.buffer.get_nowait()
-            if item is not None:
-                unstarted.append(item)
-        for _ in executors:
-            self.buffer.put_nowait(None)
-        _, late = await asyncio.wait(executors, timeout=self.shutdown_timeout)
-        for task in late:
-            task.cancel()
-        if late:
-            log.warning("tasks_abandoned_at_shutdown", count=self.inflight.running)
-        await self.settler.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(self.shutdown_timeout, 1.0)):
-                await services[0]
-        await self._hand_back()
-        await _cancel_all(services)
-        with contextlib.suppress(*REDIS_ERRORS):
-            await self.heartbeat.remove()
-
-    async def _hand_back(self) -> None:
-        # Whatever this consumer still holds (never started, abandoned, or read just as the
-        # reader was cancelled) goes back to the stream for other workers now.
-        for queue in self.queues:
-            try:
-                ids = await self.broker.owned(queue, self.name)
-                released = await self.broker.release(queue, self.name, ids)
-            except REDIS_ERRORS as exc:
-                log.warning("hand_back_failed", queue=queue, error=str(exc))
-                continue
-            if released:
-                log.info("entries_handed_back", queue=queue, count=released)
-
     # -- the loops -------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
         backoff = Backoff()
         block = BURST_READ_BLOCK_MS if self.burst else READ_BLOCK_MS
         while True:
-            self._last_loop = time.monotonic()
             await self.inflight.wait_free()
             try:
                 entries = await self.broker.read(
@@ -295,6 +270,13 @@ class Worker:
             self.settler.finish(delivery, outcome, time.perf_counter() - began)
 
     # -- callbacks -------------------------------------------------------------------------
+
+    def _culprit(self) -> Mapping[str, str]:
+        # Called from the watchdog thread while the loop is blocked: what the loop runs now.
+        current = asyncio.current_task(self._loop) if self._loop is not None else None
+        if current is None:
+            return {}
+        return self.executor.describe(current)
 
     def _enqueue_local(self, deliveries: list[RawDelivery]) -> None:
         for delivery in deliveries:
