@@ -11,14 +11,17 @@ import {
   channelText,
   fillTable,
   idCell,
+  pager,
   timeCell,
   toast,
   trustBadge,
 } from "./dom.js";
 
 const SEARCH_DELAY_MS = 250;
+const PAGE = 100; // the API's default page
 
 let changed = () => {};
+let pages = null;
 let editing = null; // the contact being edited; null when adding
 let searchTimer = null;
 
@@ -90,6 +93,7 @@ async function remove(contact) {
 
 function render(data) {
   $("contacts-total").textContent = `(${data.total})`;
+  pages.show(data.contacts.length, data.total);
   fillTable(
     "contacts",
     data.contacts,
@@ -115,15 +119,20 @@ export const contacts = {
   auto: false,
   init(onChange) {
     changed = onChange;
+    pages = pager("contacts", PAGE, onChange);
+    const fromTheTop = () => {
+      pages.offset = 0;
+      changed();
+    };
     $("contacts-filter").addEventListener("submit", (event) => {
       event.preventDefault();
-      changed();
+      fromTheTop();
     });
     $("contacts-search").addEventListener("input", () => {
       if (searchTimer !== null) window.clearTimeout(searchTimer);
-      searchTimer = window.setTimeout(changed, SEARCH_DELAY_MS);
+      searchTimer = window.setTimeout(fromTheTop, SEARCH_DELAY_MS);
     });
-    $("contacts-trust").addEventListener("change", () => changed());
+    $("contacts-trust").addEventListener("change", fromTheTop);
     $("contact-add").addEventListener("click", () => openEditor(null));
     $("contact-form").addEventListener("submit", save);
     $("contact-cancel").addEventListener("click", () => $("contact-dialog").close());
@@ -132,7 +141,14 @@ export const contacts = {
     const query = {
       search: $("contacts-search").value.trim(),
       trust_level: $("contacts-trust").value,
+      limit: PAGE,
     };
-    render(await api(path("/api/v1/contacts", query)));
+    let data = await api(path("/api/v1/contacts", { ...query, offset: pages.offset }));
+    if (!data.contacts.length && pages.offset > 0) {
+      // The page emptied (its last contacts deleted, or fewer match now): show the last one.
+      pages.offset = Math.max(0, Math.ceil(data.total / PAGE) - 1) * PAGE;
+      data = await api(path("/api/v1/contacts", { ...query, offset: pages.offset }));
+    }
+    render(data);
   },
 };

@@ -86,7 +86,7 @@ export function pager(prefix, size, onChange) {
       const first = shown ? state.offset + 1 : 0;
       const last = state.offset + shown;
       let text = shown ? `entries ${first}–${last}` : "no entries";
-      if (total !== null) text = `${first}–${last} of ${total}`;
+      if (total !== null && shown) text = `${first}–${last} of ${total}`;
       $(`${prefix}-page`).textContent = text;
       $(`${prefix}-newer`).disabled = state.offset === 0;
       $(`${prefix}-older`).disabled = total === null ? shown < size : last >= total;

@@ -87,6 +87,29 @@ async def test_contacts_search_add_edit_delete(
     ]
 
 
+async def test_contacts_page_100_at_a_time(
+    client: Client, page: Page, pg: asyncpg.Connection
+) -> None:
+    """The contacts view pages the API's 100 at a time; a search starts again at the top."""
+    await pg.executemany(
+        "INSERT INTO contacts (sender_id, trust_level) VALUES ($1, 'trusted')",
+        [(f"p{i:03d}",) for i in range(105)],
+    )
+    await log_in(page, base_url(client), "contacts")
+    rows = page.locator("#contacts tbody tr")
+    await expect(rows).to_have_count(100, timeout=WAIT_MS)
+    await expect(page.locator("#contacts-total")).to_have_text("(105)")
+    await expect(page.locator("#contacts-page")).to_have_text(f"1{DASH}100 of 105")
+    await expect(page.locator("#contacts-newer")).to_be_disabled()
+    await page.click("#contacts-older")
+    await expect(rows).to_have_count(5)
+    await expect(page.locator("#contacts-page")).to_have_text(f"101{DASH}105 of 105")
+    await expect(page.locator("#contacts-older")).to_be_disabled()
+    await page.fill("#contacts-search", "P00")
+    await expect(page.locator("#contacts-page")).to_have_text(f"1{DASH}10 of 10")
+    await expect(rows).to_have_count(10)
+
+
 async def test_audit_log_filters_and_pages(client: Client, page: Page) -> None:
     """The audit log filters by sender, action and channel, and pages 50 entries at a time."""
     await add(client, "carol", "trusted")
