@@ -94,11 +94,12 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     """List contacts, a page at a time (channel * means every channel)."""
     trust = validation.trust_level(args.trust, "--trust") if args.trust else None
     channel = validation.channel(args.channel, "--channel")
+    search = validation.search(args.search, "--search")
     limit, offset = page(args, validation.CONTACTS_LIMIT_MAX)
 
     async def work(service: WhitelistService) -> int:
-        found = await service.list_contacts(trust, channel, limit=limit, offset=offset)
-        total = await service.count_contacts(trust, channel)
+        found = await service.list_contacts(trust, channel, search, limit=limit, offset=offset)
+        total = await service.count_contacts(trust, channel, search)
         if args.json:
             rows = [serialize.contact(c) for c in found]
             say_json({"contacts": rows, "total": total, "limit": limit, "offset": offset})
@@ -177,6 +178,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     lst = sub.add_parser("list", help="list contacts, a page at a time")
     lst.add_argument("--trust", choices=TRUSTS)
     lst.add_argument("--channel")
+    lst.add_argument("--search", help="a part of the sender or of the name, in any case")
     lst.add_argument("--limit", type=int, default=validation.CONTACTS_LIMIT_DEFAULT)
     lst.add_argument("--offset", type=int, default=0)
     lst.add_argument("--json", action="store_true", help="print one JSON document")

@@ -60,8 +60,12 @@ async def test_check_exit_codes(app_database_url: str, pg: asyncpg.Connection) -
     assert allowed.code == 0 and allowed.out.startswith("allowed")
     refused = await waasp(app_database_url, "check", "nobody")
     assert refused.code == 1 and refused.out.startswith("not allowed: unknown sender")
+    shown = await waasp(app_database_url, "check", "nobody", "--json")
+    document = json.loads(shown.out)  # what the API shows the admin token
+    assert shown.code == 1 and set(document) == {"allowed", "trust", "name", "reason", "request_id"}
+    assert (document["allowed"], document["reason"]) == (False, "unknown sender")
     actions = [r["action"] for r in await pg.fetch("SELECT action FROM audit_logs ORDER BY id")]
-    assert actions == ["contact_added", "limited", "blocked"]
+    assert actions == ["contact_added", "limited", "blocked", "blocked"]
 
 
 async def test_check_errors_exit_2(app_database_url: str) -> None:
@@ -147,6 +151,19 @@ async def test_list_pages_with_a_total(app_database_url: str) -> None:
     assert is_iso_utc(last["contacts"][0]["created_at"])
     bad = await waasp(app_database_url, "list", "--limit", "0")
     assert bad.code == 2 and "--limit" in bad.err
+
+
+async def test_list_searches_like_the_api(app_database_url: str) -> None:
+    """list --search keeps the contacts whose sender or name contains the text, in any case,
+    and counts only those in the total."""
+    for sender, name in (("s1", "Sam"), ("s2", "Ann"), ("sam@x", "-")):
+        added = await waasp(app_database_url, "add", sender, "--trust", "trusted", "--name", name)
+        assert added.code == 0
+    found = json.loads((await waasp(app_database_url, "list", "--search", "SAM", "--json")).out)
+    assert sorted(c["sender_id"] for c in found["contacts"]) == ["s1", "sam@x"]
+    assert found["total"] == 2
+    long = await waasp(app_database_url, "list", "--search", "x" * 256)
+    assert long.code == 2 and "--search" in long.err
 
 
 async def test_audit_command(app_database_url: str) -> None:

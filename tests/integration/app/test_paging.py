@@ -44,6 +44,20 @@ async def test_contacts_are_paged_with_a_total(client: Client) -> None:
         assert body["details"] == {"field": query.partition("=")[0]}
 
 
+async def test_a_search_is_paged_and_counted(client: Client) -> None:
+    """`search` narrows the total as well as the page, and pages like any other filter."""
+    for sender in ("ann-1", "ann-2", "ANN-3", "bob", "ann-4"):
+        await add(client, sender)
+    first = await get(client, "/api/v1/contacts?search=ann&limit=3")
+    rest = await get(client, "/api/v1/contacts?search=ann&limit=3&offset=3")
+    assert (first["total"], rest["total"]) == (4, 4)
+    assert (len(first["contacts"]), len(rest["contacts"])) == (3, 1)
+    found = {c["sender_id"] for c in [*first["contacts"], *rest["contacts"]]}
+    assert found == {"ann-1", "ann-2", "ANN-3", "ann-4"}
+    none = await get(client, "/api/v1/contacts?search=nobody&limit=3")
+    assert (none["total"], none["contacts"]) == (0, [])
+
+
 async def test_audit_has_a_total_and_a_since(client: Client) -> None:
     """GET /audit answers the total of entries matching its filters, and `since` keeps the
     entries at or after a time (ISO 8601; no offset means UTC)."""
