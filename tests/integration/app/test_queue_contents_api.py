@@ -3,15 +3,18 @@ arguments wherever it sits; and what each costs in Redis commands."""
 
 from __future__ import annotations
 
+import argparse
 from datetime import datetime
 
+import orjson
 import pytest
 
 from benchmarks.monitor import QUEUES, CommandCounter, populate
 from tests.integration.app.conftest import AUTH, Client
-from tests.integration.app.test_monitor_api import Tasks, burst, get_json
+from tests.integration.app.test_monitor_api import Tasks, burst, get_json, is_iso_utc
 from waasp.runtime import Runtime
 from waasp.runtime.broker.peek import SCAN_BATCH
+from waasp.runtime.cli.commands import run_inspect
 from waasp.runtime.monitor.contents import SCAN_LIMIT
 
 
@@ -36,8 +39,9 @@ async def test_queue_tasks_lists_waiting_and_delayed_with_arguments(
     assert (later["task_id"], later["args"], later["place"]) == (delayed.id, [42], "delayed")
     assert 100 < later["due_in"] <= 120
     due = datetime.fromisoformat(later["due_at"])
-    assert due.utcoffset() is not None and due > datetime.fromisoformat(body["time"])
-    assert datetime.fromisoformat(waiting[0]["enqueued_at"]).utcoffset() is not None
+    assert due > datetime.fromisoformat(body["time"])
+    assert is_iso_utc(later["due_at"]) and is_iso_utc(body["time"])
+    assert all(is_iso_utc(t["enqueued_at"]) for t in [*waiting, later])
 
 
 async def test_queue_tasks_of_an_unused_queue_is_empty_and_a_bad_name_is_400(
@@ -99,6 +103,27 @@ async def test_task_lookup_finds_a_delayed_task_and_knows_nothing_of_an_unknown_
     assert (unknown["state"], unknown["message"]) == ("PENDING", None)
     response = await monitor_client.get("/api/v1/tasks/no-such-task", headers=AUTH)
     assert response.status == 200
+
+
+async def test_a_task_and_its_message_carry_iso_times_in_the_api_and_the_cli(
+    monitor_client: Client, runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A delayed task's message (enqueued, due) has ISO 8601 UTC times like its record, in the
+    API and in `inspect task --json` alike."""
+    later = await Tasks(runtime).ok.apply_async((1,), countdown=300)
+    served = await get_json(monitor_client, f"/api/v1/tasks/{later.id}")
+    message = served["message"]
+    assert is_iso_utc(message["enqueued_at"]) and is_iso_utc(message["due_at"])
+    args = argparse.Namespace(what="task", task_id=later.id, json=True)
+    capsys.readouterr()
+    await run_inspect(runtime, args)
+    printed = orjson.loads(capsys.readouterr().out)
+    assert {k: v for k, v in printed.items() if k != "message"} == {
+        k: v for k, v in served.items() if k != "message"
+    }
+    assert {k: v for k, v in printed["message"].items() if k != "due_in"} == {
+        k: v for k, v in message.items() if k != "due_in"
+    }
 
 
 async def redis_cost(client: Client, path: str) -> tuple[int, int]:

@@ -7,6 +7,7 @@ from typing import Any
 import asyncpg
 
 from tests.integration.app.conftest import AUTH, Client
+from tests.integration.app.test_monitor_api import is_iso_utc
 
 
 async def check(client: Client, sender: str, channel: str | None = None, times: int = 1) -> None:
@@ -41,6 +42,8 @@ async def test_recent_blocked_groups_and_counts_refused_senders(client: Client) 
     first = body["blocked"][0]
     assert first["contact"] is None  # unknown: no contact decides it
     assert body["since"] < first["first_seen"] <= first["last_seen"]
+    assert is_iso_utc(body["since"])
+    assert all(is_iso_utc(row[k]) for row in body["blocked"] for k in ("first_seen", "last_seen"))
 
 
 async def test_recent_blocked_names_the_contact_that_decides_now(client: Client) -> None:
