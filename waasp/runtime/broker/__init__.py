@@ -11,7 +11,11 @@ from waasp.runtime.broker.errors import (
     ANY_REDIS_ERROR,
     REDIS_ERRORS,
     REDIS_REFUSALS,
+    Fault,
     GroupMissing,
+    RedisRefused,
+    check_cancelled,
+    classify,
 )
 from waasp.runtime.broker.events import (
     EventBatch,
@@ -20,6 +24,7 @@ from waasp.runtime.broker.events import (
     TaskCounters,
     TaskEvent,
 )
+from waasp.runtime.broker.outages import LoopGuard, Outages, refused_alone
 from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.results import ResultBackend
 from waasp.runtime.broker.streams import Broker, RawDelivery, SettleKind, SettleOp
@@ -33,17 +38,24 @@ __all__ = [
     "DeadLetterPage",
     "EventBatch",
     "EventKind",
+    "Fault",
     "GroupMissing",
+    "LoopGuard",
+    "Outages",
     "QueueStats",
     "RawDelivery",
+    "RedisRefused",
     "ResultBackend",
     "RunTimes",
     "SettleKind",
     "SettleOp",
     "TaskCounters",
     "TaskEvent",
+    "check_cancelled",
+    "classify",
     "connect",
     "connect_pubsub",
     "dead_letter_id",
+    "refused_alone",
     "split_dead_letter_id",
 ]

@@ -19,7 +19,12 @@ from redis.exceptions import ResponseError
 
 from waasp.runtime.broker.cron import TickStore
 from waasp.runtime.broker.dead import DeadLetterStore
-from waasp.runtime.broker.errors import REDIS_ERRORS, group_errors, is_nogroup
+from waasp.runtime.broker.errors import (
+    ANY_REDIS_ERROR,
+    check_cancelled,
+    group_errors,
+    is_nogroup,
+)
 from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
 from waasp.runtime.broker.replies import text
@@ -112,6 +117,11 @@ class Broker:
     async def close(self) -> None:
         """Close the client's connections."""
         await self.client.aclose()
+
+    async def reconnect(self) -> None:
+        """Drop the idle pooled connections, so each reconnects on its next use: after a
+        failover they may still lead to the old master, now a replica."""
+        await self.client.connection_pool.disconnect(inuse_connections=False)
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -211,10 +221,12 @@ class Broker:
             await pubsub.subscribe(*(self.keys.queue(q).wake for q in queues))
             woken()
             while True:
-                if await pubsub.get_message(timeout=5.0) is not None:
+                message = await pubsub.get_message(timeout=5.0)
+                check_cancelled()
+                if message is not None:
                     woken()
         finally:
-            with contextlib.suppress(*REDIS_ERRORS):
+            with contextlib.suppress(*ANY_REDIS_ERROR):
                 await pubsub.aclose()
 
     # -- leases ----------------------------------------------------------------------------

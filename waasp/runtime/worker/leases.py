@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker, GroupMissing, RawDelivery
+from waasp.runtime.broker import ANY_REDIS_ERROR, Broker, Outages, RawDelivery
 from waasp.runtime.worker.inflight import Inflight
 
 log = structlog.get_logger("waasp.runtime.worker.leases")
@@ -32,6 +31,8 @@ class LeaseKeeper:
         max_deliveries: int,
         on_claimed: Callable[[list[RawDelivery]], None],
         on_dead: Callable[[list[RawDelivery]], None],
+        *,
+        outages: Outages | None = None,
     ) -> None:
         self.broker = broker
         self.consumer = consumer
@@ -43,26 +44,22 @@ class LeaseKeeper:
         self.on_claimed = on_claimed
         self.on_dead = on_dead
         self.reclaiming = True
+        self.guard = (outages or Outages()).guard("leases")
 
     async def run(self) -> None:
         """Renew and reclaim until cancelled."""
-        backoff = Backoff()
         while True:
             try:
                 await self.renew()
                 if self.reclaiming:
                     await self.reclaim()
-                backoff.reset()
-            except REDIS_ERRORS as exc:
-                log.warning("lease_upkeep_failed", error=str(exc))
-                await backoff.sleep()
+            except ANY_REDIS_ERROR as exc:
+                # A missing group: Redis restarted without its data, what this worker held is
+                # gone with it, and the reader recreates the group; the worker serves on
+                # (guarantee 12).
+                await self.guard.failed(exc)
                 continue
-            except GroupMissing as exc:
-                # Redis restarted without its data: what this worker held is gone with it, and
-                # the reader recreates the group; the worker serves on (guarantee 12).
-                log.warning("lease_upkeep_failed", error=str(exc))
-                await backoff.sleep()
-                continue
+            self.guard.worked()
             await asyncio.sleep(self.interval)
 
     async def renew(self) -> None:

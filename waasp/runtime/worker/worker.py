@@ -15,8 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery
+from waasp.runtime.broker import (
+    ANY_REDIS_ERROR,
+    Fault,
+    Outages,
+    RawDelivery,
+    refused_alone,
+)
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
@@ -35,11 +40,6 @@ log = structlog.get_logger("waasp.runtime.worker.worker")
 READ_BLOCK_MS = 1000
 BURST_READ_BLOCK_MS = 50
 MAX_READ_COUNT = 500
-
-
-def _cancel_requested() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 def consumer_name() -> str:
@@ -76,11 +76,14 @@ class Worker:
         self.buffer: asyncio.Queue[RawDelivery | None] = asyncio.Queue()
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
+        self.outages = Outages((self.broker.reconnect, self.results.reconnect), worker=self.name)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
         events = (
             EventRecorder(self.broker, conf, self.name) if conf.worker_send_task_events else None
         )
-        self.settler = Settler(self.broker, self.results, self._settled, events)
+        self.settler = Settler(
+            self.broker, self.results, self._settled, events, outages=self.outages
+        )
         self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
@@ -91,8 +94,9 @@ class Worker:
             conf.broker_max_deliveries,
             self._enqueue_local,
             self._dead_lettered,
+            outages=self.outages,
         )
-        self.promoter = Promoter(self.broker, self.queues)
+        self.promoter = Promoter(self.broker, self.queues, outages=self.outages)
         self.heartbeat = Heartbeat(
             self.broker,
             self.name,
@@ -100,6 +104,7 @@ class Worker:
             self.stats,
             self.loop_age,
             stall_after=max(10.0, READ_BLOCK_MS / 1000 * 5),
+            outages=self.outages,
         )
         self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0}
         self._stop = asyncio.Event()
@@ -143,7 +148,7 @@ class Worker:
         for hook in self.runtime.startup_hooks:
             await hook()
         try:
-            async with asyncio.TaskGroup() as group:
+            async with refused_alone(), asyncio.TaskGroup() as group:
                 services = [
                     group.create_task(self.settler.run(), name="settler"),
                     group.create_task(self.leases.run(), name="leases"),
@@ -168,16 +173,17 @@ class Worker:
     # -- start and stop --------------------------------------------------------------------
 
     async def _prepare(self) -> None:
-        backoff = Backoff()
+        guard = self.outages.guard("prepare")
         while not self._stop.is_set():
             try:
                 for queue in self.queues:
                     await self.broker.ensure_group(queue)
                 await self.broker.register_queues(self.queues)
-                return
-            except REDIS_ERRORS as exc:
-                log.warning("broker_unreachable", error=str(exc))
-                await backoff.sleep()
+            except ANY_REDIS_ERROR as exc:
+                await guard.failed(exc)
+                continue
+            guard.worked()
+            return
 
     async def _drain(
         self,
@@ -206,7 +212,7 @@ class Worker:
         await self._hand_back()
         for task in services:
             task.cancel()
-        with contextlib.suppress(*REDIS_ERRORS):
+        with contextlib.suppress(*ANY_REDIS_ERROR):
             await self.heartbeat.remove()
 
     async def _hand_back(self) -> None:
@@ -216,7 +222,7 @@ class Worker:
             try:
                 ids = await self.broker.owned(queue, self.name)
                 released = await self.broker.release(queue, self.name, ids)
-            except REDIS_ERRORS as exc:
+            except ANY_REDIS_ERROR as exc:
                 log.warning("hand_back_failed", queue=queue, error=str(exc))
                 continue
             if released:
@@ -225,7 +231,7 @@ class Worker:
     # -- the loops -------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
-        backoff = Backoff()
+        guard = self.outages.guard("reader")
         block = BURST_READ_BLOCK_MS if self.burst else READ_BLOCK_MS
         while True:
             self._last_loop = time.monotonic()
@@ -234,27 +240,23 @@ class Worker:
                 entries = await self.broker.read(
                     self.queues, self.name, min(self.inflight.free, MAX_READ_COUNT), block
                 )
-                backoff.reset()
-                if _cancel_requested():
-                    # redis-py can return normally from a blocking XREADGROUP cancelled
-                    # mid-read; looping on would leave the TaskGroup waiting for this task
-                    # forever. What was just read stays pending for this consumer and is
-                    # handed back (drain) or reclaimed (crash).
-                    raise asyncio.CancelledError
-            except GroupMissing:
-                log.warning("consumer_group_recreated", queues=self.queues)
-                await self._prepare()
+                idle = not entries and self.burst and await self._idle()
+            except ANY_REDIS_ERROR as exc:
+                if await guard.failed(exc) is Fault.GROUP_MISSING:
+                    log.warning("consumer_group_recreated", queues=self.queues)
+                    await self._prepare()
                 continue
-            except REDIS_ERRORS as exc:
-                log.warning("broker_read_failed", error=str(exc))
-                await backoff.sleep()
-                continue
+            # redis-py can return normally from a blocking XREADGROUP cancelled mid-read;
+            # looping on would leave the TaskGroup waiting for this task forever. What was
+            # just read stays pending for this consumer and is handed back (drain) or
+            # reclaimed (crash).
+            guard.worked()
             self._enqueue_local(entries)
             if entries:
                 # Let the executors start these before this loop spends time sending the
                 # next blocking read: it is the enqueue-to-start latency.
                 await asyncio.sleep(0)
-            elif self.burst and await self._idle():
+            elif idle:
                 self.stop()
                 return
 
