@@ -182,8 +182,9 @@ class Broker:
     async def read(
         self, queues: Sequence[str], consumer: str, count: int, block_ms: int | None
     ) -> list[RawDelivery]:
-        """Read up to ``count`` new entries across ``queues`` for ``consumer``; GroupMissing
-        if a queue's group is gone."""
+        """Read up to ``count`` new entries from each of ``queues`` for ``consumer`` (COUNT
+        applies per stream); GroupMissing if a queue's group is gone. ``block_ms`` None
+        does not wait."""
         streams = {self.keys.queue(q).stream: ">" for q in queues}
         by_stream = {self.keys.queue(q).stream: q for q in queues}
         with group_errors():

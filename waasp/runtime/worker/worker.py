@@ -30,6 +30,7 @@ from waasp.runtime.worker.heartbeat import Heartbeat
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
+from waasp.runtime.worker.reader import QueueReader
 from waasp.runtime.worker.settler import Settler
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ class Worker:
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
         self.outages = Outages((self.broker.reconnect, self.results.reconnect), worker=self.name)
+        self.reader = QueueReader(self.broker, self.queues, self.name)
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
         events = (
             EventRecorder(self.broker, conf, self.name) if conf.worker_send_task_events else None
@@ -237,9 +239,7 @@ class Worker:
             self._last_loop = time.monotonic()
             await self.inflight.wait_free()
             try:
-                entries = await self.broker.read(
-                    self.queues, self.name, min(self.inflight.free, MAX_READ_COUNT), block
-                )
+                entries = await self.reader.read(min(self.inflight.free, MAX_READ_COUNT), block)
                 idle = not entries and self.burst and await self._idle()
             except ANY_REDIS_ERROR as exc:
                 if await guard.failed(exc) is Fault.GROUP_MISSING:
