@@ -123,6 +123,12 @@ class Broker:
         failover they may still lead to the old master, now a replica."""
         await self.client.connection_pool.disconnect(inuse_connections=False)
 
+    async def eviction_policy(self) -> str | None:
+        """The server's ``maxmemory-policy``, or None if it does not say. Read from INFO,
+        which managed services leave enabled where they rename CONFIG."""
+        policy = (await self.client.info("memory")).get("maxmemory_policy")
+        return None if policy is None else text(policy)
+
     # -- enqueue ---------------------------------------------------------------------------
 
     async def enqueue(self, queue: str, body: bytes) -> None:

@@ -25,6 +25,7 @@ from waasp.runtime.broker import (
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
+from waasp.runtime.worker.eviction import check_eviction_policy
 from waasp.runtime.worker.executor import Executor, max_deliveries_outcome
 from waasp.runtime.worker.heartbeat import Heartbeat
 from waasp.runtime.worker.inflight import Inflight
@@ -62,6 +63,7 @@ class Worker:
         name: str | None = None,
         prefetch_multiplier: int | None = None,
         shutdown_timeout: float | None = None,
+        strict: bool = False,
     ) -> None:
         conf = runtime.conf
         self.runtime = runtime
@@ -69,6 +71,9 @@ class Worker:
         self.concurrency = concurrency or conf.worker_concurrency
         multiplier = prefetch_multiplier or conf.worker_prefetch_multiplier
         self.burst = burst
+        # Refuse to start (rather than warn) unless Redis's maxmemory-policy is noeviction.
+        self.strict = strict
+        self._policy_checked = False
         self.name = name or consumer_name()
         self.shutdown_timeout = (
             conf.worker_shutdown_timeout if shutdown_timeout is None else shutdown_timeout
@@ -181,6 +186,9 @@ class Worker:
                 for queue in self.queues:
                     await self.broker.ensure_group(queue)
                 await self.broker.register_queues(self.queues)
+                if not self._policy_checked:
+                    await check_eviction_policy(self.broker, strict=self.strict)
+                    self._policy_checked = True
             except ANY_REDIS_ERROR as exc:
                 await guard.failed(exc)
                 continue
