@@ -8,30 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from tests import servers
-from tests.faults import chaos_app, replicas
+from tests.faults import chaos_app, refusals
 from tests.faults.conftest import VISIBILITY_TIMEOUT, chaos_workers
 from tests.faults.flow import Flow, mixed_jobs
-from tests.integration.runtime.conftest import WorkerProcess, bound_runtime, wait_until
+from tests.integration.runtime.conftest import bound_runtime, wait_until
 from waasp.runtime import Runtime
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(240)]
 
 JOBS = 1_500
 HOLD = 3.0  # how long Redis says no
-
-Step = Callable[[], Awaitable[object]]
-
-
-def events(worker: WorkerProcess, name: str) -> int:
-    """How many times the worker logged the event ``name``."""
-    return worker.output().count(f'"event":"{name}"')
 
 
 async def refuse_mid_flow(
@@ -40,11 +32,11 @@ async def refuse_mid_flow(
     ledger: Redis,
     redis_url: str,
     tmp_path: Path,
-    refuse: Step,
-    restore: Step,
+    refusal: refusals.Refusal,
 ) -> None:
-    """Run JOBS tasks through one worker; once they run, ``refuse`` for HOLD seconds, then
-    ``restore``: the worker lives on, every task ends as it should, one outage is logged."""
+    """Run JOBS tasks through one worker; once they run, let Redis refuse for HOLD seconds,
+    then restore it: the worker lives on, every task ends as it should, one outage is
+    logged."""
     factory = chaos_workers(server.url, key_prefix, redis_url, tmp_path, VISIBILITY_TIMEOUT)
     async with bound_runtime(chaos_app.runtime, server.url, key_prefix) as rt:
         flow = Flow(rt, ledger)
@@ -56,16 +48,16 @@ async def refuse_mid_flow(
                 return sum((await flow.executions()).values()) >= 50
 
             await wait_until(running, timeout=60)
-            await refuse()
+            await refusal.refuse()
             await asyncio.sleep(HOLD)
             assert worker.alive(), worker.output()[-4000:]
-            await restore()
+            await refusal.restore()
             await flow.wait_finished(timeout=120)
             audit = await flow.audit()
             assert worker.alive(), worker.output()[-4000:]
 
             async def recovered() -> bool:
-                return events(worker, "redis_recovered") > 0
+                return refusals.logged(worker, "redis_recovered") > 0
 
             await wait_until(recovered, timeout=30)
         finally:
@@ -74,8 +66,8 @@ async def refuse_mid_flow(
     assert audit.wrong_state == []
     assert audit.unexpected_attempts == []
     assert audit.dead_letters == audit.expected_dead_letters
-    assert events(worker, "redis_unavailable") == 1, worker.output()[-4000:]
-    assert events(worker, "redis_recovered") == 1, worker.output()[-4000:]
+    assert refusals.logged(worker, "redis_unavailable") == 1, worker.output()[-4000:]
+    assert refusals.logged(worker, "redis_recovered") == 1, worker.output()[-4000:]
 
 
 async def test_out_of_memory_is_waited_out(
@@ -88,18 +80,9 @@ async def test_out_of_memory_is_waited_out(
     """maxmemory set below what Redis holds (noeviction) while tasks run: results, settles and
     heartbeats are refused with OOM for a while; nothing is lost, the worker lives on."""
     admin = Redis.from_url(private_redis.url)
-
-    async def refuse() -> None:
-        await admin.config_set("maxmemory-policy", "noeviction")
-        await admin.config_set("maxmemory", "1")
-
-    async def restore() -> None:
-        await admin.config_set("maxmemory", "0")
-
     try:
-        await refuse_mid_flow(
-            private_redis, key_prefix, ledger, redis_url, tmp_path, refuse, restore
-        )
+        refusal = refusals.out_of_memory(admin)
+        await refuse_mid_flow(private_redis, key_prefix, ledger, redis_url, tmp_path, refusal)
     finally:
         await admin.aclose()
 
@@ -114,17 +97,9 @@ async def test_no_replicas_is_waited_out(
     """min-replicas-to-write 1 with no replica: every write is refused with NOREPLICAS for a
     while; nothing is lost, the worker lives on."""
     admin = Redis.from_url(private_redis.url)
-
-    async def refuse() -> None:
-        await admin.config_set("min-replicas-to-write", "1")
-
-    async def restore() -> None:
-        await admin.config_set("min-replicas-to-write", "0")
-
     try:
-        await refuse_mid_flow(
-            private_redis, key_prefix, ledger, redis_url, tmp_path, refuse, restore
-        )
+        refusal = refusals.no_replicas(admin)
+        await refuse_mid_flow(private_redis, key_prefix, ledger, redis_url, tmp_path, refusal)
     finally:
         await admin.aclose()
 
@@ -143,17 +118,9 @@ async def test_turned_replica_and_back_is_waited_out(
     with servers.private_redis(tmp_path / "replica") as other:
         admin, second = Redis.from_url(private_redis.url), Redis.from_url(other.url)
         try:
-            await replicas.follow(second, private_redis, admin)
-
-            async def refuse() -> None:
-                await replicas.switch(admin, second, other)
-
-            async def restore() -> None:
-                await replicas.switch(second, admin, private_redis)
-
-            await refuse_mid_flow(
-                private_redis, key_prefix, ledger, redis_url, tmp_path, refuse, restore
-            )
+            await refusals.follow(second, private_redis, admin)
+            refusal = refusals.turned_replica(admin, private_redis, second, other)
+            await refuse_mid_flow(private_redis, key_prefix, ledger, redis_url, tmp_path, refusal)
         finally:
             await admin.aclose()
             await second.aclose()
