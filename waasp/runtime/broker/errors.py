@@ -48,6 +48,9 @@ _KNOWN_CODES = TRANSIENT_CODES | {"READONLY", "NOGROUP", "UNBLOCKED"}
 # Redis 6.2 reports the failed call of a script as "ERR Error running script (call to
 # f_<sha>): @user_script:<line>: -<CODE> ...": the code inside is what counts.
 _SCRIPT_CODE = re.compile(r"(?:^|[\s:])-?(" + "|".join(sorted(_KNOWN_CODES)) + r")\b")
+# redis-py rewrites the error of a pipeline's command as "Command # <n> (<command>) of
+# pipeline caused error: ('<reply>',)".
+_PIPELINE_PREFIX = re.compile(r"^Command # \d+ \(.*?\) of pipeline caused error: \(?['\"]?", re.S)
 
 
 class Fault(StrEnum):
@@ -80,6 +83,9 @@ def reply_code(exc: ResponseError) -> str:
     if code and code != "ERR":
         return str(code)
     message = str(exc)
+    if prefix := _PIPELINE_PREFIX.match(message):
+        message = message[prefix.end() :]
+    message = message.removeprefix("ERR ")
     first = message.split(" ", 1)[0]
     if first.isalpha() and first.isupper():
         return first

@@ -46,7 +46,7 @@ class Outages:
         self, reconnect: Sequence[Callable[[], Awaitable[None]]] = (), **context: Any
     ) -> None:
         self._reconnect = list(reconnect)
-        self._log = log.bind(**context)
+        self._context = context
         self._failing: dict[str, Fault] = {}
         self._began = 0.0
         self._quiet_since: float | None = None  # every loop has worked again since then
@@ -64,11 +64,15 @@ class Outages:
         """Note that ``loop`` met ``fault``; log it if it begins an outage."""
         if not self.down:
             self._began = time.monotonic()
-            self._log.warning(
-                "redis_unavailable", loop=loop, reason=fault.value, error=describe(exc)
+            log.warning(
+                "redis_unavailable",
+                loop=loop,
+                reason=fault.value,
+                error=describe(exc),
+                **self._context,
             )
         else:
-            self._log.debug("redis_still_unavailable", loop=loop, error=describe(exc))
+            log.debug("redis_still_unavailable", loop=loop, error=describe(exc), **self._context)
         self._failing[loop] = fault
         self._quiet_since = None
 
@@ -79,7 +83,7 @@ class Outages:
             self._quiet_since = now
         if self._quiet_since is not None and now - self._quiet_since >= RECOVERY_QUIET:
             self._quiet_since = None
-            self._log.info("redis_recovered", down_s=round(now - self._began, 1))
+            log.info("redis_recovered", down_s=round(now - self._began, 1), **self._context)
 
     async def reconnect(self) -> None:
         """Drop the idle pooled connections of every client, so each reconnects."""
