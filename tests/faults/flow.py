@@ -226,6 +226,14 @@ class Flow:
         )
 
 
+async def produce(flow: Flow, jobs: list[Job], chunk: int = 100, pause: float = 0.02) -> None:
+    """Send jobs a chunk at a time, the way a busy API would, re-sending what a fault
+    refused (as a caller whose enqueue raised would)."""
+    for i in range(0, len(jobs), chunk):
+        await flow.send_until_taken(jobs[i : i + chunk])
+        await asyncio.sleep(pause)
+
+
 async def queue_empty(runtime: Runtime, queue: str = "default") -> bool:
     """Stream empty, nothing pending, nothing delayed."""
     client = runtime.broker.client

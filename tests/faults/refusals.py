@@ -12,9 +12,11 @@ meet READONLY on their writes and UNBLOCKED on their blocked reads until it is s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from redis.asyncio import Redis
 
@@ -113,6 +115,31 @@ def turned_replica(
         await switch(second, admin, server)
 
     return Refusal("replicaof", refuse, restore)
+
+
+@contextlib.asynccontextmanager
+async def refusal(
+    kind: str, server: servers.PrivateRedis, tmp_path: Path
+) -> AsyncIterator[Refusal]:
+    """The refusal named ``kind`` (``oom``, ``noreplicas``, ``replicaof``) of ``server``, with
+    the clients (and, for ``replicaof``, the second server) it needs while it is used."""
+    admin = Redis.from_url(server.url)
+    try:
+        if kind == "oom":
+            yield out_of_memory(admin)
+        elif kind == "noreplicas":
+            yield no_replicas(admin)
+        else:
+            (tmp_path / "replica").mkdir()
+            with servers.private_redis(tmp_path / "replica") as other:
+                second = Redis.from_url(other.url)
+                try:
+                    await follow(second, server, admin)
+                    yield turned_replica(admin, server, second, other)
+                finally:
+                    await second.aclose()
+    finally:
+        await admin.aclose()
 
 
 def logged(worker: WorkerProcess, event: str) -> int:

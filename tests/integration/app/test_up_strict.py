@@ -10,26 +10,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
 
 from tests import servers
-from tests.integration.app.conftest import create_database, drop_database
 from tests.integration.runtime.conftest import wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-async def up_database(database_url: str) -> AsyncIterator[str]:
-    """An empty database of the test's own (``waasp up`` migrates it)."""
-    name = f"waasp_up_{secrets.token_hex(6)}"
-    url = await create_database(database_url, name)
-    yield url
-    await drop_database(database_url, name)
+ROOT = Path(__file__).resolve().parents[3]
 
 
 async def evicting(server: servers.PrivateRedis) -> str:
@@ -82,10 +71,10 @@ async def exited(up: subprocess.Popen[bytes], timeout: float) -> int:
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 async def test_up_strict_refuses_an_evicting_redis(
-    private_redis: servers.PrivateRedis, up_database: str, tmp_path: Path
+    private_redis: servers.PrivateRedis, app_database_url: str, tmp_path: Path
 ) -> None:
     """``waasp up --strict`` against an allkeys-lru Redis exits 1 with one error line."""
-    up = start_up(await evicting(private_redis), up_database, tmp_path, "--strict")
+    up = start_up(await evicting(private_redis), app_database_url, tmp_path, "--strict")
     code = await exited(up, timeout=120)
     output = (tmp_path / "up.log").read_text()
     assert code == 1, output
@@ -97,10 +86,10 @@ async def test_up_strict_refuses_an_evicting_redis(
 @pytest.mark.slow
 @pytest.mark.timeout(180)
 async def test_up_warns_about_an_evicting_redis(
-    private_redis: servers.PrivateRedis, up_database: str, tmp_path: Path
+    private_redis: servers.PrivateRedis, app_database_url: str, tmp_path: Path
 ) -> None:
     """Without --strict, ``waasp up`` logs eviction_policy_unsafe and serves on."""
-    up = start_up(await evicting(private_redis), up_database, tmp_path)
+    up = start_up(await evicting(private_redis), app_database_url, tmp_path)
     log = tmp_path / "up.log"
     try:
 
