@@ -113,7 +113,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     async def up() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        await run_up(settings, stop, _say)
+        await run_up(settings, stop, _say, strict=args.strict)
 
     asyncio.run(up())
     return EXIT_OK
@@ -273,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--host", help="bind address (default WAASP_HOST or 127.0.0.1)")
     up.add_argument("--port", type=_port, help="bind port (default WAASP_PORT or 8000)")
+    up.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop unless Redis's maxmemory-policy is noeviction (default: warn)",
+    )
     up.set_defaults(handler=cmd_up, error_exit=EXIT_FAILURE)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")

@@ -19,15 +19,19 @@ from waasp.api.readiness import worker_probe
 from waasp.api.server import run_server
 from waasp.db.migrate import migrate
 from waasp.embedded import embedded_servers
-from waasp.runtime import Scheduler, Worker
+from waasp.errors import WaaspError
+from waasp.runtime import Scheduler, TaskRuntimeError, Worker
 from waasp.settings import Settings
 from waasp.token import obtain_token, token_path
 
 log = structlog.get_logger("waasp.up")
 
 
-async def run_up(settings: Settings, stop: asyncio.Event, say: Callable[[str], None]) -> None:
-    """Run everything until ``stop`` is set, then drain and stop it all."""
+async def run_up(
+    settings: Settings, stop: asyncio.Event, say: Callable[[str], None], *, strict: bool = False
+) -> None:
+    """Run everything until ``stop`` is set, then drain and stop it all. With ``strict``, stop
+    with an error unless Redis's maxmemory-policy is noeviction (else the worker warns)."""
     async with embedded_servers(
         settings.data_dir,
         need_redis=settings.redis_url is None,
@@ -53,12 +57,14 @@ async def run_up(settings: Settings, stop: asyncio.Event, say: Callable[[str], N
                 else (f" (from {token_path(settings.data_dir)})")
             )
             say(f"API token{where}: {token}")
-        await _serve_all(settings, stop, say)
+        await _serve_all(settings, stop, say, strict)
 
 
-async def _serve_all(settings: Settings, stop: asyncio.Event, say: Callable[[str], None]) -> None:
+async def _serve_all(
+    settings: Settings, stop: asyncio.Event, say: Callable[[str], None], strict: bool
+) -> None:
     runtime = tasks.configure(settings)
-    worker = Worker(runtime, list(tasks.QUEUES), settings.worker_concurrency)
+    worker = Worker(runtime, list(tasks.QUEUES), settings.worker_concurrency, strict=strict)
     scheduler = Scheduler(runtime)
     app = create_app(
         settings,
@@ -81,6 +87,16 @@ async def _serve_all(settings: Settings, stop: asyncio.Event, say: Callable[[str
             worker.stop()
             scheduler.stop()
             await asyncio.wait([working, scheduling])
+    except BaseExceptionGroup as errors:
+        # The worker or the scheduler refused to go on (--strict and an evicting Redis, or a
+        # refusal waiting cannot cure): say it in one line, not as a group of tracebacks.
+        stopped, _ = errors.split(TaskRuntimeError)
+        if stopped is None:
+            raise
+        first: BaseException = stopped
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise WaaspError(str(first)) from first
     finally:
         with contextlib.suppress(Exception):
             await runtime.close()
