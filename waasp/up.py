@@ -28,7 +28,7 @@ from waasp.db.migrate import migrate
 from waasp.embedded import EmbeddedPostgres, EmbeddedRedis
 from waasp.errors import WaaspError
 from waasp.instance import Instance
-from waasp.runtime import Scheduler, Worker
+from waasp.runtime import Scheduler, TaskRuntimeError, Worker
 from waasp.settings import Settings
 from waasp.token import obtain_token, token_path
 
@@ -44,8 +44,11 @@ class Stopped(WaaspError):
     """A signal asked ``waasp up`` to stop before it was serving."""
 
 
-async def run_up(settings: Settings, stop: asyncio.Event, say: Say) -> None:
-    """Run everything until ``stop`` is set, then drain and stop it all.
+async def run_up(
+    settings: Settings, stop: asyncio.Event, say: Say, *, strict: bool = False
+) -> None:
+    """Run everything until ``stop`` is set, then drain and stop it all. With ``strict``, stop
+    with an error unless Redis's maxmemory-policy is noeviction (else the worker warns).
 
     Raises AlreadyRunning (another ``up`` holds the data dir) or ListenError (the port cannot
     be bound) before anything starts.
@@ -54,7 +57,7 @@ async def run_up(settings: Settings, stop: asyncio.Event, say: Say) -> None:
     settings = replace(settings, data_dir=data_dir)
     with instance.lock(data_dir) as stale:
         sockets = listen(settings.host, settings.port)
-        up = _Up(settings, stop, say, sockets, stale)
+        up = _Up(settings, stop, say, sockets, stale, strict=strict)
         try:
             async with contextlib.AsyncExitStack() as stack:
                 await up.run(stack)
@@ -76,8 +79,11 @@ class _Up:
         say: Say,
         sockets: list[socket.socket],
         stale: Instance | None,
+        *,
+        strict: bool = False,
     ) -> None:
         self.settings = settings
+        self.strict = strict
         self.stop = stop
         self.say = say
         self.sockets = sockets
@@ -190,7 +196,9 @@ class _Up:
         settings = self.settings
         runtime = tasks.configure(settings)
         stack.push_async_callback(_quietly, runtime.close)
-        worker = Worker(runtime, list(tasks.QUEUES), settings.worker_concurrency)
+        worker = Worker(
+            runtime, list(tasks.QUEUES), settings.worker_concurrency, strict=self.strict
+        )
         scheduler = Scheduler(runtime)
         app = create_app(
             settings,
@@ -240,7 +248,22 @@ async def _finish(background: list[asyncio.Task[None]], timeout: float) -> None:
         await asyncio.wait(late, timeout=FINISH_MARGIN)
     for task in background:
         if task.done() and not task.cancelled() and (exc := task.exception()) is not None:
-            raise exc
+            reported = _one_line(exc)
+            if reported is exc:
+                raise exc
+            raise reported from exc
+
+
+def _one_line(exc: BaseException) -> BaseException:
+    """The worker's or the scheduler's refusal to go on (--strict and an evicting Redis, or a
+    refusal waiting cannot cure) as a WaaspError the CLI prints in one line, not as a group
+    of tracebacks; any other error as it is."""
+    found: BaseException | None = exc
+    if isinstance(exc, BaseExceptionGroup):
+        found, _ = exc.split(TaskRuntimeError)
+    while isinstance(found, BaseExceptionGroup):
+        found = found.exceptions[0]
+    return WaaspError(str(found)) if isinstance(found, TaskRuntimeError) else exc
 
 
 async def _to_completion(start: Callable[[], object]) -> None:

@@ -64,7 +64,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def up(stop: asyncio.Event) -> None:
-        await run_up(settings, stop, say)
+        await run_up(settings, stop, say, strict=args.strict)
 
     serve_until_signalled(up)
     return EXIT_OK
@@ -105,6 +105,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     up.add_argument("--host", help="bind address (default WAASP_HOST or 127.0.0.1)")
     up.add_argument("--port", type=port, help="bind port (default WAASP_PORT or 8000)")
+    up.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop unless Redis's maxmemory-policy is noeviction (default: warn)",
+    )
     up.set_defaults(handler=cmd_up, error_exit=EXIT_FAILURE)
 
     mig = sub.add_parser("migrate", help="create or upgrade the database schema (idempotent)")

@@ -12,7 +12,11 @@ from waasp.runtime.broker.errors import (
     ANY_REDIS_ERROR,
     REDIS_ERRORS,
     REDIS_REFUSALS,
+    Fault,
     GroupMissing,
+    RedisRefused,
+    check_cancelled,
+    classify,
 )
 from waasp.runtime.broker.events import (
     UNKNOWN_TASK,
@@ -22,6 +26,7 @@ from waasp.runtime.broker.events import (
     TaskCounters,
     TaskEvent,
 )
+from waasp.runtime.broker.outages import LoopGuard, Outages, refused_alone
 from waasp.runtime.broker.peek import PeekedTask, Place, QueueContents
 from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.results import ResultBackend
@@ -37,21 +42,28 @@ __all__ = [
     "DeadLetterPage",
     "EventBatch",
     "EventKind",
+    "Fault",
     "GroupMissing",
     "LeaseRenewals",
+    "LoopGuard",
+    "Outages",
     "PeekedTask",
     "Place",
     "QueueContents",
     "QueueStats",
     "RawDelivery",
+    "RedisRefused",
     "ResultBackend",
     "RunTimes",
     "SettleKind",
     "SettleOp",
     "TaskCounters",
     "TaskEvent",
+    "check_cancelled",
+    "classify",
     "connect",
     "connect_pubsub",
     "dead_letter_id",
+    "refused_alone",
     "split_dead_letter_id",
 ]

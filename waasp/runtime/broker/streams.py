@@ -22,7 +22,12 @@ from redis.exceptions import ResponseError
 
 from waasp.runtime.broker.cron import TickStore
 from waasp.runtime.broker.dead import DeadLetterStore
-from waasp.runtime.broker.errors import REDIS_ERRORS, group_errors, is_nogroup
+from waasp.runtime.broker.errors import (
+    ANY_REDIS_ERROR,
+    check_cancelled,
+    group_errors,
+    is_nogroup,
+)
 from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
@@ -123,6 +128,17 @@ class Broker:
         """Raise UnsupportedRedis unless the server is Redis 6.2 or later."""
         check_redis_version(await self.client.info("server"))
 
+    async def reconnect(self) -> None:
+        """Drop the idle pooled connections, so each reconnects on its next use: after a
+        failover they may still lead to the old master, now a replica."""
+        await self.client.connection_pool.disconnect(inuse_connections=False)
+
+    async def eviction_policy(self) -> str | None:
+        """The server's ``maxmemory-policy``, or None if it does not say. Read from INFO,
+        which managed services leave enabled where they rename CONFIG."""
+        policy = (await self.client.info("memory")).get("maxmemory_policy")
+        return None if policy is None else text(policy)
+
     # -- enqueue ---------------------------------------------------------------------------
 
     async def enqueue(self, queue: str, body: bytes) -> None:
@@ -186,8 +202,9 @@ class Broker:
     async def read(
         self, queues: Sequence[str], consumer: str, count: int, block_ms: int | None
     ) -> list[RawDelivery]:
-        """Read up to ``count`` new entries across ``queues`` for ``consumer``; GroupMissing
-        if a queue's group is gone."""
+        """Read up to ``count`` new entries from each of ``queues`` for ``consumer`` (COUNT
+        applies per stream); GroupMissing if a queue's group is gone. ``block_ms`` None
+        does not wait."""
         streams = {self.keys.queue(q).stream: ">" for q in queues}
         by_stream = {self.keys.queue(q).stream: q for q in queues}
         with group_errors():
@@ -225,10 +242,12 @@ class Broker:
             await pubsub.subscribe(*(self.keys.queue(q).wake for q in queues))
             woken()
             while True:
-                if await pubsub.get_message(timeout=5.0) is not None:
+                message = await pubsub.get_message(timeout=5.0)
+                check_cancelled()
+                if message is not None:
                     woken()
         finally:
-            with contextlib.suppress(*REDIS_ERRORS):
+            with contextlib.suppress(*ANY_REDIS_ERROR):
                 await pubsub.aclose()
 
     # -- leases (renewals run from a thread: blocking.py) ----------------------------------

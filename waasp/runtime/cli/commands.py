@@ -30,6 +30,7 @@ async def run_worker(runtime: Runtime, args: argparse.Namespace) -> int:
         burst=args.burst,
         name=args.hostname,
         prefetch_multiplier=args.prefetch_multiplier,
+        strict=args.strict,
     )
     install_stop_handlers(worker.stop)
     await worker.run()

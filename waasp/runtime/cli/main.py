@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("-n", "--hostname", default=None, help="consumer name")
     worker.add_argument("--prefetch-multiplier", type=int, default=None)
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to start unless Redis's maxmemory-policy is noeviction (default: warn)",
+    )
 
     command("scheduler", "enqueue beat_schedule entries on time")
 

@@ -28,8 +28,7 @@ from typing import Any
 import structlog
 
 from waasp.runtime.app import Runtime
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import ANY_REDIS_ERROR
+from waasp.runtime.broker import ANY_REDIS_ERROR, Outages
 from waasp.runtime.cron.entries import Due, Entry, due, parse_entries
 from waasp.runtime.cron.schedules import from_ms, to_ms
 from waasp.runtime.errors import ConfigurationError, TaskRuntimeError
@@ -120,7 +119,8 @@ class Scheduler:
         if not self._loaded:
             self.load()
         log.info("scheduler_started", entries=[e.name for e in self._entries])
-        backoff = Backoff()
+        outages = Outages((self._reconnect,), component="scheduler")
+        guard = outages.guard("scheduler")
         registered = not self._queues  # nothing to announce for an empty schedule
         while not self._stop.is_set():
             try:
@@ -128,15 +128,19 @@ class Scheduler:
                     await self.runtime.broker.register_queues(set(self._queues.values()))
                     registered = True
                 sleep = await self.run_pass()
-                backoff.reset()
             except ANY_REDIS_ERROR as exc:
-                log.warning("scheduler_redis_error", error=str(exc))
-                await backoff.sleep()
+                # A refusal waiting cannot cure (a programming error) raises RedisRefused.
+                await guard.failed(exc)
                 continue
+            guard.worked()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(sleep):
                     await self._stop.wait()
         log.info("scheduler_stopped", fired=self.fired)
+
+    async def _reconnect(self) -> None:
+        # Looked up at each call: the runtime's client may have been replaced since start.
+        await self.runtime.broker.reconnect()
 
     def load(self) -> None:
         """Read and validate the entries (``run`` does it; call it to fail early)."""

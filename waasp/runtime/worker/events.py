@@ -23,8 +23,10 @@ from waasp.runtime.broker import (
     Broker,
     EventBatch,
     EventKind,
+    Fault,
     RawDelivery,
     TaskEvent,
+    classify,
 )
 from waasp.runtime.message import TASK_FAILED, DecodeError, TaskMeta, decode_message
 from waasp.runtime.states import RETRY, SUCCESS
@@ -150,9 +152,12 @@ class EventRecorder:
         return batch
 
     async def write(self, batch: EventBatch) -> None:
-        """Persist a batch in one script call (a refused batch is logged and dropped:
-        monitoring never stops a worker; a lost connection raises, so the flush retries)."""
+        """Persist a batch in one script call (a batch Redis refuses for good is logged and
+        dropped: monitoring never stops a worker; a lost connection or a refusal that
+        waiting cures, such as OOM, raises, so the flush retries)."""
         try:
             await self.broker.events.record(batch, self.conf, self.worker)
         except REDIS_REFUSALS as exc:
+            if classify(exc) is not Fault.BUG:
+                raise
             log.warning("events_write_failed", error=str(exc))

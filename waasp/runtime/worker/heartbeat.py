@@ -11,8 +11,7 @@ from typing import Any
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker
+from waasp.runtime.broker import ANY_REDIS_ERROR, Broker, Outages
 
 log = structlog.get_logger("waasp.runtime.worker.heartbeat")
 
@@ -57,6 +56,8 @@ class Heartbeat:
         stats: Callable[[], Mapping[str, Any]],
         loop_age: Callable[[], float],
         stall_after: float,
+        *,
+        outages: Outages | None = None,
     ) -> None:
         self.broker = broker
         self.name = name
@@ -67,18 +68,17 @@ class Heartbeat:
         self.stall_after = stall_after
         self.started_at = time.time()
         self.stalled = False
+        self.guard = (outages or Outages()).guard("heartbeat")
 
     async def run(self) -> None:
         """Beat until cancelled."""
-        backoff = Backoff()
         while True:
             try:
                 await self.beat()
-                backoff.reset()
-            except REDIS_ERRORS as exc:
-                log.warning("heartbeat_failed", error=str(exc))
-                await backoff.sleep()
+            except ANY_REDIS_ERROR as exc:
+                await self.guard.failed(exc)
                 continue
+            self.guard.worked()
             await asyncio.sleep(self.interval)
 
     async def beat(self) -> None:

@@ -16,8 +16,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, REDIS_REFUSALS, Broker, GroupMissing, RawDelivery
+from waasp.runtime.broker import ANY_REDIS_ERROR, REDIS_REFUSALS, Broker, Outages, RawDelivery
 from waasp.runtime.worker.inflight import Inflight
 
 log = structlog.get_logger("waasp.runtime.worker.leases")
@@ -38,6 +37,7 @@ class LeaseKeeper:
         on_dead: Callable[[list[RawDelivery]], None],
         *,
         dlq_max_len: int,
+        outages: Outages | None = None,
     ) -> None:
         self.broker = broker
         self.consumer = consumer
@@ -50,26 +50,22 @@ class LeaseKeeper:
         self.on_dead = on_dead
         self.dlq_max_len = dlq_max_len
         self.reclaiming = True
+        self.guard = (outages or Outages()).guard("leases")
 
     async def run(self) -> None:
-        """Reclaim until cancelled."""
-        backoff = Backoff()
+        """Reclaim and tidy until cancelled."""
         while True:
             try:
                 if self.reclaiming:
                     await self.reclaim()
                     await self.tidy()
-                backoff.reset()
-            except REDIS_ERRORS as exc:
-                log.warning("lease_upkeep_failed", error=str(exc))
-                await backoff.sleep()
+            except ANY_REDIS_ERROR as exc:
+                # A missing group: Redis restarted without its data, what this worker held is
+                # gone with it, and the reader recreates the group; the worker serves on
+                # (guarantee 12).
+                await self.guard.failed(exc)
                 continue
-            except GroupMissing as exc:
-                # Redis restarted without its data: what this worker held is gone with it, and
-                # the reader recreates the group; the worker serves on (guarantee 12).
-                log.warning("lease_upkeep_failed", error=str(exc))
-                await backoff.sleep()
-                continue
+            self.guard.worked()
             await asyncio.sleep(self.interval)
 
     async def reclaim(self) -> None:

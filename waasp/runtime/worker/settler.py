@@ -9,8 +9,14 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker, RawDelivery, ResultBackend, SettleOp
+from waasp.runtime.broker import (
+    ANY_REDIS_ERROR,
+    Broker,
+    Outages,
+    RawDelivery,
+    ResultBackend,
+    SettleOp,
+)
 from waasp.runtime.message import ResultRecord, TaskMeta
 from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.executor import Outcome
@@ -32,8 +38,11 @@ class Settler:
         results: ResultBackend,
         on_settled: Callable[[list[RawDelivery]], None],
         events: EventRecorder | None = None,
+        *,
+        outages: Outages | None = None,
     ) -> None:
         self.broker = broker
+        self.guard = (outages or Outages()).guard("settler")
         self.results = results
         self.on_settled = on_settled
         self.events = events  # monitoring events, written last in a flush when due
@@ -119,12 +128,14 @@ class Settler:
         )
 
     async def _persist(self, write: Callable[[], Awaitable[object]], what: str) -> None:
-        # Never drop a batch: the entries stay unacknowledged until the write succeeds.
-        backoff = Backoff()
+        # Never drop a batch: the entries stay unacknowledged until the write succeeds, and
+        # a refusal that waiting cures (OOM, READONLY, NOREPLICAS...) is waited out too.
         while True:
             try:
                 await write()
-                return
-            except REDIS_ERRORS as exc:
-                log.warning("settle_write_failed", what=what, error=str(exc))
-                await backoff.sleep()
+            except ANY_REDIS_ERROR as exc:
+                log.debug("settle_write_failed", what=what, error=str(exc))
+                await self.guard.failed(exc)
+                continue
+            self.guard.worked()
+            return

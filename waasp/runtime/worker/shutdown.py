@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from waasp.runtime.broker import ANY_REDIS_ERROR, REDIS_ERRORS, Broker, RawDelivery
+from waasp.runtime.broker import ANY_REDIS_ERROR, Broker, RawDelivery
 from waasp.runtime.worker.executor import Executor
 from waasp.runtime.worker.heartbeat import Heartbeat
 from waasp.runtime.worker.leases import LeaseKeeper
@@ -87,7 +87,7 @@ class Drain:
         await self.hand_back()
         await self.leave_groups()
         await cancel_all(services)
-        with contextlib.suppress(*REDIS_ERRORS):
+        with contextlib.suppress(*ANY_REDIS_ERROR):
             await self.heartbeat.remove()
 
     async def _finish_threads(self, late: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
@@ -112,7 +112,7 @@ class Drain:
             try:
                 ids = await self.broker.owned(queue, self.name)
                 released = await self.broker.release(queue, self.name, ids)
-            except REDIS_ERRORS as exc:
+            except ANY_REDIS_ERROR as exc:
                 log.warning("hand_back_failed", queue=queue, error=str(exc))
                 continue
             if released:

@@ -14,16 +14,24 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, LeaseRenewals, RawDelivery
+from waasp.runtime.broker import (
+    ANY_REDIS_ERROR,
+    Fault,
+    LeaseRenewals,
+    Outages,
+    RawDelivery,
+    refused_alone,
+)
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
+from waasp.runtime.worker.eviction import check_eviction_policy
 from waasp.runtime.worker.executor import Executor, max_deliveries_outcome
 from waasp.runtime.worker.heartbeat import Heartbeat, LoopClock
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
+from waasp.runtime.worker.reader import QueueReader
 from waasp.runtime.worker.settler import Settler
 from waasp.runtime.worker.shutdown import Drain, cancel_all
 from waasp.runtime.worker.threads import TaskThreads
@@ -37,11 +45,6 @@ log = structlog.get_logger("waasp.runtime.worker.worker")
 READ_BLOCK_MS = 1000
 BURST_READ_BLOCK_MS = 50
 MAX_READ_COUNT = 500
-
-
-def _cancel_requested() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 def consumer_name() -> str:
@@ -63,6 +66,7 @@ class Worker:
         name: str | None = None,
         prefetch_multiplier: int | None = None,
         shutdown_timeout: float | None = None,
+        strict: bool = False,
     ) -> None:
         conf = runtime.conf
         self.runtime = runtime
@@ -70,6 +74,9 @@ class Worker:
         self.concurrency = concurrency or conf.worker_concurrency
         multiplier = prefetch_multiplier or conf.worker_prefetch_multiplier
         self.burst = burst
+        # Refuse to start (rather than warn) unless Redis's maxmemory-policy is noeviction.
+        self.strict = strict
+        self._policy_checked = False
         self.name = name or consumer_name()
         self.shutdown_timeout = (
             conf.worker_shutdown_timeout if shutdown_timeout is None else shutdown_timeout
@@ -78,13 +85,17 @@ class Worker:
         self.buffer: asyncio.Queue[RawDelivery | None] = asyncio.Queue()
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
+        self.outages = Outages((self.broker.reconnect, self.results.reconnect), worker=self.name)
+        self.reader = QueueReader(self.broker, self.queues, self.name)
         self.threads = TaskThreads(self.concurrency)
         events = (
             EventRecorder(self.broker, conf, self.name, runtime.tasks)
             if conf.worker_send_task_events
             else None
         )
-        self.settler = Settler(self.broker, self.results, self._settled, events)
+        self.settler = Settler(
+            self.broker, self.results, self._settled, events, outages=self.outages
+        )
         self.executor = Executor(runtime, self.name, self.threads, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
@@ -96,6 +107,7 @@ class Worker:
             self._enqueue_local,
             self._dead_lettered,
             dlq_max_len=conf.dlq_max_len,
+            outages=self.outages,
         )
         self.clock = LoopClock()
         self.watchdog = Watchdog(
@@ -106,7 +118,7 @@ class Worker:
             self.clock,
             self._culprit,
         )
-        self.promoter = Promoter(self.broker, self.queues)
+        self.promoter = Promoter(self.broker, self.queues, outages=self.outages)
         self.heartbeat = Heartbeat(
             self.broker,
             self.name,
@@ -114,6 +126,7 @@ class Worker:
             self.stats,
             self.clock.age,
             stall_after=max(10.0, READ_BLOCK_MS / 1000 * 5),
+            outages=self.outages,
         )
         self.drain = Drain(
             self.broker,
@@ -168,7 +181,7 @@ class Worker:
             await self._prepare(check_server=True)
             for hook in self.runtime.startup_hooks:
                 await hook()
-            async with asyncio.TaskGroup() as group:
+            async with refused_alone(), asyncio.TaskGroup() as group:
                 services = [
                     group.create_task(self.settler.run(), name="settler"),
                     group.create_task(self.clock.run(), name="loop-clock"),
@@ -200,7 +213,7 @@ class Worker:
     # -- start and stop --------------------------------------------------------------------
 
     async def _prepare(self, *, check_server: bool = False) -> None:
-        backoff = Backoff()
+        guard = self.outages.guard("prepare")
         while not self._stop.is_set():
             try:
                 if check_server:
@@ -208,50 +221,44 @@ class Worker:
                 for queue in self.queues:
                     await self.broker.ensure_group(queue)
                 await self.broker.register_queues(self.queues)
-            except REDIS_ERRORS as exc:
-                log.warning("broker_unreachable", error=str(exc))
-                await backoff.sleep()
+                if not self._policy_checked:
+                    await check_eviction_policy(self.broker, strict=self.strict)
+                    self._policy_checked = True
+            except ANY_REDIS_ERROR as exc:
+                # Both calls raise CancelledError if start-up is being cancelled: redis-py can
+                # return normally from a command cancelled mid-flight, and a start-up that went
+                # on would wait for a stop() its canceller will never call.
+                await guard.failed(exc)
                 continue
-            finally:
-                # redis-py can return normally from a command cancelled mid-flight (as from the
-                # reader's XREADGROUP): a start-up cancelled here ends, rather than going on to
-                # wait for a stop() that its canceller will never call.
-                if _cancel_requested():
-                    raise asyncio.CancelledError
+            guard.worked()
             return
 
     # -- the loops -------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
-        backoff = Backoff()
+        guard = self.outages.guard("reader")
         block = BURST_READ_BLOCK_MS if self.burst else READ_BLOCK_MS
         while True:
             await self.inflight.wait_free()
             try:
-                entries = await self.broker.read(
-                    self.queues, self.name, min(self.inflight.free, MAX_READ_COUNT), block
-                )
-                backoff.reset()
-                if _cancel_requested():
-                    # redis-py can return normally from a blocking XREADGROUP cancelled
-                    # mid-read; looping on would leave the TaskGroup waiting for this task
-                    # forever. What was just read stays pending for this consumer and is
-                    # handed back (drain) or reclaimed (crash).
-                    raise asyncio.CancelledError
-            except GroupMissing:
-                log.warning("consumer_group_recreated", queues=self.queues)
-                await self._prepare()
+                entries = await self.reader.read(min(self.inflight.free, MAX_READ_COUNT), block)
+                idle = not entries and self.burst and await self._idle()
+            except ANY_REDIS_ERROR as exc:
+                if await guard.failed(exc) is Fault.GROUP_MISSING:
+                    log.warning("consumer_group_recreated", queues=self.queues)
+                    await self._prepare()
                 continue
-            except REDIS_ERRORS as exc:
-                log.warning("broker_read_failed", error=str(exc))
-                await backoff.sleep()
-                continue
+            # redis-py can return normally from a blocking XREADGROUP cancelled mid-read;
+            # looping on would leave the TaskGroup waiting for this task forever. What was
+            # just read stays pending for this consumer and is handed back (drain) or
+            # reclaimed (crash).
+            guard.worked()
             self._enqueue_local(entries)
             if entries:
                 # Let the executors start these before this loop spends time sending the
                 # next blocking read: it is the enqueue-to-start latency.
                 await asyncio.sleep(0)
-            elif self.burst and await self._idle():
+            elif idle:
                 self.stop()
                 return
 
