@@ -1,6 +1,8 @@
 # WAASP: one image for every role (API, workers, scheduler, migrations); compose.yml
-# picks the role with the command. The embedded servers come with the package too, so
-# `docker run -p 8000:8000 -v waasp:/data IMAGE waasp up` works on its own.
+# picks the role with the command. The default command is `waasp up`, with the embedded
+# servers the package brings, so `docker run -p 8000:8000 -v waasp:/data IMAGE` works on its
+# own; the API token it generates is in its log and in the volume:
+# `docker exec CONTAINER cat /data/api_token`.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -23,4 +25,4 @@ ENV WAASP_HOST=0.0.0.0 \
 VOLUME ["/data"]
 EXPOSE 8000
 
-CMD ["waasp", "serve"]
+CMD ["waasp", "up"]

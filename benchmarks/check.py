@@ -352,6 +352,10 @@ async def benchmark(options: argparse.Namespace) -> str:
                     "WAASP_KEY_PREFIX": prefix,
                     "WAASP_REDIS_URL": options.redis_url,
                     "WAASP_API_TOKEN": "benchmark-token",
+                    # Every request comes from one address: the per-address limit is lifted,
+                    # so the figure is the check's (its Redis round trip still runs).
+                    "WAASP_CHECK_RATE": "1000000000",
+                    "WAASP_CHECK_BURST": "1000000000",
                     "WAASP_LOG_LEVEL": "warning",
                     "WAASP_LOG_FORMAT": "json",
                 },

@@ -41,8 +41,8 @@ from waasp.runtime.message import (
 )
 from waasp.runtime.states import SUCCESS
 from waasp.runtime.worker.events import EventRecorder
-from waasp.runtime.worker.executor import Outcome
 from waasp.runtime.worker.heartbeat import Heartbeat
+from waasp.runtime.worker.outcomes import Outcome
 from waasp.settings import Settings
 
 TOKEN = "bench-token-" + "x" * 20
@@ -147,7 +147,7 @@ async def populate(runtime: Runtime, tasks: int, start: int = 0) -> str:
 
 
 async def _record_events(runtime: Runtime, finished: list[TaskMeta]) -> None:
-    recorder = EventRecorder(runtime.broker, runtime.conf, "bench")
+    recorder = EventRecorder(runtime.broker, runtime.conf, "bench", {TASK})
     for first in range(0, len(finished), BATCH):
         for meta in finished[first : first + BATCH]:
             delivery = RawDelivery(meta.queue or "default", "0-1", b"")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests import servers
+from tests import chromium, servers
 
 # The machines are shared and noisy: a slow example is load, not a failure of the property.
 settings.register_profile(
@@ -34,6 +34,36 @@ def private_redis(tmp_path: Path) -> Iterator[servers.PrivateRedis]:
     """A Redis server of the test's own (append-only, fsync always), stopped afterwards."""
     with servers.private_redis(tmp_path) as server:
         yield server
+
+
+_CHROMIUM = pytest.StashKey[str | BaseException]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When a selected test needs Chromium, find or install it now: before any test runs, so
+    that an install (minutes, on a bare machine) counts against no test's timeout."""
+    if any("chromium_path" in getattr(item, "fixturenames", ()) for item in session.items):
+        try:
+            session.config.stash[_CHROMIUM] = chromium.ensure_chromium()
+        except (chromium.ChromiumMissing, chromium.ChromiumMisconfigured) as exc:
+            session.config.stash[_CHROMIUM] = exc
+
+
+@pytest.fixture(scope="session")
+def chromium_path(request: pytest.FixtureRequest) -> str:
+    """The Chromium the browser tests drive; the tests are skipped, saying why, only when
+    none is installed and none can be (see tests/chromium.py)."""
+    found = request.config.stash.get(_CHROMIUM, None)
+    if found is None:  # asked for in a way collection did not see
+        try:
+            found = chromium.ensure_chromium()
+        except (chromium.ChromiumMissing, chromium.ChromiumMisconfigured) as exc:
+            found = exc
+    if isinstance(found, chromium.ChromiumMissing):
+        pytest.skip(str(found))
+    if isinstance(found, BaseException):
+        pytest.fail(str(found))
+    return found
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

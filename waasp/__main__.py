@@ -2,6 +2,9 @@
 
 import sys
 
-from waasp.cli import main
+try:
+    from waasp.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command line was still loading
+    sys.exit(130)
 
 sys.exit(main())

@@ -21,15 +21,16 @@ class SettingsError(WaaspError):
 class ValidationError(WaaspError):
     """A client-supplied field is missing or outside its limits."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, **extra: Any) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.extra = extra
 
     @property
     def details(self) -> dict[str, Any]:
-        """Describe the error for an API response."""
-        return {"field": self.field}
+        """Describe the error for an API response (the field, and any extra facts)."""
+        return {"field": self.field, **self.extra}
 
 
 class NotFoundError(WaaspError):
@@ -47,3 +48,7 @@ class DependencyUnavailable(WaaspError):
         super().__init__(f"{dependency} unavailable: {message}")
         self.dependency = dependency
         self.message = message
+
+
+class ContentionError(WaaspError):
+    """The data kept changing under an operation that retried as long as it may (a 503)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -114,3 +114,27 @@ class AuditStats:
     total_entries: int
     by_action: Mapping[str, int]
     hourly: tuple[HourlyStat, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedSender:
+    """A sender refused on one channel (None: checks without a channel) in a recent window,
+    and the contact that decides its checks there now (None: it is unknown)."""
+
+    sender_id: str
+    channel: str | None
+    checks: int
+    first_seen: datetime
+    last_seen: datetime
+    contact: Contact | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecentBlocked:
+    """The senders refused since ``since``, most refused first, and the window's totals."""
+
+    window: timedelta
+    since: datetime
+    checks: int  # blocked checks in the window
+    senders: int  # distinct (sender, channel) pairs among them
+    blocked: tuple[BlockedSender, ...]

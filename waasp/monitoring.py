@@ -15,14 +15,21 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, ValidationError
-from waasp.runtime import REDIS_ERRORS, DeadLetterNotFound, Runtime, TaskRuntimeError
+from waasp.runtime import (
+    REDIS_ERRORS,
+    DeadLetterNotFound,
+    Runtime,
+    TaskRuntimeError,
+    parse_entry_id,
+)
 from waasp.runtime import monitor as runtime_events
 from waasp.runtime.monitor import (
     QueueStats,
     dead_letter_page,
+    queue_contents,
     queue_stats,
     schedule_status,
-    task_dict,
+    task_detail,
     workers,
 )
 
@@ -33,6 +40,15 @@ T = TypeVar("T")
 REDIS_TIMEOUT = 3.0
 UNREACHABLE = "Redis is unreachable"
 _DOWN: tuple[type[BaseException], ...] = (TimeoutError, *REDIS_ERRORS)
+
+
+def _check_dead_id(dead_id: str) -> None:
+    """A malformed dead-letter id is the client's mistake (400), not a missing letter."""
+    queue, colon, entry_id = dead_id.rpartition(":")
+    if not (colon and queue and parse_entry_id(entry_id)):
+        raise ValidationError(
+            "dead_id", "must be QUEUE:MS-SEQ (ASCII digits, each part within 64 bits)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +78,20 @@ class MonitoringService:
             raise NotFoundError(str(exc)) from None
 
     async def task(self, task_id: str) -> dict[str, Any]:
-        """A task's record (PENDING when nothing is stored: unknown or expired)."""
-        meta = await self._redis(self.runtime.AsyncResult(task_id).meta())
-        return task_dict(meta)
+        """A task's record (PENDING when nothing is stored: unknown or expired), and its
+        message (arguments, due time) while it waits, runs or sits in a dead-letter queue."""
+        return await self._redis(task_detail(self.runtime, task_id))
 
     async def queues(self) -> list[dict[str, Any]]:
         """Each known queue's counts."""
         return [s.as_dict() for s in await self._redis(queue_stats(self.runtime))]
+
+    async def queue_contents(self, queue: str, limit: int) -> dict[str, Any]:
+        """The first waiting and next due delayed messages of ``queue``, with their totals."""
+        try:
+            return await self._redis(queue_contents(self.runtime, queue, limit))
+        except TaskRuntimeError as exc:  # an invalid queue name
+            raise ValidationError("name", str(exc)) from None
 
     async def workers(self) -> list[dict[str, Any]]:
         """The live workers."""
@@ -83,6 +106,7 @@ class MonitoringService:
 
     async def replay(self, dead_id: str) -> str:
         """Put a dead letter back in its queue; return its task id."""
+        _check_dead_id(dead_id)
         try:
             return await self._redis(self.runtime.dlq.replay(dead_id))
         except NotFoundError:
@@ -92,6 +116,7 @@ class MonitoringService:
 
     async def delete_dead_letter(self, dead_id: str) -> None:
         """Delete one dead letter."""
+        _check_dead_id(dead_id)
         await self._redis(self.runtime.dlq.delete(dead_id))
 
     async def schedule(self) -> list[dict[str, Any]]:

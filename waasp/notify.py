@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import aiohttp
 import structlog
 
+from waasp import slack
 from waasp.errors import WaaspError
 from waasp.runtime import Runtime, Task, WindowCounter
 
@@ -104,7 +105,9 @@ def _host(url: str) -> str:
 async def post_json(session: aiohttp.ClientSession, url: str, payload: Any) -> int:
     """POST ``payload`` as JSON; return the status, or raise WebhookFailed/WebhookRejected."""
     try:
-        async with session.post(url, json=payload, timeout=WEBHOOK_TIMEOUT) as response:
+        async with session.post(
+            url, json=payload, timeout=WEBHOOK_TIMEOUT, allow_redirects=False
+        ) as response:
             status = response.status
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise WebhookFailed(f"POST to {_host(url)} failed: {type(exc).__name__}") from exc
@@ -123,7 +126,7 @@ def blocked_message(sender_id: str, channel: str | None, folded: int = 0) -> dic
     else:
         text = f"WAASP blocked a message from unknown or blocked sender {sender_id} {where}"
     return {
-        "text": text,
+        "text": slack.escape(text),
         "sender_id": sender_id,
         "channel": channel,
         "folded": folded,

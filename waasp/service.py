@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Protocol
 
 import asyncpg
@@ -9,19 +10,24 @@ import structlog
 
 from waasp.db.pool import Database
 from waasp.db.repositories import audit, contacts
-from waasp.errors import ConflictError, NotFoundError
+from waasp.errors import ConflictError, ContentionError, NotFoundError
 from waasp.models import (
     AuditAction,
     AuditEntry,
     AuditStats,
     CheckResult,
     Contact,
+    RecentBlocked,
     TrustLevel,
     decide,
 )
 from waasp.validation import UNSET, AuditQuery, CheckRequest, ContactChanges, NewContact
 
 log = structlog.get_logger(__name__)
+
+# A check whose contact is removed while it runs is decided again, holding the row it finds
+# (see contacts.CHECK_SQL_LOCKED), which that race cannot hit; the bound is only a backstop.
+CHECK_ATTEMPTS = 4
 
 
 class BlockedSenderNotifier(Protocol):
@@ -48,12 +54,7 @@ class WhitelistService:
 
     async def check(self, request: CheckRequest) -> CheckResult:
         """Decide whether the sender may pass, and audit the decision (one round trip)."""
-        try:
-            row = await self._check_once(request)
-        except asyncpg.ForeignKeyViolationError:
-            # The matching contact was removed between our lookup and our audit insert;
-            # nothing was written, so deciding again cannot audit twice.
-            row = await self._check_once(request)
+        row = await self._check_consistently(request)
         trust = contacts.trust_of(row["trust_level"])
         decision = decide(trust)
         if not decision.allowed:
@@ -66,10 +67,20 @@ class WhitelistService:
             action=decision.action,
         )
 
-    async def _check_once(self, request: CheckRequest) -> asyncpg.Record:
+    async def _check_consistently(self, request: CheckRequest) -> asyncpg.Record:
+        for attempt in range(CHECK_ATTEMPTS):
+            try:
+                return await self._check_once(request, lock=attempt > 0)
+            except asyncpg.ForeignKeyViolationError:
+                # The matching contact was removed between our lookup and our audit insert;
+                # nothing was written, so deciding again cannot audit twice.
+                log.info("check_retried", reason="contact removed during the check")
+        raise ContentionError("the contact kept changing during the check; try again")
+
+    async def _check_once(self, request: CheckRequest, *, lock: bool) -> asyncpg.Record:
         async with self._db.connection() as conn:
             return await contacts.check(
-                conn, request.sender_id, request.channel, request.message_preview
+                conn, request.sender_id, request.channel, request.message_preview, lock=lock
             )
 
     def _notify_blocked(self, sender_id: str, channel: str | None) -> None:
@@ -111,11 +122,31 @@ class WhitelistService:
         return contact
 
     async def list_contacts(
-        self, trust_level: TrustLevel | None = None, channel: str | None = None
+        self,
+        trust_level: TrustLevel | None = None,
+        channel: str | None = None,
+        search: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
     ) -> list[Contact]:
-        """Return the contacts with this trust level and/or channel (all if neither)."""
+        """Return the contacts with this trust level and/or channel (all if neither) whose
+        sender_id or name contains ``search`` (any case), if given: all of them, or the page of
+        ``limit`` from ``offset``."""
         async with self._db.connection() as conn:
-            return await contacts.list_contacts(conn, trust_level, channel)
+            return await contacts.list_contacts(
+                conn, trust_level, channel, search, limit=limit, offset=offset
+            )
+
+    async def count_contacts(
+        self,
+        trust_level: TrustLevel | None = None,
+        channel: str | None = None,
+        search: str | None = None,
+    ) -> int:
+        """How many contacts ``list_contacts`` would return without a page."""
+        async with self._db.connection() as conn:
+            return await contacts.count(conn, trust_level, channel, search)
 
     async def update_contact(
         self, sender_id: str, channel: str | None, changes: ContactChanges, *, source: str = "api"
@@ -183,6 +214,16 @@ class WhitelistService:
         """Return one page of the audit trail, newest first."""
         async with self._db.connection() as conn:
             return await audit.list_entries(conn, query)
+
+    async def count_audit(self, query: AuditQuery) -> int:
+        """How many audit entries match the query's filters."""
+        async with self._db.connection() as conn:
+            return await audit.count(conn, query)
+
+    async def recent_blocked(self, window: timedelta, limit: int) -> RecentBlocked:
+        """Return the senders refused in the last ``window``, most refused first."""
+        async with self._db.connection() as conn:
+            return await audit.recent_blocked(conn, window, limit)
 
     async def audit_stats(self) -> AuditStats:
         """Return entry totals per action and the recent hourly rollups."""

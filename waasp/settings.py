@@ -7,6 +7,7 @@ The variables the task runtime reads too (``WAASP_REDIS_URL``, ``WAASP_RESULT_UR
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -49,7 +50,19 @@ class Settings:
     notify_retry_delay: float = 60.0
     notify_max_retries: int = 3
     worker_concurrency: int = 8
-    metrics_require_token: bool = False
+    metrics_public: bool = False
+    # The gate's defences: check-route access, its rate per address, the notification cap.
+    check_token: str | None = field(default=None, repr=False)
+    check_rate: float = 20.0
+    check_burst: int = 40
+    notify_global_max: int = 20
+    # HTTP limits a normal client never meets (seconds, counts, bytes).
+    http_header_timeout: float = 10.0
+    http_body_timeout: float = 30.0
+    http_keepalive_timeout: float = 30.0
+    http_max_requests: int = 1000
+    http_max_connections: int = 1000
+    http_max_header_bytes: int = 32768
 
     @classmethod
     def from_env(
@@ -85,7 +98,17 @@ class Settings:
             notify_retry_delay=get("WAASP_NOTIFY_RETRY_DELAY", env.positive_seconds, 60.0),
             notify_max_retries=get("WAASP_NOTIFY_MAX_RETRIES", _positive_int, 3),
             worker_concurrency=get("WAASP_WORKER_CONCURRENCY", _positive_int, 8),
-            metrics_require_token=get("WAASP_METRICS_REQUIRE_TOKEN", _flag, False),
+            metrics_public=get("WAASP_METRICS_PUBLIC", _flag, False),
+            check_token=get("WAASP_CHECK_TOKEN", _token, None),
+            check_rate=get("WAASP_CHECK_RATE", _positive_number, 20.0),
+            check_burst=get("WAASP_CHECK_BURST", _positive_int, 40),
+            notify_global_max=get("WAASP_NOTIFY_GLOBAL_MAX", _positive_int, 20),
+            http_header_timeout=get("WAASP_HTTP_HEADER_TIMEOUT", env.positive_seconds, 10.0),
+            http_body_timeout=get("WAASP_HTTP_BODY_TIMEOUT", env.positive_seconds, 30.0),
+            http_keepalive_timeout=get("WAASP_HTTP_KEEPALIVE_TIMEOUT", env.positive_seconds, 30.0),
+            http_max_requests=get("WAASP_HTTP_MAX_REQUESTS", _positive_int, 1000),
+            http_max_connections=get("WAASP_HTTP_MAX_CONNECTIONS", _positive_int, 1000),
+            http_max_header_bytes=get("WAASP_HTTP_MAX_HEADER_BYTES", _positive_int, 32768),
         )
 
     def runtime_config(self) -> Config:
@@ -134,6 +157,16 @@ def _positive_int(value: str) -> int:
         number = 0
     if number <= 0:
         raise ValueError(f"must be an integer greater than 0, got {value!r}")
+    return number
+
+
+def _positive_number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise ValueError(f"must be a number greater than 0, got {value!r}")
     return number
 
 

@@ -4,13 +4,15 @@ The tasks are the functions below, named after their module and function
 (``waasp.tasks.notify_blocked_sender``). ``WaaspRuntime(settings)`` registers them on a
 runtime of its own, which carries what they share (``context``). A process has one of
 them: ``waasp.tasks.runtime``, built on first use from the environment (``python -m
-waasp.runtime worker -A waasp.tasks:runtime``), or by ``configure(settings)`` once ``waasp up``
+waasp.runtime worker -A waasp.tasks:runtime``; the URLs of a running ``waasp up`` where the
+environment sets none), or by ``configure(settings)`` once ``waasp up``
 or ``waasp serve`` has resolved its settings. Importing this module builds nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +22,9 @@ import structlog
 from waasp.db.pool import Database
 from waasp.db.repositories import maintenance
 from waasp.errors import SettingsError
+from waasp.instance import environ_with_instance
 from waasp.notify import BlockFolder, Fold, WebhookFailed, blocked_message, post_json
+from waasp.notify_cap import NotificationCap, send_summary
 from waasp.runtime import ConfigurationError, Runtime, Task, crontab
 from waasp.settings import Settings
 
@@ -91,9 +95,12 @@ class WaaspRuntime(Runtime):
         self.context = TaskContext(settings)
         self.on_shutdown(self.context.close)
         retries = settings.notify_max_retries
-        self.notify_blocked_sender = self.task(bind=True)(notify_blocked_sender)
-        self.notify_blocked_followup = self.task(bind=True)(notify_blocked_followup)
-        self.notify_deliver = self.task(bind=True, max_retries=retries)(notify_deliver)
+        # Nobody reads a notification's result: storing none keeps a flood out of Redis.
+        quiet = {"bind": True, "ignore_result": True}
+        self.notify_blocked_sender = self.task(**quiet)(notify_blocked_sender)
+        self.notify_blocked_followup = self.task(**quiet)(notify_blocked_followup)
+        self.notify_deliver = self.task(**quiet, max_retries=retries)(notify_deliver)
+        self.notify_summary = self.task(**quiet)(notify_summary)
         self.send_webhook = self.task(bind=True, max_retries=3)(send_webhook)
         self.cleanup_old_audit_logs = self.task(bind=True)(cleanup_old_audit_logs)
         self.aggregate_audit_stats = self.task(bind=True)(aggregate_audit_stats)
@@ -101,6 +108,17 @@ class WaaspRuntime(Runtime):
     def block_folder(self) -> BlockFolder:
         """The fold of blocked-sender notifications, over a window shared by every worker."""
         return BlockFolder(self.windows("notify", self.context.settings.notify_window))
+
+    def notification_cap(self) -> NotificationCap:
+        """The global cap on notifications, over token buckets shared by every worker."""
+        settings = self.context.settings
+        return NotificationCap(
+            self.rate_limiter(),
+            settings.notify_global_max,
+            settings.notify_window,
+            self.notify_deliver,
+            self.notify_summary,
+        )
 
 
 def _schedule(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -136,7 +154,8 @@ else:
         if name != "runtime":
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
         try:
-            settings = Settings.from_env()
+            # With its URLs unset, a worker joins the ``waasp up`` running on the data dir.
+            settings = Settings.from_env(environ_with_instance(os.environ))
         except SettingsError as exc:
             # What the runtime's command line reports as one line, like its own settings.
             raise ConfigurationError(str(exc)) from None
@@ -160,7 +179,7 @@ async def notify_blocked_sender(self: Task, sender_id: str, channel: str | None 
     rt = _runtime(self)
     decision = await rt.block_folder().decide(sender_id, channel)
     if decision.fold is Fold.NOTIFY:
-        await rt.notify_deliver.delay(blocked_message(sender_id, channel))
+        await rt.notification_cap().deliver(blocked_message(sender_id, channel))
     elif decision.fold is Fold.FOLLOW_UP:
         await rt.notify_blocked_followup.apply_async(
             (sender_id, channel), countdown=decision.window_left
@@ -173,8 +192,16 @@ async def notify_blocked_followup(self: Task, sender_id: str, channel: str | Non
     rt = _runtime(self)
     count = await rt.block_folder().take_folded(sender_id, channel)
     if count:
-        await rt.notify_deliver.delay(blocked_message(sender_id, channel, count))
+        await rt.notification_cap().deliver(blocked_message(sender_id, channel, count))
     return count
+
+
+async def notify_summary(self: Task) -> int:
+    """Report, in one message, the notifications the global cap held back since the last
+    summary."""
+    rt = _runtime(self)
+    settings = rt.context.settings
+    return await send_summary(rt.rate_limiter(), rt.notify_deliver, settings.notify_window)
 
 
 async def notify_deliver(self: Task, payload: dict[str, Any]) -> str:

@@ -5,11 +5,15 @@ Every failure is a ValidationError naming the field, which the API answers with 
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
 from typing import Any, Final
 
+from waasp import channels
 from waasp.errors import ValidationError
 from waasp.models import AuditAction, TrustLevel
 
@@ -18,11 +22,21 @@ CHANNEL_MAX = 50
 NAME_MAX = 255
 NOTES_MAX = 4000
 MESSAGE_PREVIEW_MAX = 500
+# Anyone may check, and every check keeps its preview for the retention period: the bound is
+# in bytes (UTF-8), so four-byte characters cannot quadruple what a check stores.
+MESSAGE_PREVIEW_MAX_BYTES = 500
 # Previews are truncated, not refused, but a bound keeps the NUL scan and the log lines sane.
 MESSAGE_PREVIEW_INPUT_MAX = 100_000
 AUDIT_LIMIT_MAX = 1000
 AUDIT_LIMIT_DEFAULT = 100
+CONTACTS_LIMIT_MAX = 1000
+CONTACTS_LIMIT_DEFAULT = 100
 OFFSET_MAX = 2**62  # far beyond any table, still inside PostgreSQL's bigint
+SEARCH_MAX = 255
+# The windows of the recent-decisions view: the last hour, the last day.
+RECENT_WINDOWS: Mapping[str, timedelta] = {"1h": timedelta(hours=1), "24h": timedelta(days=1)}
+RECENT_LIMIT_DEFAULT = 50
+RECENT_LIMIT_MAX = 500
 
 
 class Unset(Enum):
@@ -72,6 +86,7 @@ class AuditQuery:
     channel: str | None = None
     limit: int = AUDIT_LIMIT_DEFAULT
     offset: int = 0
+    since: dt.datetime | None = None  # only entries at or after this time
 
 
 def text(field: str, value: object, *, max_length: int, allow_empty: bool = True) -> str:
@@ -93,18 +108,28 @@ def text(field: str, value: object, *, max_length: int, allow_empty: bool = True
 
 
 def sender_id(value: object, field: str = "sender_id") -> str:
-    """Validate a sender id: 1 to 255 characters, not blank."""
+    """Validate a sender id: 1 to 255 characters, not blank; surrounding whitespace trimmed."""
     if value is None:
         raise ValidationError(field, "is required")
-    return text(field, value, max_length=SENDER_ID_MAX, allow_empty=False)
+    return text(field, value, max_length=SENDER_ID_MAX, allow_empty=False).strip()
 
 
 def channel(value: object, field: str = "channel") -> str | None:
-    """Validate a channel: at most 50 characters; absent or empty means every channel."""
+    """Validate a channel and return its canonical spelling (see ``waasp.channels``): at most
+    50 characters once folded; absent or blank means every channel; ``*`` and names with
+    invisible or look-alike characters are refused, naming the characters."""
     if value is None:
         return None
-    checked = text(field, value, max_length=CHANNEL_MAX)
-    return checked or None
+    folded = channels.canonical(text(field, value, max_length=CHANNEL_MAX * 4))
+    if len(folded) > CHANNEL_MAX:
+        raise ValidationError(field, f"must be at most {CHANNEL_MAX} characters")
+    if folded == channels.EVERY_CHANNEL_MARK:
+        raise ValidationError(field, "'*' is not a channel name (leave channel out: every channel)")
+    unsafe = channels.unsafe_characters(folded)
+    if unsafe is not None:
+        reason, blamed = unsafe
+        raise ValidationError(field, f"{reason}: {', '.join(blamed)}", characters=blamed)
+    return folded or None
 
 
 def trust_level(value: object, field: str = "trust_level") -> TrustLevel:
@@ -124,11 +149,13 @@ def optional_text(field: str, value: object, max_length: int) -> str | None:
 
 
 def message_preview(value: object) -> str | None:
-    """Validate a message preview and truncate it to what the audit trail keeps."""
+    """Validate a message preview and truncate it to what the audit trail keeps: at most
+    500 characters and 500 bytes of UTF-8, cut between characters."""
     if value is None:
         return None
     checked = text("message_preview", value, max_length=MESSAGE_PREVIEW_INPUT_MAX)
-    return checked[:MESSAGE_PREVIEW_MAX]
+    encoded = checked[:MESSAGE_PREVIEW_MAX].encode("utf-8")[:MESSAGE_PREVIEW_MAX_BYTES]
+    return encoded.decode("utf-8", "ignore")
 
 
 def _object(data: object, allowed: frozenset[str]) -> Mapping[str, Any]:
@@ -180,17 +207,39 @@ def contact_changes(data: object) -> ContactChanges:
     )
 
 
+# ASCII digits only: int() would also take "1_0", " +5 " and an Arabic-Indic five (U+0665).
+_INTEGER = re.compile(r"-?[0-9]{1,20}")
+
+
 def bounded_int(field: str, value: str | None, *, default: int, low: int, high: int) -> int:
-    """Parse an integer query parameter that must lie in [low, high]."""
+    """Parse an integer query parameter (ASCII digits, an optional minus) in [low, high]."""
     if value is None or value == "":
         return default
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValidationError(field, "must be an integer") from None
+    if not _INTEGER.fullmatch(value):
+        raise ValidationError(field, "must be an integer (ASCII digits)")
+    number = int(value)
     if not low <= number <= high:
         raise ValidationError(field, f"must be from {low} to {high}")
     return number
+
+
+def timestamp(field: str, value: str | None) -> dt.datetime | None:
+    """Parse an ISO 8601 time (UTC when it names no offset); None or empty stays None."""
+    if value is None or value == "":
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(field, "must be an ISO 8601 time (2026-05-04T03:00:00Z)") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def page(params: Mapping[str, str], *, default: int, high: int) -> tuple[int, int]:
+    """Validate ``limit`` (1 to ``high``) and ``offset`` (0 or more) of a listing."""
+    return (
+        bounded_int("limit", params.get("limit"), default=default, low=1, high=high),
+        bounded_int("offset", params.get("offset"), default=0, low=0, high=OFFSET_MAX),
+    )
 
 
 def audit_query(params: Mapping[str, str]) -> AuditQuery:
@@ -212,4 +261,22 @@ def audit_query(params: Mapping[str, str]) -> AuditQuery:
             "limit", params.get("limit"), default=AUDIT_LIMIT_DEFAULT, low=1, high=AUDIT_LIMIT_MAX
         ),
         offset=bounded_int("offset", params.get("offset"), default=0, low=0, high=OFFSET_MAX),
+        since=timestamp("since", params.get("since")),
     )
+
+
+def recent_window(value: str | None) -> timedelta:
+    """Validate the ``window`` of the recent-decisions listing (default: the last hour)."""
+    if value is None or value == "":
+        return RECENT_WINDOWS["1h"]
+    if value not in RECENT_WINDOWS:
+        raise ValidationError("window", f"must be one of {', '.join(RECENT_WINDOWS)}")
+    return RECENT_WINDOWS[value]
+
+
+def search(value: str | None, field: str = "search") -> str | None:
+    """Validate a free-text search term; absent or blank means no search."""
+    if value is None:
+        return None
+    checked = text(field, value, max_length=SEARCH_MAX).strip()
+    return checked or None

@@ -7,13 +7,24 @@ import datetime as dt
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from tests.integration.runtime.conftest import ROOT, WorkerFactory, key_prefix, worker_env
+from tests.faults import chaos_app
+from tests.integration.runtime.conftest import (
+    ROOT,
+    WorkerFactory,
+    bound_runtime,
+    key_prefix,
+    worker_env,
+)
+from tests.servers import PrivateRedis
+from waasp.runtime import Runtime
 
 __all__ = ["key_prefix"]  # the runtime suite's fixture, shared: a fresh prefix, keys deleted after
 
@@ -73,3 +84,31 @@ def pytest_runtest_makereport(
     if report.when == "call" and report.failed:
         item.stash[FAILED] = True
     return report
+
+
+@dataclass
+class Scene:
+    """One scenario's stage: a private broker under a fresh key prefix, the ledger, and a
+    factory of chaos workers on that broker (all reaped after the test)."""
+
+    server: PrivateRedis
+    key_prefix: str
+    ledger: Redis
+    tmp: Path
+    workers: WorkerFactory
+
+    def runtime(self) -> AbstractAsyncContextManager[Runtime]:
+        """The chaos app bound to the private broker."""
+        return bound_runtime(chaos_app.runtime, self.server.url, self.key_prefix)
+
+
+@pytest.fixture
+def scene(
+    private_redis: PrivateRedis, key_prefix: str, ledger: Redis, redis_url: str, tmp_path: Path
+) -> Iterator[Scene]:
+    """A private broker, chaos workers on it, and the ledger on the session's server."""
+    factory = chaos_workers(private_redis.url, key_prefix, redis_url, tmp_path, VISIBILITY_TIMEOUT)
+    try:
+        yield Scene(private_redis, key_prefix, ledger, tmp_path, factory)
+    finally:
+        factory.reap()

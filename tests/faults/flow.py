@@ -20,7 +20,7 @@ from redis.exceptions import ResponseError
 
 from tests.faults import chaos_app
 from waasp.runtime import FAILURE, SUCCESS, Runtime
-from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.broker.errors import ANY_REDIS_ERROR, REDIS_ERRORS
 from waasp.runtime.keys import GROUP
 from waasp.runtime.message import DecodeError, decode_meta
 
@@ -115,7 +115,7 @@ class Flow:
                 result = await task.apply_async(
                     (job.index, job.seconds, job.failures), countdown=job.countdown
                 )
-            except REDIS_ERRORS:
+            except ANY_REDIS_ERROR:  # lost connection, or Redis said no (OOM, READONLY...)
                 refused.append(job)  # did not return: no promise was made
                 continue
             self._returned(job, result.id)
@@ -126,7 +126,7 @@ class Flow:
                 results = await self.runtime.send_many(
                     [task.s(j.index, j.seconds, j.failures) for j in chunk]
                 )
-            except REDIS_ERRORS:
+            except ANY_REDIS_ERROR:
                 refused += chunk
                 continue
             for job, result in zip(chunk, results, strict=True):
@@ -224,6 +224,14 @@ class Flow:
             expected_dead_letters=sum(j.final == FAILURE.value for j in self.jobs.values()),
             executions=sum(ours.values()),
         )
+
+
+async def produce(flow: Flow, jobs: list[Job], chunk: int = 100, pause: float = 0.02) -> None:
+    """Send jobs a chunk at a time, the way a busy API would, re-sending what a fault
+    refused (as a caller whose enqueue raised would)."""
+    for i in range(0, len(jobs), chunk):
+        await flow.send_until_taken(jobs[i : i + chunk])
+        await asyncio.sleep(pause)
 
 
 async def queue_empty(runtime: Runtime, queue: str = "default") -> bool:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from tests import servers
 from tests.faults import chaos_app
 from tests.faults.conftest import VISIBILITY_TIMEOUT, Record, chaos_workers
-from tests.faults.flow import Flow, Job, mixed_jobs, queue_empty
+from tests.faults.flow import Flow, Job, mixed_jobs, produce, queue_empty
 from tests.integration.runtime.conftest import WorkerFactory, bound_runtime, wait_until
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -37,14 +37,6 @@ class Outage:
 
     killed_at: float
     down_seconds: float
-
-
-async def produce(flow: Flow, jobs: list[Job], chunk: int = 100, pause: float = 0.02) -> None:
-    """Send jobs a chunk at a time, the way a busy API would, re-sending what an outage
-    refused (as a caller whose enqueue raised would)."""
-    for i in range(0, len(jobs), chunk):
-        await flow.send_until_taken(jobs[i : i + chunk])
-        await asyncio.sleep(pause)
 
 
 async def crash(server: servers.PrivateRedis, *, keep_data: bool, down: float = 0.5) -> Outage:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import shlex
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from waasp.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("migrate", "api", "worker-high", "worker-default", "scheduler")
@@ -60,11 +64,29 @@ def test_app_services_get_urls_and_token(services: dict[str, dict[str, Any]]) ->
     assert any(str(port).endswith(":8000") for port in services["api"]["ports"])
 
 
+def test_a_token_is_kept_and_the_way_to_read_it_is_told(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """The token is optional (the API then generates one into a volume of its own, so it
+    survives restarts), and compose.yml says how to read it."""
+    for name in APP_SERVICES:
+        token = services[name]["environment"]["WAASP_API_TOKEN"]
+        assert token == "${WAASP_API_TOKEN:-}", name  # no `:?`: unset is not an error
+    data_dir = "/data"  # the image's WAASP_DATA_DIR
+    assert _dockerfile_env()["WAASP_DATA_DIR"] == data_dir
+    volumes = services["api"]["volumes"]
+    assert any(str(volume).endswith(f":{data_dir}") for volume in volumes)
+    header = (ROOT / "compose.yml").read_text().split("\nname:", 1)[0]
+    assert f"docker compose exec api cat {data_dir}/api_token" in header
+
+
 def test_servers_persist_and_report_health(services: dict[str, dict[str, Any]]) -> None:
-    """Redis is 7.x with the append-only file, PostgreSQL 16; both have healthchecks."""
+    """Redis is 7.x with the append-only file fsynced at every write (as the README says),
+    PostgreSQL 16; both have healthchecks."""
     redis, postgres = services["redis"], services["postgres"]
     assert redis["image"] == "redis:7-alpine"
     assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert redis["command"][redis["command"].index("--appendfsync") + 1] == "always"
     assert postgres["image"] == "postgres:16-alpine"
     assert "redis-cli ping" in " ".join(redis["healthcheck"]["test"])
     assert "pg_isready" in " ".join(postgres["healthcheck"]["test"])
@@ -87,12 +109,41 @@ def test_dependencies_exist_and_wait_for_health(services: dict[str, dict[str, An
     assert services["migrate"]["restart"] == "no"
 
 
-def test_dockerfile_runs_waasp_serve_as_non_root() -> None:
-    """The image is python:3.11-slim, installs the package, runs `waasp serve` as a user."""
-    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
-    instructions = [line for line in lines if line and not line.startswith("#")]
+def _instructions() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in text.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _dockerfile_env() -> dict[str, str]:
+    """The variables the image's ENV instructions set."""
+    env: dict[str, str] = {}
+    for line in _instructions():
+        if line.startswith("ENV "):
+            for pair in shlex.split(line[4:]):
+                name, _, value = pair.partition("=")
+                env[name] = value
+    return env
+
+
+def test_dockerfile_runs_waasp_as_non_root() -> None:
+    """The image is python:3.11-slim, installs the package and runs as a user."""
+    instructions = _instructions()
     assert instructions[0] == "FROM python:3.11-slim"
     assert any(line.startswith("RUN pip install") for line in instructions)
     users = [line.split()[1] for line in instructions if line.startswith("USER ")]
     assert users and users[-1] not in {"root", "0"}
-    assert instructions[-1] == 'CMD ["waasp", "serve"]'
+
+
+def test_dockerfile_default_command_needs_no_configuration() -> None:
+    """`docker run IMAGE` works as documented: the default command is `waasp up`, which
+    starts the embedded servers, since the image sets no Redis or PostgreSQL URL."""
+    command = json.loads(_instructions()[-1].removeprefix("CMD "))
+    assert command == ["waasp", "up"]
+    from waasp.cli.main import build_parser  # after the check, which says more than an import
+
+    build_parser().parse_args(command[1:])
+    settings = Settings.from_env(_dockerfile_env())
+    assert settings.redis_url is None and settings.database_url is None
+    assert settings.host == "0.0.0.0" and settings.data_dir == Path("/data")

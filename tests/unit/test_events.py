@@ -21,14 +21,15 @@ from waasp.runtime.message import (
 )
 from waasp.runtime.states import FAILURE, STARTED, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
-from waasp.runtime.worker.executor import Outcome, max_deliveries_outcome
+from waasp.runtime.worker.outcomes import Outcome, max_deliveries_outcome
 
 DELIVERY = RawDelivery("default", "1-0", b"")
+REGISTERED = frozenset({"app.ok", "app.boom", "app.poison"})
 
 
 def recorder(interval: float = 60.0) -> EventRecorder:
     """A recorder whose broker is never used by these tests."""
-    return EventRecorder(cast(Broker, None), Config(), "worker-1", interval)
+    return EventRecorder(cast(Broker, None), Config(), "worker-1", REGISTERED, interval)
 
 
 def success(task_id: str, name: str = "app.ok") -> Outcome:
@@ -40,8 +41,10 @@ def success(task_id: str, name: str = "app.ok") -> Outcome:
 def parse(batch: EventBatch) -> dict[str, Any]:
     """Split record_events.lua's ARGV for ``batch`` back into its parts."""
     args = record_events_args(batch, Config(), "worker-1")
-    n_counts, n_buckets, n_sums, n_tp, n_events, n_failures = (int(x) for x in args[5:11])
-    rest = args[11:]
+    n_counts, n_buckets, n_sums, n_tp, n_events, n_failures, n_names, n_cf, n_tf = (
+        int(x) for x in args[5:14]
+    )
+    rest = args[14:]
 
     def pairs(n: int) -> dict[str, Any]:
         nonlocal rest
@@ -56,6 +59,8 @@ def parse(batch: EventBatch) -> dict[str, Any]:
     )
     events = [orjson.loads(x) for x in rest[:n_events]]
     failures = [orjson.loads(x) for x in rest[n_events : n_events + n_failures]]
+    rest = rest[n_events + n_failures :]
+    assert len(rest) == n_names + n_cf + n_tf
     return {
         "counts": counts,
         "buckets": buckets,
@@ -63,6 +68,8 @@ def parse(batch: EventBatch) -> dict[str, Any]:
         "throughput": throughput,
         "events": events,
         "failures": failures,
+        "names": rest[:n_names],
+        "fields": (rest[n_names : n_names + n_cf], rest[n_names + n_cf :]),
     }
 
 
@@ -116,8 +123,34 @@ async def test_undecodable_deliveries_are_dead_lettered_as_unknown() -> None:
     batch = noted.take(force=True)
     assert batch is not None
     found = parse(batch)
-    assert found["counts"] == {"unknown|dead_lettered": 1}
+    assert found["counts"] == {"<unknown>|dead_lettered": 1}
     assert found["buckets"] == {}  # it never ran as a task
+
+
+async def test_unregistered_names_are_counted_as_unknown_and_shown_as_sent() -> None:
+    """Tasks no worker registered share the ``<unknown>`` counters, run times included, but
+    events and failures keep the name the message gave."""
+    noted = recorder()
+    for i in range(3):
+        meta = TaskMeta(id=f"j{i}", state=FAILURE, name=f"junk.{i}", queue="default")
+        letter = DeadLetterRecord("unknown_task", b"{}", RemoteError("NotRegistered", "no"))
+        outcome = Outcome(FAILURE, SettleOp.dead("1-0", letter), ResultRecord(meta))
+        noted.finished(DELIVERY, outcome, None)
+    noted.finished(DELIVERY, success("s1", name="junk.ok"), 0.002)
+    noted.finished(DELIVERY, success("s2"), 0.002)
+    batch = noted.take(force=True)
+    assert batch is not None
+    found = parse(batch)
+    assert found["counts"] == {
+        "<unknown>|dead_lettered": 3,
+        "<unknown>|succeeded": 1,
+        "app.ok|succeeded": 1,
+    }
+    assert set(found["buckets"]) == {"<unknown>|0.005", "app.ok|0.005"}
+    assert found["names"] == ["<unknown>", "app.ok"]
+    count_fields, time_fields = found["fields"]
+    assert "|dead_lettered" in count_fields and "|sum" in time_fields
+    assert {f["task"] for f in found["failures"]} == {"junk.0", "junk.1", "junk.2"}
 
 
 async def test_a_batch_waits_for_its_interval() -> None:

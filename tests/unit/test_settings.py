@@ -121,17 +121,58 @@ def test_frozen_and_token_hidden_from_repr() -> None:
     ("value", "expected"),
     [("1", True), ("yes", True), ("TRUE", True), ("0", False), ("off", False)],
 )
-def test_metrics_require_token_flag(value: str, expected: bool) -> None:
-    """WAASP_METRICS_REQUIRE_TOKEN reads the usual spellings of yes and no (default no)."""
-    assert Settings.from_env({}).metrics_require_token is False
-    env = {"WAASP_METRICS_REQUIRE_TOKEN": value}
-    assert Settings.from_env(env).metrics_require_token is expected
+def test_metrics_public_flag(value: str, expected: bool) -> None:
+    """WAASP_METRICS_PUBLIC reads the usual spellings of yes and no (default no: /metrics
+    needs the token)."""
+    assert Settings.from_env({}).metrics_public is False
+    assert Settings.from_env({"WAASP_METRICS_PUBLIC": value}).metrics_public is expected
 
 
-def test_metrics_require_token_bad_value() -> None:
+def test_metrics_public_bad_value() -> None:
     """A value that is neither yes nor no is an error naming the variable."""
-    with pytest.raises(SettingsError, match="WAASP_METRICS_REQUIRE_TOKEN"):
-        Settings.from_env({"WAASP_METRICS_REQUIRE_TOKEN": "maybe"})
+    with pytest.raises(SettingsError, match="WAASP_METRICS_PUBLIC"):
+        Settings.from_env({"WAASP_METRICS_PUBLIC": "maybe"})
+
+
+def test_security_settings_defaults_and_overrides() -> None:
+    """The check token, rates, notification cap and HTTP limits have defaults a normal client
+    never meets, and each variable overrides its field; the check token stays out of repr."""
+    default = Settings.from_env({})
+    assert default.check_token is None
+    assert (default.check_rate, default.check_burst, default.notify_global_max) == (20.0, 40, 20)
+    assert (default.http_header_timeout, default.http_body_timeout) == (10.0, 30.0)
+    assert default.http_max_header_bytes == 32768
+    env = {
+        "WAASP_CHECK_TOKEN": "gate-secret",
+        "WAASP_CHECK_RATE": "2.5",
+        "WAASP_CHECK_BURST": "5",
+        "WAASP_NOTIFY_GLOBAL_MAX": "3",
+        "WAASP_HTTP_HEADER_TIMEOUT": "1.5",
+        "WAASP_HTTP_BODY_TIMEOUT": "2",
+        "WAASP_HTTP_KEEPALIVE_TIMEOUT": "3",
+        "WAASP_HTTP_MAX_REQUESTS": "7",
+        "WAASP_HTTP_MAX_CONNECTIONS": "9",
+        "WAASP_HTTP_MAX_HEADER_BYTES": "4096",
+    }
+    s = Settings.from_env(env)
+    assert (s.check_token, s.check_rate, s.check_burst, s.notify_global_max) == (
+        "gate-secret",
+        2.5,
+        5,
+        3,
+    )
+    assert (s.http_header_timeout, s.http_body_timeout, s.http_keepalive_timeout) == (1.5, 2, 3)
+    assert (s.http_max_requests, s.http_max_connections, s.http_max_header_bytes) == (7, 9, 4096)
+    assert "gate-secret" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    "variable", ["WAASP_CHECK_RATE", "WAASP_HTTP_HEADER_TIMEOUT", "WAASP_HTTP_MAX_CONNECTIONS"]
+)
+def test_security_settings_refuse_zero(variable: str) -> None:
+    """A limit of 0 (or less) is refused, naming the variable."""
+    with pytest.raises(SettingsError, match=variable):
+        Settings.from_env({variable: "0"})
 
 
 @pytest.mark.parametrize(("variable", "value"), RUNTIME_BAD_VALUES)

@@ -19,6 +19,7 @@ NAMES = [
     "waasp.tasks.notify_blocked_followup",
     "waasp.tasks.notify_blocked_sender",
     "waasp.tasks.notify_deliver",
+    "waasp.tasks.notify_summary",
     "waasp.tasks.send_webhook",
 ]
 
@@ -88,3 +89,12 @@ def test_settings_configure_routes_schedule_and_retries() -> None:
     assert runtime.conf.beat_schedule["cleanup-old-audit-logs"]["args"] == (7,)
     assert runtime.notify_deliver.max_retries == 5
     assert runtime.conf.task_track_started is True
+
+
+def test_only_the_notification_tasks_store_no_result() -> None:
+    """The notification tasks (the summary too) go to high and store no result, so a flood of
+    blocked checks leaves no result keys; the other tasks keep theirs."""
+    runtime = WaaspRuntime(Settings())
+    quiet = {name for name, task in runtime.tasks.items() if task.ignore_result}
+    assert quiet == {name for name in NAMES if name.startswith("waasp.tasks.notify_")}
+    assert runtime.route("waasp.tasks.notify_summary") == "high"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from waasp import validation
+from waasp import channels, validation
 from waasp.errors import ValidationError
 from waasp.models import AuditAction, TrustLevel
 
@@ -59,6 +59,23 @@ def test_limits_are_inclusive_and_preview_truncated() -> None:
     assert ok.message_preview == "m" * 500
 
 
+def test_preview_is_capped_in_bytes_between_characters() -> None:
+    """A preview keeps at most 500 bytes of UTF-8, never half a character: 250 two-byte
+    characters, 125 four-byte ones."""
+    for char, kept in (("é", 250), ("🐝", 125), ("a", 500)):
+        preview = validation.message_preview(char * 2000)
+        assert preview == char * kept
+        assert len(preview.encode()) <= validation.MESSAGE_PREVIEW_MAX_BYTES
+    assert validation.message_preview("a" + "🐝" * 200) == "a" + "🐝" * 124
+
+
+def test_sender_ids_are_trimmed() -> None:
+    """Whitespace around a sender id is dropped on every path (checks and contacts)."""
+    assert validation.sender_id("  +15550100\t") == "+15550100"
+    assert validation.check_request({"sender_id": " bob "}).sender_id == "bob"
+    assert validation.new_contact({"sender_id": "\nbob"}).sender_id == "bob"
+
+
 def test_empty_channel_is_global() -> None:
     """An empty channel means every channel (None)."""
     assert validation.channel("") is None
@@ -95,6 +112,13 @@ def test_audit_query_defaults_and_bounds() -> None:
         ({"limit": "-1"}, "limit"),
         ({"offset": "-1"}, "offset"),
         ({"offset": "x"}, "offset"),
+        ({"limit": "1_0"}, "limit"),
+        ({"limit": " +5 "}, "limit"),
+        ({"limit": "+5"}, "limit"),
+        ({"limit": "5 "}, "limit"),
+        ({"limit": "\u0665"}, "limit"),  # ARABIC-INDIC DIGIT FIVE
+        ({"limit": "\uff15"}, "limit"),  # FULLWIDTH DIGIT FIVE
+        ({"offset": "1" * 400}, "offset"),
         ({"action": "nope"}, "action"),
     ]:
         assert field_of(lambda params=params: validation.audit_query(params)) == field
@@ -108,5 +132,6 @@ def test_any_text_is_accepted_or_refused_cleanly(value: str) -> None:
     except ValidationError as exc:
         assert exc.field in ("sender_id", "channel")
     else:
-        assert result.sender_id == value
+        assert result.sender_id == value.strip()
         assert "\x00" not in value and 0 < len(value) <= 255
+        assert result.channel is None or result.channel == channels.canonical(value[:60])

@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Callable, Iterable
 
 from aiohttp import web
 
+from waasp.api.connections import connection_middleware
 from waasp.api.jsonio import MAX_BODY_BYTES
 from waasp.api.keys import (
     API_TOKEN,
+    CHECK_TOKEN,
     DATABASE,
     METRICS,
     MONITOR,
@@ -16,11 +18,14 @@ from waasp.api.keys import (
     RUNTIME,
     SERVICE,
     SETTINGS,
+    THROTTLE,
 )
 from waasp.api.metrics import Metrics
-from waasp.api.middleware import error_middleware, metrics_middleware
+from waasp.api.middleware import add_default_headers, error_middleware, metrics_middleware
+from waasp.api.query import query_middleware
 from waasp.api.readiness import ReadinessProbe, redis_probe
 from waasp.api.routes import setup_routes
+from waasp.api.throttle import CheckThrottle
 from waasp.db.pool import Database
 from waasp.errors import SettingsError
 from waasp.monitoring import MonitoringService
@@ -47,12 +52,13 @@ def create_app(
     closes it; otherwise the app creates one and opens/closes it with its own lifetime.
 
     ``runtime`` is the task runtime (owned by the caller, who closes it): the monitoring
-    routes, /metrics and the dashboard inspect it, and /readyz waits for its broker; without
-    one those routes answer 503. ``notify`` is the task, registered on ``runtime``, that each
-    blocked check is handed to (in batches, never waited for; enqueues that fail are counted
-    in /metrics); ``notifier`` is any other listener to blocked checks. ``readiness_probes``
-    join PostgreSQL's in /readyz. ``metrics`` lets the caller count into the app's metrics;
-    by default the app makes its own.
+    routes, /metrics and the dashboard inspect it, /readyz waits for its broker, and the check
+    route's per-address rate limit keeps its token buckets there; without one those routes
+    answer 503 and checks are not rate-limited. ``notify`` is the task, registered on
+    ``runtime``, that each blocked check is handed to (in batches, never waited for; enqueues
+    that fail are counted in /metrics); ``notifier`` is any other listener to blocked checks.
+    ``readiness_probes`` join PostgreSQL's in /readyz. ``metrics`` lets the caller count into
+    the app's metrics; by default the app makes its own.
     """
     if not settings.api_token:
         raise SettingsError("WAASP_API_TOKEN", "the API needs a token (waasp serve creates one)")
@@ -64,10 +70,13 @@ def create_app(
             raise SettingsError("WAASP_DATABASE_URL", "the API needs a PostgreSQL URL")
         database = Database(settings.database_url)
     app = web.Application(
-        middlewares=[metrics_middleware, error_middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[metrics_middleware, error_middleware, connection_middleware, query_middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
+    app.on_response_prepare.append(add_default_headers)
     app[SETTINGS] = settings
     app[API_TOKEN] = settings.api_token.encode("utf-8")
+    app[CHECK_TOKEN] = (settings.check_token or "").encode("utf-8")
     app[DATABASE] = database
     app[METRICS] = metrics if metrics is not None else Metrics()
     app[READINESS_PROBES] = [ReadinessProbe("postgresql", database.ping)]
@@ -82,11 +91,15 @@ def create_app(
 def _attach_runtime(
     app: web.Application, runtime: Runtime, notify: Task | None
 ) -> TaskNotifier | None:
-    """Inspect ``runtime``, wait for its broker in /readyz, hand blocked checks to ``notify``."""
+    """Inspect ``runtime``, wait for its broker in /readyz, rate-limit the check route in its
+    token buckets, hand blocked checks to ``notify``."""
     app[RUNTIME] = runtime
     app[MONITOR] = MonitoringService(runtime)
     app[METRICS].runtime.configured = True
     app[READINESS_PROBES].append(redis_probe(runtime))
+    app[THROTTLE] = CheckThrottle(
+        runtime.rate_limiter(), app[SETTINGS].check_rate, app[SETTINGS].check_burst
+    )
     if notify is None:
         return None
     return TaskNotifier(runtime, notify, on_failure=app[METRICS].enqueue_failed)

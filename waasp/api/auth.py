@@ -1,20 +1,65 @@
-"""Bearer-token authentication of the admin routes: constant-time, no localhost bypass."""
+"""Bearer-token authentication of the admin routes and, when a check token is set, of the
+check routes: constant-time, no localhost bypass."""
 
 from __future__ import annotations
 
 import functools
 import hmac
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 
 from aiohttp import web
 
 from waasp.api.errors import HttpError
-from waasp.api.keys import API_TOKEN
+from waasp.api.keys import API_TOKEN, CHECK_TOKEN
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="waasp"'}
 # The dashboard page also takes the token from this cookie (set by its login form).
 TOKEN_COOKIE = "waasp_token"
+
+
+class Caller(StrEnum):
+    """Who is asking the check route."""
+
+    ADMIN = "admin"  # the admin token: the full answer (name included)
+    CHECKER = "checker"  # the check token (WAASP_CHECK_TOKEN)
+    ANONYMOUS = "anonymous"  # no token, and none is required
+
+
+def _unauthenticated() -> HttpError:
+    return HttpError(
+        401, "authentication required: send Authorization: Bearer <token>", headers=_CHALLENGE
+    )
+
+
+def _presented(request: web.Request) -> bytes | None:
+    """The bearer token of the Authorization header (None: no bearer token at all)."""
+    scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+    given = given.strip()
+    if scheme.lower() != "bearer" or not given:
+        return None
+    # Bytes, so non-ASCII input is compared (and refused) in constant time too.
+    return given.encode("utf-8", "surrogateescape")
+
+
+def check_caller(request: web.Request) -> Caller:
+    """Who calls a check route: 401 without a token when WAASP_CHECK_TOKEN is set, 403 for
+    a token that is neither the check token nor the admin token."""
+    presented = _presented(request)
+    required = request.app[CHECK_TOKEN]
+    if presented is None:
+        if required:
+            raise _unauthenticated()
+        return Caller.ANONYMOUS
+    # Both comparisons run, so the time taken tells nothing about which token matched.
+    admin = hmac.compare_digest(presented, request.app[API_TOKEN])
+    checker = bool(required) and hmac.compare_digest(presented, required)
+    if admin:
+        return Caller.ADMIN
+    if checker:
+        return Caller.CHECKER
+    raise HttpError(403, "invalid token")
 
 
 def check_token(request: web.Request, *, allow_cookie: bool = False) -> None:
@@ -24,17 +69,12 @@ def check_token(request: web.Request, *, allow_cookie: bool = False) -> None:
     browser navigates to; API calls (and anything that changes state) take the header only,
     so a cross-site request cannot ride on the cookie.
     """
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.strip().partition(" ")
-    given = given.strip()
-    if not header and allow_cookie and request.cookies.get(TOKEN_COOKIE):
-        scheme, given = "bearer", request.cookies[TOKEN_COOKIE].strip()
-    if scheme.lower() != "bearer" or not given:
-        raise HttpError(
-            401, "authentication required: send Authorization: Bearer <token>", headers=_CHALLENGE
-        )
-    # Bytes, so non-ASCII input is compared (and refused) in constant time too.
-    presented = given.encode("utf-8", "surrogateescape")
+    presented = _presented(request)
+    if not request.headers.get("Authorization") and allow_cookie:
+        cookie = request.cookies.get(TOKEN_COOKIE, "").strip()
+        presented = cookie.encode("utf-8", "surrogateescape") if cookie else None
+    if presented is None:
+        raise _unauthenticated()
     if not hmac.compare_digest(presented, request.app[API_TOKEN]):
         raise HttpError(403, "invalid API token")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 from aiohttp import hdrs, web
 
 from waasp.api.errors import HttpError
+from waasp.api.keys import SETTINGS
 from waasp.errors import ValidationError
 
 # Bodies are a few hundred bytes; a megabyte is generous and stops memory abuse.
@@ -15,12 +17,17 @@ MAX_BODY_BYTES = 1024 * 1024
 JSON_TYPES = frozenset({"application/json"})
 
 
+def encode(data: Any) -> bytes:
+    """``data`` as JSON bytes."""
+    return orjson.dumps(data)
+
+
 def json_response(
     data: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     """Encode ``data`` with orjson into an application/json response."""
     return web.Response(
-        body=orjson.dumps(data), status=status, headers=headers, content_type="application/json"
+        body=encode(data), status=status, headers=headers, content_type="application/json"
     )
 
 
@@ -30,7 +37,8 @@ def too_large() -> HttpError:
 
 
 async def read_json(request: web.Request) -> Any:
-    """Return the decoded JSON body; 415 for a non-JSON content type, 413, or 400."""
+    """Return the decoded JSON body; 415 for a non-JSON content type, 413, 400, or 408 when it
+    has not arrived within WAASP_HTTP_BODY_TIMEOUT (a client dripping it holds a connection)."""
     if hdrs.CONTENT_TYPE in request.headers:
         mime = request.content_type
         if mime not in JSON_TYPES and not mime.endswith("+json"):
@@ -38,7 +46,11 @@ async def read_json(request: web.Request) -> Any:
     # Refuse early on the declared length, before reading a byte of it.
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise too_large()
-    body = await request.read()  # raises 413 past client_max_size for chunked bodies
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].http_body_timeout):
+            body = await request.read()  # raises 413 past client_max_size for chunked bodies
+    except TimeoutError:
+        raise HttpError(408, "request body not received in time", close=True) from None
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from waasp.api.metrics import Metrics
 from waasp.api.readiness import ReadinessProbe
+from waasp.api.throttle import CheckThrottle
 from waasp.db.pool import Database
 from waasp.monitoring import MonitoringService
 from waasp.runtime import Runtime
@@ -25,3 +26,10 @@ METRICS = web.AppKey("metrics", Metrics)
 # when create_app got no runtime, and those routes then answer 503.
 RUNTIME = web.AppKey("runtime", Runtime)
 MONITOR = web.AppKey("monitor", MonitoringService)
+# The id of the request being served (the caller's X-Request-ID if sane), set by the error
+# middleware; logs, error bodies, the check's answer and the X-Request-ID header carry it.
+REQUEST_ID = web.RequestKey("request_id", str)
+# WAASP_CHECK_TOKEN as bytes (empty: the check routes are open).
+CHECK_TOKEN = web.AppKey("check_token", bytes)
+# The check route's per-address rate limit; absent when create_app got no runtime.
+THROTTLE = web.AppKey("throttle", CheckThrottle)

@@ -87,6 +87,14 @@ def _queue_families(snapshot: RuntimeSnapshot) -> Iterable[Metric]:
     for stats in snapshot.queues:
         age.add_metric([stats.name], stats.oldest_waiting_age or 0.0)
     yield age
+    trimmed = CounterMetricFamily(
+        "waasp_dead_letters_trimmed",
+        "Dead letters removed, oldest first, to keep the queue's stream within dlq_max_len",
+        labels=["queue"],
+    )
+    for stats in snapshot.queues:
+        trimmed.add_metric([stats.name], stats.dead_trimmed)
+    yield trimmed
 
 
 class Metrics:

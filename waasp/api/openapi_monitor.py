@@ -40,6 +40,8 @@ _ERROR_OBJECT = {
     },
 }
 _NUMBER_OR_NULL = {"type": ["number", "null"]}
+_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC"}
+_TIME_OR_NULL = {**_TIME, "type": ["string", "null"]}
 MONITOR_SCHEMAS: dict[str, Any] = {
     "Task": {
         "type": "object",
@@ -55,8 +57,12 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "retries": {"type": "integer"},
             "queue": {"type": ["string", "null"]},
             "worker": {"type": ["string", "null"]},
-            "started_at": _NUMBER_OR_NULL,
-            "date_done": _NUMBER_OR_NULL,
+            "started_at": _TIME_OR_NULL,
+            "date_done": _TIME_OR_NULL,
+            "message": {
+                "anyOf": [_ref("QueuedTask"), {"type": "null"}],
+                "description": "its message (arguments) while it waits, runs or is dead",
+            },
         },
     },
     "QueueStats": {
@@ -68,7 +74,14 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "delayed": {"type": "integer"},
             "dead": {"type": "integer"},
             "oldest_waiting_age": {**_NUMBER_OR_NULL, "description": "seconds"},
-            "consumers": {"type": "integer"},
+            "consumers": {
+                "type": "integer",
+                "description": "consumers active within the visibility timeout",
+            },
+            "dead_trimmed": {
+                "type": "integer",
+                "description": "dead letters removed by the dlq_max_len cap (a counter)",
+            },
         },
     },
     "Worker": {
@@ -84,8 +97,8 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "done": {"type": "integer"},
             "failed": {"type": "integer"},
             "retried": {"type": "integer"},
-            "started_at": {"type": "number"},
-            "last_heartbeat": {"type": "number", "description": "epoch seconds, server clock"},
+            "started_at": _TIME,
+            "last_heartbeat": {**_TIME, "description": "ISO 8601, UTC, server clock"},
             "stalled": {"type": "boolean"},
         },
     },
@@ -103,7 +116,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "error": _ERROR_OBJECT,
             "retries": {"type": "integer"},
             "deliveries": {"type": "integer"},
-            "failed_at": {"type": "number"},
+            "failed_at": _TIME,
             "worker": {"type": ["string", "null"]},
             "replayed": {"type": "integer"},
         },
@@ -118,7 +131,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "task": {"type": "string"},
             "id": {"type": ["string", "null"]},
             "queue": {"type": ["string", "null"]},
-            "time": {"type": "number", "description": "epoch seconds, server clock"},
+            "time": {**_TIME, "description": "ISO 8601, UTC, server clock"},
             "runtime": {"type": "number", "description": "seconds the task ran"},
             "reason": {"type": "string"},
             "error": _ERROR_OBJECT,
@@ -156,11 +169,16 @@ def _limit_param(default: int, maximum: int = AUDIT_LIMIT_MAX) -> dict[str, Any]
     return _param("limit", "query", schema)
 
 
-_DEAD_ID = _param("dead_id", "path", {"type": "string"}, required=True)
+_DEAD_ID = _param(
+    "dead_id",
+    "path",
+    {"type": "string", "description": "QUEUE:MS-SEQ (ASCII digits, 64-bit parts; else a 400)"},
+    required=True,
+)
 MONITOR_PATHS: dict[str, Any] = {
     "/api/v1/tasks/{task_id}": {
         "get": {
-            "summary": "A task's state and result (PENDING when unknown or expired)",
+            "summary": "A task's state, result and, while it waits, runs or is dead, arguments",
             "security": _ADMIN,
             "parameters": [
                 _param("task_id", "path", {"type": "string", "maxLength": 255}, required=True)
@@ -219,7 +237,7 @@ MONITOR_PATHS: dict[str, Any] = {
             "summary": "Delete a dead letter",
             "security": _ADMIN,
             "parameters": [_DEAD_ID],
-            "responses": {"204": {"description": "deleted"}, **_monitor_errors(404)},
+            "responses": {"204": {"description": "deleted"}, **_monitor_errors(400, 404)},
         }
     },
     "/api/v1/dlq/{dead_id}/replay": {
@@ -239,7 +257,7 @@ MONITOR_PATHS: dict[str, Any] = {
                     "replayed",
                 ),
                 "409": _json(_ref("Error"), "the dead letter holds no decodable message"),
-                **_monitor_errors(404),
+                **_monitor_errors(400, 404),
             },
         }
     },
@@ -287,7 +305,8 @@ MONITOR_PATHS: dict[str, Any] = {
     },
     "/metrics": {
         "get": {
-            "summary": "Prometheus metrics (token only with WAASP_METRICS_REQUIRE_TOKEN=1)",
+            "summary": "Prometheus metrics (the token, unless WAASP_METRICS_PUBLIC=1)",
+            "security": [{"bearer": []}, {}],
             "responses": {
                 "200": {
                     "description": "Prometheus text format 0.0.4, or OpenMetrics on request",
@@ -299,7 +318,7 @@ MONITOR_PATHS: dict[str, Any] = {
     },
     "/dashboard/{name}": {
         "get": {
-            "summary": "The page's script (app.js) and style sheet (app.css); no token",
+            "summary": "The page's scripts (app.js, its modules) and style sheet; no token",
             "parameters": [_param("name", "path", {"type": "string"}, required=True)],
             "responses": {"200": {"description": "the file"}, "404": {"description": "none"}},
         }

@@ -54,10 +54,10 @@ def redis_probe(runtime: Runtime) -> ReadinessProbe:
 
 
 def worker_probe(worker: Worker) -> ReadinessProbe:
-    """The in-process worker's consumer loop is not stalled."""
+    """The in-process worker's event loop is not stalled (busy executors are not a stall)."""
 
     async def check() -> None:
         if worker.heartbeat.stalled or worker.loop_age() > worker.heartbeat.stall_after:
-            raise RuntimeError(f"worker consumer loop stalled for {worker.loop_age():.0f}s")
+            raise RuntimeError(f"worker event loop stalled for {worker.loop_age():.0f}s")
 
     return ReadinessProbe("worker", check)

@@ -1,4 +1,5 @@
-"""The whole route table. Each path also answers with a trailing slash."""
+"""The whole route table. Each path also answers with a trailing slash, and each GET also
+answers HEAD."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     },
     "/api/v1/audit": {"GET": require_token(audit.list_audit)},
     "/api/v1/audit/stats": {"GET": require_token(audit.audit_stats)},
+    "/api/v1/audit/recent-blocked": {"GET": require_token(audit.recent_blocked)},
     "/api/v1/tasks/{task_id}": {"GET": require_token(monitor.get_task)},
     "/api/v1/queues": {"GET": require_token(monitor.list_queues)},
+    "/api/v1/queues/{name}/tasks": {"GET": require_token(monitor.queue_tasks)},
     "/api/v1/workers": {"GET": require_token(monitor.list_workers)},
     "/api/v1/dlq": {"GET": require_token(monitor.list_dead_letters)},
     "/api/v1/dlq/{dead_id}": {"DELETE": require_token(monitor.delete_dead_letter)},
@@ -34,9 +37,10 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     "/api/v1/failures": {"GET": require_token(monitor.list_failures)},
     "/api/v1/stats": {"GET": require_token(monitor.get_stats)},
     "/api/v1/openapi.json": {"GET": health.openapi},
-    "/metrics": {"GET": observe.metrics},  # token only with WAASP_METRICS_REQUIRE_TOKEN
+    "/metrics": {"GET": observe.metrics},  # token unless WAASP_METRICS_PUBLIC
     "/dashboard": {"GET": observe.dashboard},  # checks the token itself (header or cookie)
     "/dashboard/{name}": {"GET": observe.asset},
+    "/": {"GET": observe.root},
     "/healthz": {"GET": health.healthz},
     "/readyz": {"GET": health.readyz},
 }
@@ -45,7 +49,9 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
 def setup_routes(app: web.Application) -> None:
     """Register every route, under its path with and without a trailing slash."""
     for path, methods in ROUTES.items():
-        for variant in (path, path + "/"):
+        for variant in dict.fromkeys((path, path.rstrip("/") + "/")):
             resource = app.router.add_resource(variant)
             for method, handler in methods.items():
                 resource.add_route(method, handler)
+                if method == "GET":
+                    resource.add_route("HEAD", handler)

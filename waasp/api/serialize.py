@@ -4,16 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from waasp.models import AuditEntry, AuditStats, CheckResult, Contact
+from waasp.models import AuditEntry, AuditStats, CheckResult, Contact, RecentBlocked
+
+# What anyone but the admin learns of a refusal: not whether the sender is unknown or
+# blocked (a block says the admin knows that number).
+PUBLIC_REFUSAL = "sender not allowed"
 
 
-def check_result(result: CheckResult) -> dict[str, Any]:
-    """``{allowed, trust, name, reason}``; trust is null for an unknown sender."""
+def check_result(result: CheckResult, request_id: str, *, full: bool = False) -> dict[str, Any]:
+    """What a gate needs: ``{allowed, trust, reason, request_id}``, trust and reason only for
+    an allowed sender. ``full`` (the admin token) adds the contact's name and tells unknown
+    from blocked."""
+    if full:
+        return {
+            "allowed": result.allowed,
+            "trust": result.trust,
+            "name": result.name,
+            "reason": result.reason,
+            "request_id": request_id,
+        }
     return {
         "allowed": result.allowed,
-        "trust": result.trust,
-        "name": result.name,
-        "reason": result.reason,
+        "trust": result.trust if result.allowed else None,
+        "reason": result.reason if result.allowed else PUBLIC_REFUSAL,
+        "request_id": request_id,
     }
 
 
@@ -54,5 +68,26 @@ def audit_stats(stats: AuditStats) -> dict[str, Any]:
         "hourly": [
             {"hour": h.hour, "action": h.action, "channel": h.channel, "count": h.count}
             for h in stats.hourly
+        ],
+    }
+
+
+def recent_blocked(recent: RecentBlocked, window: str) -> dict[str, Any]:
+    """The senders refused in a window, each with the contact that decides it now."""
+    return {
+        "window": window,
+        "since": recent.since,
+        "checks": recent.checks,
+        "senders": recent.senders,
+        "blocked": [
+            {
+                "sender_id": b.sender_id,
+                "channel": b.channel,
+                "checks": b.checks,
+                "first_seen": b.first_seen,
+                "last_seen": b.last_seen,
+                "contact": None if b.contact is None else contact(b.contact),
+            }
+            for b in recent.blocked
         ],
     }

@@ -1,12 +1,14 @@
-"""Apply the versioned SQL files under ``waasp/db/migrations`` exactly once each.
+"""Apply the versioned migrations under ``waasp/db/migrations`` exactly once each.
 
-Files are named ``NNNN_description.sql``. Each runs in its own transaction together with the
-row recording its version, and an advisory lock makes concurrent ``waasp migrate`` runs wait
-for each other instead of racing.
+Files are named ``NNNN_description.sql``, or ``NNNN_description.py`` for a change SQL cannot
+express (a module with ``async def upgrade(conn)``). Each runs in its own transaction together
+with the row recording its version, and an advisory lock makes concurrent ``waasp migrate``
+runs wait for each other instead of racing.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from dataclasses import dataclass
 from importlib import resources
@@ -15,7 +17,8 @@ import asyncpg
 
 # An arbitrary constant: the key of the advisory lock all migrators share.
 MIGRATION_LOCK_KEY = 0x57A5_0001
-_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.(sql|py)$")
+_PACKAGE = "waasp.db.migrations"
 
 _CREATE_TABLE = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -28,11 +31,19 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One versioned SQL file."""
+    """One versioned SQL file, or Python module (``module`` names it)."""
 
     version: int
     name: str
-    sql: str
+    sql: str = ""
+    module: str | None = None
+
+    async def apply(self, conn: asyncpg.Connection) -> None:
+        """Run the migration over ``conn`` (inside the caller's transaction)."""
+        if self.module is None:
+            await conn.execute(self.sql)
+        else:
+            await importlib.import_module(self.module).upgrade(conn)
 
 
 def available_migrations() -> list[Migration]:
@@ -40,8 +51,11 @@ def available_migrations() -> list[Migration]:
     found = []
     for entry in resources.files("waasp.db").joinpath("migrations").iterdir():
         match = _FILE_NAME.match(entry.name)
-        if match:
+        if match and match[3] == "sql":
             found.append(Migration(int(match[1]), match[2], entry.read_text(encoding="utf-8")))
+        elif match:
+            module = f"{_PACKAGE}.{entry.name.removesuffix('.py')}"
+            found.append(Migration(int(match[1]), match[2], module=module))
     return sorted(found, key=lambda m: m.version)
 
 
@@ -62,7 +76,7 @@ async def migrate_connection(conn: asyncpg.Connection) -> list[Migration]:
             if migration.version in done:
                 continue
             async with conn.transaction():
-                await conn.execute(migration.sql)
+                await migration.apply(conn)
                 await conn.execute(
                     "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
                     migration.version,

@@ -10,6 +10,7 @@ Each keeps its data under the data directory (``redis/``, ``postgres/``), listen
 earlier run left it alive.
 """
 
+from waasp.embedded._process import cmdline_mentions, pid_alive
 from waasp.embedded.errors import EmbeddedServerError
 from waasp.embedded.postgres import EmbeddedPostgres
 from waasp.embedded.redis import EmbeddedRedis
@@ -20,6 +21,8 @@ __all__ = [
     "EmbeddedRedis",
     "EmbeddedServerError",
     "EmbeddedServers",
+    "cmdline_mentions",
     "embedded_servers",
+    "pid_alive",
     "start_embedded_servers",
 ]

@@ -99,6 +99,9 @@ class EmbeddedRedis(EmbeddedServer):
             "appendfsync": self.appendfsync,
             # The append-only file is the persistence; RDB snapshots would only add I/O.
             "save": '""',
+            # Full memory refuses writes (the runtime waits and retries) rather than evicting
+            # queued and delayed tasks.
+            "maxmemory-policy": "noeviction",
         } | self.extra_config
         lines = ["# Written by waasp at every start of the embedded server; edits are lost."]
         lines += [f"{key} {value}" for key, value in settings.items()]

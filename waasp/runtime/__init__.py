@@ -7,6 +7,8 @@ module is private.
 
 from waasp.runtime.app import Runtime
 from waasp.runtime.broker import REDIS_ERRORS
+from waasp.runtime.broker.ratelimit import RateDecision, RateLimiter
+from waasp.runtime.broker.stream_ids import parse_entry_id
 from waasp.runtime.broker.windows import WindowCounter, WindowHit
 from waasp.runtime.config import Config
 from waasp.runtime.cron.scheduler import Scheduler
@@ -55,6 +57,8 @@ __all__ = [
     "DeadLetterNotFound",
     "MaxRetriesExceededError",
     "NotRegistered",
+    "RateDecision",
+    "RateLimiter",
     "Reject",
     "ResultTimeout",
     "Retry",
@@ -71,4 +75,5 @@ __all__ = [
     "WindowHit",
     "Worker",
     "crontab",
+    "parse_entry_id",
 ]

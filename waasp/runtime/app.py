@@ -18,6 +18,7 @@ from waasp.runtime.broker import (
     connect,
     connect_pubsub,
 )
+from waasp.runtime.broker.ratelimit import RateLimiter
 from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
 from waasp.runtime.dlq import DeadLetters
@@ -116,10 +117,14 @@ class Runtime:
         """A window counter of ``length`` seconds on the broker, under this key prefix."""
         return WindowCounter(self.broker.client, self.conf.key_prefix, name, length)
 
+    def rate_limiter(self) -> RateLimiter:
+        """Token buckets on the broker, under this key prefix, shared by every process."""
+        return RateLimiter(self.broker.client, self.conf.key_prefix)
+
     @property
     def dlq(self) -> DeadLetters:
         """The dead-letter streams of every queue."""
-        return DeadLetters(self.broker, self.results, self.build_message)
+        return DeadLetters(self.broker, self.results, self.build_message, self.conf.dlq_max_len)
 
     async def ping(self) -> None:
         """Raise unless the broker's Redis answers (a readiness check)."""
@@ -236,8 +241,15 @@ class Runtime:
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
     ) -> _AsyncResult:
-        """Send a task by name (it need not be registered in this process)."""
+        """Send a task by name (it need not be registered in this process).
+
+        An ``eta`` is read on this process's clock: it becomes a countdown from now, which
+        the schedule script adds to the Redis server's clock, so a producer whose clock is
+        off still gets the delay it meant (``countdown`` wins when both are given).
+        """
         eta_s = eta.timestamp() if eta is not None else None
+        if eta_s is not None and countdown is None:
+            countdown = eta_s - time.time()
         message = self.build_message(
             name,
             args,
@@ -257,9 +269,6 @@ class Runtime:
             due = await self.broker.schedule(
                 message.queue, body, delay_ms=countdown * 1000, once=once
             )
-            sent = due is not None
-        elif eta_s is not None:
-            due = await self.broker.schedule(message.queue, body, eta_ms=eta_s * 1000, once=once)
             sent = due is not None
         else:
             sent = await self.broker.enqueue(message.queue, body, once)

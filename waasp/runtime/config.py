@@ -61,6 +61,7 @@ class Config:
     events_ttl: float = 3600.0
     events_failures_max_length: int = 500
     events_counters_ttl: float = 7 * 86400.0
+    dlq_max_len: int = 100_000  # dead letters kept per queue; the oldest beyond are trimmed
 
     def update(self, other: Mapping[str, Any] | None = None, **options: Any) -> None:
         """Set options by name, rejecting unknown names and unsupported values."""
@@ -101,6 +102,7 @@ class Config:
             "broker_max_deliveries",
             "events_max_length",
             "events_failures_max_length",
+            "dlq_max_len",
         ):
             if int(getattr(self, name)) < 1:
                 raise ConfigurationError(f"{name} must be >= 1")

@@ -1,8 +1,8 @@
 """The dead letters of every queue: list, replay, delete, purge, and dead-letter by hand.
 
 Each queue has its own dead-letter stream (so settling and dead-lettering stay one atomic
-step on one Cluster slot). A dead letter's id is ``QUEUE:ENTRY_ID``. Entries are never
-trimmed: they stay until replayed or purged.
+step on one Cluster slot). A dead letter's id is ``QUEUE:ENTRY_ID``. Entries stay until
+replayed or purged, or until ``dlq_max_len`` newer ones push them out (logged and counted).
 """
 
 from __future__ import annotations
@@ -27,10 +27,13 @@ if TYPE_CHECKING:
 class DeadLetters:
     """Dead-letter operations over every queue of one key prefix."""
 
-    def __init__(self, broker: Broker, results: ResultBackend, build_message: BuildMessage) -> None:
+    def __init__(
+        self, broker: Broker, results: ResultBackend, build_message: BuildMessage, max_len: int
+    ) -> None:
         self.broker = broker
         self.results = results
         self.build_message = build_message
+        self.max_len = max_len  # dead letters kept per queue
 
     async def _queues(self, queue: str | None) -> builtins.list[str]:
         return [check_queue_name(queue)] if queue else await self.broker.known_queues()
@@ -117,5 +120,6 @@ class DeadLetters:
         message = self.build_message(task, args, kwargs, queue=queue)
         error_record = RemoteError("ManualDeadLetter", error or reason)
         dead_id = await self.broker.dead.send(message, reason, error_record)
+        await self.broker.dead.trim(message.queue, self.max_len)
         await self.broker.register_queues([message.queue])
         return dead_id

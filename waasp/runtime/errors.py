@@ -13,6 +13,10 @@ class ConfigurationError(TaskRuntimeError):
     """A setting has a value the runtime cannot work with."""
 
 
+class UnsupportedRedis(TaskRuntimeError):
+    """The Redis server is older than the runtime needs (6.2)."""
+
+
 class AppImportError(TaskRuntimeError):
     """``-A module:attr`` did not name an importable Runtime."""
 
@@ -40,11 +44,13 @@ class TaskFailed(TaskRuntimeError):
 
 
 class TimeLimitExceeded(TaskRuntimeError):
-    """The task ran past its ``time_limit``."""
+    """The task ran past its ``time_limit``: it was stopped (an async task is cancelled, a
+    sync task's thread abandoned) and fails with this error (retryable by ``autoretry_for``)."""
 
 
 class SoftTimeLimitExceeded(TaskRuntimeError):
-    """The task ran past its ``soft_time_limit``."""
+    """The task ran past its ``soft_time_limit``: raised inside an async task where it awaits
+    (catch it to clean up); a sync task fails with it when its thread returns."""
 
 
 class MaxRetriesExceededError(TaskRuntimeError):

@@ -5,6 +5,7 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{default}:stream     the queue's stream (consumer group ``workers``)
     waasp:{default}:delayed    sorted set of delayed/retried messages, scored by due ms
     waasp:{default}:dead       the queue's dead-letter stream
+    waasp:{default}:dead:trimmed  how many dead letters the dlq_max_len cap removed
     waasp:{default}:wake       pub/sub channel: an earlier due time was added
     waasp:{default}:cron:NAME  last fired tick of a beat entry that targets this queue
     waasp:{default}:sent:ID    a send of task id ID was accepted (expires with its result)
@@ -17,6 +18,7 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{events}:failures    capped stream of recent failures, with tracebacks
     waasp:{events}:counts      hash: tasks per (task name, event)
     waasp:{events}:runtime     hash: run-time histogram buckets and sums per task name
+    waasp:{events}:names       sorted set: task names of the counters, by last event (ms)
     waasp:{events}:tp:SECONDS  hash: events per kind in one throughput bucket (expires)
 
 The keys of one queue share the hash tag ``{queue}``, so each atomic script touches one
@@ -52,6 +54,7 @@ class QueueKeys:
     stream: str
     delayed: str
     dead: str
+    dead_trimmed: str
     wake: str
     starts: str
     cron_prefix: str
@@ -74,6 +77,7 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
         stream=f"{base}:stream",
         delayed=f"{base}:delayed",
         dead=f"{base}:dead",
+        dead_trimmed=f"{base}:dead:trimmed",
         wake=f"{base}:wake",
         starts=f"{base}:starts",
         cron_prefix=f"{base}:cron:",
@@ -123,6 +127,11 @@ class Keys:
     def event_counts(self) -> str:
         """Hash of task counts per ``NAME|EVENT``."""
         return f"{self.prefix}:{{events}}:counts"
+
+    @property
+    def event_names(self) -> str:
+        """Sorted set of the counters' task names, scored by their last event (ms)."""
+        return f"{self.prefix}:{{events}}:names"
 
     @property
     def run_times(self) -> str:

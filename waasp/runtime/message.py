@@ -108,6 +108,12 @@ def encode_message(message: TaskMessage) -> bytes:
     return _dumps(payload, f"arguments of {message.task}")
 
 
+def message_id_marker(task_id: str) -> bytes:
+    """Bytes every encoded message of ``task_id`` contains, to find it without decoding each
+    (a match may still be another field's value: decode it to be sure)."""
+    return orjson.dumps({"id": task_id})[1:-1]
+
+
 def _field(data: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
     value = data.get(name)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is int):

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -17,7 +18,7 @@ from yarl import URL
 from tests.proxy import ToggleProxy
 from waasp.api import create_app
 from waasp.api.metrics import Metrics
-from waasp.api.server import MAX_FIELD_SIZE, MAX_LINE_SIZE
+from waasp.api.server import MAX_FIELD_SIZE, MAX_HEADERS, MAX_LINE_SIZE, start_server
 from waasp.db.migrate import migrate
 from waasp.runtime import Runtime, Task
 from waasp.service import BlockedSenderNotifier
@@ -86,18 +87,44 @@ async def _clean_tables(app_database_url: str) -> None:
 
 @pytest.fixture
 def settings(app_database_url: str) -> Settings:
-    """Settings pointing at the test database, with a known token."""
-    return Settings(database_url=app_database_url, api_token=TOKEN, log_format="json")
+    """Settings pointing at the test database, with a known token. The per-address check rate
+    is raised out of the way: every test client shares 127.0.0.1 (test_rate_limits.py sets
+    its own)."""
+    return Settings(
+        database_url=app_database_url,
+        api_token=TOKEN,
+        log_format="json",
+        check_rate=100_000.0,
+        check_burst=100_000,
+    )
 
 
 async def open_client(app: web.Application) -> Client:
     """Serve ``app`` on a free port with the production HTTP limits; the caller closes it."""
     server = TestServer(app)
     # Started here, not by the client, so it gets the production HTTP limits.
-    await server.start_server(max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
+    await server.start_server(
+        max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE, max_headers=MAX_HEADERS
+    )
     client = TestClient(server)
     await client.start_server()
     return client
+
+
+def make_app(
+    settings: Settings,
+    notifier: BlockedSenderNotifier | None = None,
+    *,
+    runtime: Runtime | None = None,
+    notify: Task | None = None,
+    metrics: Metrics | None = None,
+    **overrides: Any,
+) -> web.Application:
+    """create_app over ``settings`` with ``overrides`` applied to them."""
+    app_settings = Settings(**{**_as_dict(settings), **overrides})
+    return create_app(
+        app_settings, runtime=runtime, notify=notify, notifier=notifier, metrics=metrics
+    )
 
 
 @pytest.fixture
@@ -105,25 +132,43 @@ async def make_client(settings: Settings) -> AsyncIterator[ClientFactory]:
     """Build test clients over create_app with chosen options; all closed at teardown."""
     clients: list[Client] = []
 
-    async def factory(
-        notifier: BlockedSenderNotifier | None = None,
-        *,
-        runtime: Runtime | None = None,
-        notify: Task | None = None,
-        metrics: Metrics | None = None,
-        **overrides: Any,
-    ) -> Client:
-        app_settings = Settings(**{**_as_dict(settings), **overrides})
-        app = create_app(
-            app_settings, runtime=runtime, notify=notify, notifier=notifier, metrics=metrics
-        )
-        client = await open_client(app)
+    async def factory(*args: Any, **options: Any) -> Client:
+        client = await open_client(make_app(settings, *args, **options))
         clients.append(client)
         return client
 
     yield factory
     for client in clients:
         await client.close()
+
+
+@dataclass(frozen=True)
+class Served:
+    """An app served the way `waasp serve` serves it, on a free loopback port."""
+
+    app: web.Application
+    url: str
+    port: int
+
+
+ServeFactory = Callable[..., Awaitable[Served]]
+
+
+@pytest.fixture
+async def serve(settings: Settings) -> AsyncIterator[ServeFactory]:
+    """Serve create_app with chosen options through waasp.api.server (guarded connections,
+    the settings' HTTP limits) on 127.0.0.1; every server is stopped at teardown."""
+    runners: list[web.AppRunner] = []
+
+    async def factory(*args: Any, **options: Any) -> Served:
+        app = make_app(settings, *args, **options)
+        runner, url = await start_server(app, "127.0.0.1", 0)
+        runners.append(runner)
+        return Served(app, url, int(URL(url).port or 0))
+
+    yield factory
+    for runner in runners:
+        await runner.cleanup()
 
 
 def _as_dict(settings: Settings) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import json
 import os
 import signal
 import sys
@@ -58,8 +60,12 @@ async def test_check_exit_codes(app_database_url: str, pg: asyncpg.Connection) -
     assert allowed.code == 0 and allowed.out.startswith("allowed")
     refused = await waasp(app_database_url, "check", "nobody")
     assert refused.code == 1 and refused.out.startswith("not allowed: unknown sender")
+    shown = await waasp(app_database_url, "check", "nobody", "--json")
+    document = json.loads(shown.out)  # what the API shows the admin token
+    assert shown.code == 1 and set(document) == {"allowed", "trust", "name", "reason", "request_id"}
+    assert (document["allowed"], document["reason"]) == (False, "unknown sender")
     actions = [r["action"] for r in await pg.fetch("SELECT action FROM audit_logs ORDER BY id")]
-    assert actions == ["contact_added", "limited", "blocked"]
+    assert actions == ["contact_added", "limited", "blocked", "blocked"]
 
 
 async def test_check_errors_exit_2(app_database_url: str) -> None:
@@ -103,6 +109,114 @@ async def test_add_list_remove(app_database_url: str) -> None:
     assert removed.code == 0 and "removed bob on channel sms" in removed.out
 
 
+def is_iso_utc(value: str) -> bool:
+    """Tell whether ``value`` is an ISO 8601 time in UTC."""
+    return dt.datetime.fromisoformat(value).utcoffset() == dt.timedelta(0)
+
+
+async def test_update_changes_a_contact(app_database_url: str, pg: asyncpg.Connection) -> None:
+    """update changes trust, name or notes ("" clears) and is audited like a PATCH; it says
+    what to give when given nothing; add defaults to trusted, as the API does."""
+    added = await waasp(app_database_url, "add", "dan", "--name", "Dan")
+    assert added.code == 0 and "with trust trusted" in added.out, added
+    changed = await waasp(
+        app_database_url, "update", "dan", "--trust", "blocked", "--name", "", "--json"
+    )
+    assert changed.code == 0, changed
+    contact = json.loads(changed.out)
+    assert (contact["trust_level"], contact["name"]) == ("blocked", None)
+    assert is_iso_utc(contact["updated_at"])
+    assert (await waasp(app_database_url, "check", "dan")).code == 1
+    renamed = await waasp(app_database_url, "update", "dan", "--notes", "met at FOSDEM")
+    assert renamed.code == 0 and "updated dan on every channel: trust blocked" in renamed.out
+    nothing = await waasp(app_database_url, "update", "dan")
+    assert nothing.code == 2 and "--trust, --name, --notes" in nothing.err
+    missing = await waasp(app_database_url, "update", "nobody", "--trust", "trusted")
+    assert missing.code == 1 and "no contact" in missing.err
+    actions = [r["action"] for r in await pg.fetch("SELECT action FROM audit_logs ORDER BY id")]
+    assert actions == ["contact_added", "trust_changed", "blocked", "contact_updated"]
+
+
+async def test_list_pages_with_a_total(app_database_url: str) -> None:
+    """list shows a page (--limit, --offset) and says where it is in the total."""
+    for sender in ("p1", "p2", "p3"):
+        assert (await waasp(app_database_url, "add", sender, "--trust", "trusted")).code == 0
+    first = await waasp(app_database_url, "list", "--limit", "2")
+    assert first.code == 0
+    assert [line.split()[0] for line in first.out.splitlines()[1:3]] == ["p1", "p2"]
+    assert first.out.splitlines()[-1] == "1-2 of 3 (--offset 2 for more)"
+    last = json.loads((await waasp(app_database_url, "list", "--json", "--offset", "2")).out)
+    assert (last["total"], last["limit"], last["offset"]) == (3, 100, 2)
+    assert [c["sender_id"] for c in last["contacts"]] == ["p3"]
+    assert is_iso_utc(last["contacts"][0]["created_at"])
+    bad = await waasp(app_database_url, "list", "--limit", "0")
+    assert bad.code == 2 and "--limit" in bad.err
+
+
+async def test_list_searches_like_the_api(app_database_url: str) -> None:
+    """list --search keeps the contacts whose sender or name contains the text, in any case,
+    and counts only those in the total."""
+    for sender, name in (("s1", "Sam"), ("s2", "Ann"), ("sam@x", "-")):
+        added = await waasp(app_database_url, "add", sender, "--trust", "trusted", "--name", name)
+        assert added.code == 0
+    found = json.loads((await waasp(app_database_url, "list", "--search", "SAM", "--json")).out)
+    assert sorted(c["sender_id"] for c in found["contacts"]) == ["s1", "sam@x"]
+    assert found["total"] == 2
+    long = await waasp(app_database_url, "list", "--search", "x" * 256)
+    assert long.code == 2 and "--search" in long.err
+
+
+async def test_audit_command(app_database_url: str) -> None:
+    """audit lists the trail newest first, filtered by sender, action and --since (a span
+    or an ISO time), a page at a time with the total; --json is one document, ISO times."""
+    await waasp(app_database_url, "add", "eve", "--trust", "limited")
+    for sender in ("eve", "eve", "mallory"):
+        await waasp(app_database_url, "check", sender)
+    table = await waasp(app_database_url, "audit", "--limit", "2")
+    assert table.code == 0, table
+    lines = table.out.splitlines()
+    assert lines[0].split() == ["TIME", "ACTION", "SENDER", "CHANNEL", "DETAIL"]
+    assert lines[1].split()[1:3] == ["blocked", "mallory"] and is_iso_utc(lines[1].split()[0])
+    assert lines[-1] == "1-2 of 4 (--offset 2 for more)"
+    document = json.loads((await waasp(app_database_url, "audit", "--json")).out)
+    assert (document["count"], document["total"]) == (4, 4)
+    assert all(is_iso_utc(entry["created_at"]) for entry in document["logs"])
+    eve = json.loads(
+        (await waasp(app_database_url, "audit", "--sender", "eve", "--json", "--limit", "1")).out
+    )
+    assert (eve["count"], eve["total"]) == (1, 3)
+    limited = json.loads(
+        (await waasp(app_database_url, "audit", "--action", "limited", "--json")).out
+    )
+    assert limited["total"] == 2
+    recent = json.loads((await waasp(app_database_url, "audit", "--since", "1h", "--json")).out)
+    assert recent["total"] == 4
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    future = json.loads((await waasp(app_database_url, "audit", "--since", later, "--json")).out)
+    assert future["total"] == 0
+    bad = await waasp(app_database_url, "audit", "--since", "last tuesday")
+    assert bad.code == 2 and "--since" in bad.err
+
+
+async def test_every_whitelist_command_prints_json(app_database_url: str) -> None:
+    """add, remove, update, check, list, audit and migrate each print one JSON document with
+    --json."""
+    runs = [
+        ("add", "zed", "--trust", "limited", "--json"),
+        ("update", "zed", "--name", "Zed", "--json"),
+        ("check", "zed", "--json"),
+        ("list", "--json"),
+        ("audit", "--json"),
+        ("remove", "zed", "--json"),
+        ("migrate", "--json"),
+    ]
+    for args in runs:
+        result = await waasp(app_database_url, *args)
+        assert result.code == 0, (args, result)
+        assert isinstance(json.loads(result.out), dict), args
+    assert json.loads((await waasp(app_database_url, "migrate", "--json")).out)["applied"] == []
+
+
 async def test_add_rejects_bad_values(app_database_url: str) -> None:
     """add refuses an unknown trust level and a NUL byte, with exit 2 and no traceback."""
     result = await waasp(app_database_url, "add", "x", "--trust", "godlike")
@@ -110,7 +224,7 @@ async def test_add_rejects_bad_values(app_database_url: str) -> None:
     result = await waasp(app_database_url, "add", "x", "--trust", "trusted", "--name", "a\x01b\x7f")
     assert result.code == 0
     result = await waasp(None, "add", "x", "--trust", "trusted")
-    assert result.code == 2
+    assert result.code == 2 and "no `waasp up` runs on the data dir" in result.err
 
 
 async def test_migrate_is_idempotent(app_database_url: str) -> None:
@@ -170,3 +284,17 @@ async def test_serve_starts_without_database_and_stops_on_sigterm(tmp_path: Path
     token = token_file.read_text().strip()
     assert token in out.decode()
     assert token_file.stat().st_mode & 0o777 == 0o600
+
+
+async def test_channels_on_the_command_line_are_canonical(app_database_url: str) -> None:
+    """`--channel '*'` is refused with one line (it reads as every channel, which `list`
+    shows as `*`); ` Email ` is stored and listed as `email`."""
+    for args in (("add", "x", "--trust", "trusted", "--channel", "*"), ("list", "--channel", "*")):
+        result = await waasp(app_database_url, *args)
+        assert result.code == 2 and "--channel: '*' is not a channel name" in result.err, result
+    added = await waasp(
+        app_database_url, "add", "dee", "--trust", "blocked", "--channel", " Email "
+    )
+    assert added.code == 0 and "on channel email" in added.out
+    listed = await waasp(app_database_url, "list", "--channel", "EMAIL")
+    assert listed.out.splitlines()[1].split() == ["dee", "email", "blocked"]

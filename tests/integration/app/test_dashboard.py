@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.integration.app.conftest import AUTH, TOKEN, Client
+
+STATIC = Path(__file__).resolve().parents[3] / "waasp" / "api" / "static"
 
 
 async def test_page_status_follows_the_token(monitor_client: Client) -> None:
@@ -30,10 +34,13 @@ async def test_page_headers_lock_it_down(monitor_client: Client) -> None:
 
 
 async def test_assets_are_public_and_nothing_else_is_served(monitor_client: Client) -> None:
-    """The script and style sheet need no token; any other name under /dashboard is a 404."""
-    script = await monitor_client.get("/dashboard/app.js")
-    assert script.status == 200 and script.content_type == "text/javascript"
-    assert "textContent" in await script.text()
+    """The scripts and style sheet need no token; any other name under /dashboard is a 404."""
+    modules = sorted(path.name for path in STATIC.glob("*.js"))
+    assert "app.js" in modules and len(modules) > 1
+    for name in modules:
+        script = await monitor_client.get(f"/dashboard/{name}")
+        assert script.status == 200 and script.content_type == "text/javascript", name
+        assert "innerHTML" not in await script.text(), name  # server text is set as text
     style = await monitor_client.get("/dashboard/app.css")
     assert style.status == 200 and style.content_type == "text/css"
     for name in ("dashboard.html", "..%2F..%2Fsettings.py", "nope.js"):

@@ -15,8 +15,9 @@ from waasp.runtime import Runtime
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-async def scrape(client: Client, headers: dict[str, str] | None = None) -> Samples:
-    """GET /metrics, parse it with prometheus-client, index the samples by name and labels."""
+async def scrape(client: Client, headers: dict[str, str] | None = AUTH) -> Samples:
+    """GET /metrics (with the token), parse it with prometheus-client, index the samples by
+    name and labels."""
     response = await client.get("/metrics", headers=headers)
     assert response.status == 200, await response.text()
     assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -60,6 +61,19 @@ async def test_task_counters_move_when_tasks_run(
     assert value(after, "waasp_queue_dead", queue="default") == 1
     assert value(after, "waasp_queue_in_flight", queue="default") == 0
     assert ("waasp_workers", frozenset()) in after
+
+
+async def test_trimmed_dead_letters_are_counted(
+    make_client: ClientFactory, runtime: Runtime
+) -> None:
+    """Dead letters the dlq_max_len cap removed are exported as a counter per queue."""
+    runtime.conf.update(dlq_max_len=2)
+    client = await make_client(runtime=runtime)
+    for i in range(5):
+        await runtime.dlq.send("tests.monitor.ok", (i,))
+    samples = await scrape(client)
+    assert value(samples, "waasp_dead_letters_trimmed_total", queue="default") == 3
+    assert value(samples, "waasp_queue_dead", queue="default") == 2
 
 
 async def burst_until_delayed_only(runtime: Runtime) -> None:
@@ -133,14 +147,15 @@ async def test_redis_down_is_a_gauge_not_an_error(make_client: ClientFactory) ->
         await down.close()
 
 
-async def test_token_when_configured(make_client: ClientFactory) -> None:
-    """With WAASP_METRICS_REQUIRE_TOKEN, /metrics is 401 without the token, 200 with it."""
-    client = await make_client(metrics_require_token=True)
+async def test_token_unless_public(make_client: ClientFactory) -> None:
+    """By default /metrics is 401 without the token, 403 with a wrong one, 200 with it; with
+    WAASP_METRICS_PUBLIC it needs none."""
+    client = await make_client()
     assert (await client.get("/metrics")).status == 401
     assert (await client.get("/metrics", headers={"Authorization": "Bearer nope"})).status == 403
     await scrape(client, AUTH)
-    open_client = await make_client()
-    await scrape(open_client)
+    open_client = await make_client(metrics_public=True)
+    await scrape(open_client, None)
 
 
 async def test_each_app_has_its_own_registry(make_client: ClientFactory) -> None:
@@ -155,7 +170,8 @@ async def test_each_app_has_its_own_registry(make_client: ClientFactory) -> None
 async def test_openmetrics_on_request(make_client: ClientFactory, runtime: Runtime) -> None:
     """A scraper that asks for OpenMetrics gets it, and prometheus-client parses it."""
     client = await make_client(runtime=runtime)
-    response = await client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    headers = {**AUTH, "Accept": "application/openmetrics-text"}
+    response = await client.get("/metrics", headers=headers)
     assert response.headers["Content-Type"].startswith("application/openmetrics-text")
     text = await response.text()
     # prometheus-client's OpenMetrics parser has no annotations.

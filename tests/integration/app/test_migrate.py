@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+import structlog
 
 from tests.integration.app.conftest import create_database, drop_database
-from waasp.db.migrate import available_migrations, current_version, migrate
+from waasp.db.migrate import available_migrations, current_version, migrate, migrate_connection
 
 
 @pytest.fixture
@@ -64,3 +65,76 @@ async def test_schema_indexes_exist(pg: asyncpg.Connection) -> None:
     """audit_logs is indexed by sender/time and action/time."""
     names = {r["indexname"] for r in await pg.fetch("SELECT indexname FROM pg_indexes")}
     assert {"audit_logs_sender_created_idx", "audit_logs_action_created_idx"} <= names
+
+
+async def _at_version_1(url: str) -> asyncpg.Connection:
+    """A connection to a database holding only the first migration's schema."""
+    conn = await asyncpg.connect(url)
+    await migrate_connection_up_to(conn, 1)
+    return conn
+
+
+async def migrate_connection_up_to(conn: asyncpg.Connection, version: int) -> None:
+    """Apply the shipped migrations up to ``version``, recording them as `waasp migrate` does."""
+    await conn.execute(
+        "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+        " applied_at timestamptz NOT NULL DEFAULT now())"
+    )
+    for migration in available_migrations():
+        if migration.version <= version:
+            await migration.apply(conn)
+            await conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                migration.version,
+                migration.name,
+            )
+
+
+async def test_channel_fold_migration_folds_and_resolves_collisions(fresh_url: str) -> None:
+    """0002 folds channels and trims sender ids; rows that collide keep the most restrictive
+    trust (each removal audited and logged); unsafe channels stay, logged for the admin."""
+    conn = await _at_version_1(fresh_url)
+    try:
+        insert = "INSERT INTO contacts (sender_id, channel, trust_level) VALUES ($1, $2, $3)"
+        rows = [
+            ("mallory", None, "trusted"),
+            ("mallory", "Email", "trusted"),
+            ("mallory", "EMAIL ", "blocked"),
+            ("mallory", "\uff45\uff4d\uff41\uff49\uff4c", "sovereign"),  # full-width email
+            ("alice", "WhatsApp", "trusted"),
+            (" bob", None, "limited"),
+            ("bob", None, "sovereign"),
+            ("eve", "sms\u200b", "blocked"),
+            ("eve", "*", "trusted"),
+        ]
+        for row in rows:
+            await conn.execute(insert, *row)
+        with structlog.testing.capture_logs() as logs:
+            applied = await migrate_connection(conn)
+        assert [m.version for m in applied] == [m.version for m in available_migrations()][1:]
+        found = await conn.fetch(
+            "SELECT sender_id, channel, trust_level FROM contacts ORDER BY sender_id, channel"
+        )
+        assert [tuple(r) for r in found] == [
+            ("alice", "whatsapp", "trusted"),
+            ("bob", None, "limited"),
+            ("eve", "*", "trusted"),
+            ("eve", "sms\u200b", "blocked"),
+            ("mallory", "email", "blocked"),
+            ("mallory", None, "trusted"),
+        ]
+        removed = await conn.fetch(
+            "SELECT sender_id, metadata->>'trust_level' AS trust FROM audit_logs"
+            " WHERE action = 'contact_removed' ORDER BY id"
+        )
+        assert sorted((r["sender_id"], r["trust"]) for r in removed) == [
+            ("bob", "sovereign"),
+            ("mallory", "sovereign"),
+            ("mallory", "trusted"),
+        ]
+        events = [e["event"] for e in logs]
+        assert events.count("contact_collision_removed") == 3
+        assert events.count("channel_needs_attention") == 2
+        assert await migrate_connection(conn) == []
+    finally:
+        await conn.close()

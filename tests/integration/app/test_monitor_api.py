@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -68,6 +69,17 @@ async def get_json(client: Client, path: str, status: int = 200) -> Any:
     response = await client.get(path, headers=AUTH)
     assert response.status == status, await response.text()
     return await response.json()
+
+
+def is_iso_utc(value: object) -> bool:
+    """Tell whether ``value`` is an ISO 8601 time string in UTC."""
+    if not isinstance(value, str):
+        return False
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return parsed.utcoffset() == dt.timedelta(0)
 
 
 def closed_port() -> int:
@@ -192,7 +204,7 @@ async def test_workers(monitor_client: Client, runtime: Runtime, tasks: Tasks) -
         assert found["name"] == "monitor-test-worker"
         assert found["queues"] == ["default"] and found["concurrency"] == 3
         assert found["in_flight"] == 0 and found["done"] == 1 and found["failed"] == 0
-        assert found["last_heartbeat"] > 0 and found["stalled"] is False
+        assert is_iso_utc(found["last_heartbeat"]) and found["stalled"] is False
     assert (await get_json(monitor_client, "/api/v1/workers"))["workers"] == []
 
 
@@ -219,7 +231,8 @@ async def test_dlq_paging(monitor_client: Client, runtime: Runtime) -> None:
 
 
 async def test_dlq_replay_and_delete(monitor_client: Client, runtime: Runtime) -> None:
-    """Replay puts a dead letter back in its queue; delete removes one; unknown ids are 404."""
+    """Replay puts a dead letter back in its queue; delete removes one; unknown ids are 404,
+    malformed ones 400."""
     first = await runtime.dlq.send("tests.monitor.ok", (1,), reason="manual")
     second = await runtime.dlq.send("tests.monitor.ok", (2,), reason="manual")
     response = await monitor_client.post(f"/api/v1/dlq/{first}/replay", headers=AUTH)
@@ -235,7 +248,7 @@ async def test_dlq_replay_and_delete(monitor_client: Client, runtime: Runtime) -
     assert (await monitor_client.delete(f"/api/v1/dlq/{second}", headers=AUTH)).status == 404
     assert (await get_json(monitor_client, "/api/v1/dlq"))["total"] == 0
     malformed = await monitor_client.delete("/api/v1/dlq/not-an-id", headers=AUTH)
-    assert malformed.status == 404
+    assert malformed.status == 400
 
 
 async def test_replaying_an_undecodable_letter_is_a_409(
@@ -275,7 +288,7 @@ async def test_events_failures_and_stats(
     events = (await get_json(monitor_client, "/api/v1/events?limit=10"))["events"]
     kinds = sorted(e["event"] for e in events)
     assert kinds == ["dead_lettered", "failed", "succeeded", "succeeded", "succeeded"]
-    assert all(e["time"] > 0 and e["queue"] == "default" for e in events)
+    assert all(is_iso_utc(e["time"]) and e["queue"] == "default" for e in events)
     assert len((await get_json(monitor_client, "/api/v1/events?limit=2"))["events"]) == 2
     failures = (await get_json(monitor_client, "/api/v1/failures"))["failures"]
     by_task = {f["task"]: f for f in failures}
@@ -286,7 +299,7 @@ async def test_events_failures_and_stats(
     stats = await get_json(monitor_client, "/api/v1/stats?minutes=2")
     assert stats["tasks"]["tests.monitor.ok"] == {"started": 3, "succeeded": 3}
     assert stats["tasks"]["tests.monitor.boom"] == {"started": 1, "failed": 1}
-    assert stats["tasks"]["tests.monitor.unknown"] == {"dead_lettered": 1}
+    assert stats["tasks"]["<unknown>"] == {"dead_lettered": 1}  # unregistered: one name
     throughput = stats["throughput"]
     assert throughput["bucket_seconds"] == 10 and len(throughput["buckets"]) == 12
     totals = {
@@ -325,3 +338,43 @@ async def test_cli_and_api_agree(
             for row in (*printed["queues"], *served["queues"]):
                 row.pop("oldest_waiting_age")
         assert printed == served, what
+
+
+async def test_every_time_is_iso_utc(
+    monitor_client: Client,
+    runtime: Runtime,
+    tasks: Tasks,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Tasks, events, failures, workers, dead letters and throughput carry ISO 8601 UTC
+    times, in the API and in `inspect --json` alike (Redis keeps epoch seconds)."""
+    done = await tasks.ok.delay(1)
+    failed = await tasks.boom.delay()
+    await runtime.dlq.send("tests.monitor.ok", (9,), reason="manual")
+    await burst(runtime)
+    record = await get_json(monitor_client, f"/api/v1/tasks/{done.id}")
+    assert is_iso_utc(record["started_at"]) and is_iso_utc(record["date_done"]), record
+    record = await get_json(monitor_client, f"/api/v1/tasks/{failed.id}")
+    assert is_iso_utc(record["date_done"]), record  # a FAILURE record has no started_at
+    events = (await get_json(monitor_client, "/api/v1/events"))["events"]
+    failures = (await get_json(monitor_client, "/api/v1/failures"))["failures"]
+    letters = (await get_json(monitor_client, "/api/v1/dlq"))["dead_letters"]
+    buckets = (await get_json(monitor_client, "/api/v1/stats"))["throughput"]["buckets"]
+    assert events and failures and letters and buckets
+    assert all(is_iso_utc(e["time"]) for e in [*events, *failures, *buckets])
+    assert all(is_iso_utc(letter["failed_at"]) for letter in letters)
+    async with running_worker(runtime, "iso-worker"):
+        (worker,) = (await get_json(monitor_client, "/api/v1/workers"))["workers"]
+        assert is_iso_utc(worker["started_at"]) and is_iso_utc(worker["last_heartbeat"])
+        printed = []
+        for what, task_id in (("workers", None), ("dlq", None), ("task", done.id)):
+            args = argparse.Namespace(
+                what=what, task_id=task_id, json=True, queue=None, limit=50, offset=0
+            )
+            capsys.readouterr()
+            await run_inspect(runtime, args)
+            printed.append(orjson.loads(capsys.readouterr().out))
+    (cli_worker,) = printed[0]["workers"]
+    assert is_iso_utc(cli_worker["started_at"]) and is_iso_utc(cli_worker["last_heartbeat"])
+    assert all(is_iso_utc(letter["failed_at"]) for letter in printed[1]["dead_letters"])
+    assert is_iso_utc(printed[2]["started_at"]) and is_iso_utc(printed[2]["date_done"])

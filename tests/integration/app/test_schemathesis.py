@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -25,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.integration.app.conftest import AUTH
 from waasp.api import create_app
-from waasp.api.server import MAX_FIELD_SIZE, MAX_LINE_SIZE
+from waasp.api.server import start_server
 from waasp.runtime import Runtime
 from waasp.settings import Settings
 
@@ -40,23 +39,13 @@ CHECKS = [
 
 @pytest.fixture
 def live_url(settings: Settings, redis_url: str) -> Iterator[str]:
-    """The base URL of create_app (with a task runtime under a fresh key prefix) served on a
-    free port by a thread of its own, so that schemathesis's blocking client can call it."""
+    """The base URL of create_app (with a task runtime under a fresh key prefix) served as
+    `waasp serve` serves it, on a free port by a thread of its own, so that schemathesis's
+    blocking client can call it."""
     loop = asyncio.new_event_loop()
     runtime = Runtime("waasp", broker_url=redis_url, key_prefix=f"st{secrets.token_hex(5)}")
-    runner = web.AppRunner(
-        create_app(settings, runtime=runtime),
-        max_line_size=MAX_LINE_SIZE,
-        max_field_size=MAX_FIELD_SIZE,
-    )
-
-    async def start() -> str:
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    url = loop.run_until_complete(start())
+    app = create_app(settings, runtime=runtime)
+    runner, url = loop.run_until_complete(start_server(app, "127.0.0.1", 0))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:

@@ -302,3 +302,14 @@ def run_cli(
 def cli_env(redis_url: str, key_prefix: str) -> dict[str, str]:
     """The environment for CLI subprocesses under the test's prefix."""
     return worker_env(redis_url, key_prefix, 2.0)
+
+
+@pytest.fixture
+def unruly_workers(redis_url: str, key_prefix: str, tmp_path: Path) -> Iterator[WorkerFactory]:
+    """Like ``workers``, running the misbehaving tasks of ``unruly`` as well."""
+    env = worker_env(redis_url, key_prefix, 2.0)
+    factory = WorkerFactory(env, tmp_path, app="tests.integration.runtime.unruly:runtime")
+    try:
+        yield factory
+    finally:
+        factory.reap()

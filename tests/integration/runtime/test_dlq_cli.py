@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import pty
+import select
 import subprocess
+import sys
+import time
 from typing import Any
 
 import orjson
@@ -12,6 +17,7 @@ import pytest
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import (
     APP,
+    ROOT,
     WorkerFactory,
     run_cli,
     runs,
@@ -88,7 +94,9 @@ async def test_dlq_inspect_replay_purge(
 
     await wait_until(failed_thrice, timeout=15)
     await wait_settled(runtime, dead=1)
-    assert ok_json(await cli(cli_env, "dlq", "-A", APP, "purge", "--json")) == {"purged": 1}
+    assert ok_json(await cli(cli_env, "dlq", "-A", APP, "purge", "--all", "--json")) == {
+        "purged": 1
+    }
     assert await runtime.dlq.count() == {"default": 0}
     text = await cli(cli_env, "inspect", "-A", APP, "dlq")
     assert text.returncode == 0 and "(none)" in text.stdout
@@ -116,3 +124,68 @@ async def test_cli_errors_are_one_line(runtime: Runtime, cli_env: dict[str, str]
         result = await cli(cli_env, *usage)
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
+
+
+def on_a_terminal(env: dict[str, str], answer: bytes, *args: str) -> tuple[int, str]:
+    """Run the CLI with a terminal as stdin and stderr; answer its question with ``answer``
+    once it asks ([y/N]); return the exit code and what the terminal showed."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "waasp.runtime", *args],
+            env=env,
+            cwd=ROOT,
+            stdin=follower,
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+        )
+    finally:
+        os.close(follower)
+    shown, answered = b"", False
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(leader, 4096)
+                except OSError:  # the terminal closed: the command is done
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            if not answered and b"[y/N]" in shown:
+                os.write(leader, answer)
+                answered = True
+            if not ready and proc.poll() is not None:
+                break
+        return proc.wait(30), shown.decode(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+
+
+async def test_dlq_purge_needs_a_filter_and_asks_on_a_terminal(
+    runtime: Runtime, cli_env: dict[str, str]
+) -> None:
+    """`dlq purge` with neither --all nor a filter refuses, like `replay`; on a terminal it
+    asks first and purges only on yes; --yes does not ask."""
+    for i in range(2):
+        await runtime.dlq.send(apps.add.name, (i, i), reason="manual")
+    line = one_line_error(await cli(cli_env, "dlq", "-A", APP, "purge"))
+    assert "--all" in line
+    assert await runtime.dlq.count() == {"default": 2}
+    purge = ("dlq", "-A", APP, "purge")
+    code, shown = await asyncio.to_thread(on_a_terminal, cli_env, b"n\n", *purge, "--all")
+    assert code == 1 and "(2 in all)? [y/N]" in shown and "nothing purged" in shown, shown
+    assert await runtime.dlq.count() == {"default": 2}
+    code, shown = await asyncio.to_thread(
+        on_a_terminal, cli_env, b"y\n", *purge, "--queue", "default"
+    )
+    assert code == 0 and "of queue default" in shown, shown
+    assert await runtime.dlq.count() == {"default": 0}
+    await runtime.dlq.send(apps.add.name, (1, 2), reason="manual")
+    code, shown = await asyncio.to_thread(on_a_terminal, cli_env, b"", *purge, "--all", "--yes")
+    assert code == 0 and "[y/N]" not in shown, shown
+    assert await runtime.dlq.count() == {"default": 0}

@@ -199,7 +199,7 @@ async def test_scheduler_rides_out_unreachable_redis_and_stops() -> None:
     with capture_logs() as logs:
         await run_for(scheduler, 0.5)
     await rt.close()
-    assert any(e["event"] == "scheduler_redis_error" for e in logs)
+    assert any(e["event"] == "redis_unavailable" for e in logs)
     assert logs[-1]["event"] == "scheduler_stopped"
 
 

@@ -18,13 +18,28 @@ def _identity(request: web.Request) -> tuple[str, str | None]:
 
 
 async def list_contacts(request: web.Request) -> web.Response:
-    """GET /api/v1/contacts?trust_level=&channel=."""
+    """GET /api/v1/contacts?trust_level=&channel=&search=&limit=&offset=: one page, and the
+    total."""
     raw_trust = request.query.get("trust_level")
-    found = await request.app[SERVICE].list_contacts(
-        trust_level=validation.trust_level(raw_trust) if raw_trust else None,
-        channel=validation.channel(request.query.get("channel")),
+    trust = validation.trust_level(raw_trust) if raw_trust else None
+    channel = validation.channel(request.query.get("channel"))
+    search = validation.search(request.query.get("search"))
+    limit, offset = validation.page(
+        request.query,
+        default=validation.CONTACTS_LIMIT_DEFAULT,
+        high=validation.CONTACTS_LIMIT_MAX,
     )
-    return json_response({"contacts": [serialize.contact(c) for c in found], "total": len(found)})
+    service = request.app[SERVICE]
+    found = await service.list_contacts(trust, channel, search, limit=limit, offset=offset)
+    total = await service.count_contacts(trust, channel, search)
+    return json_response(
+        {
+            "contacts": [serialize.contact(c) for c in found],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+        }
+    )
 
 
 async def create_contact(request: web.Request) -> web.Response:

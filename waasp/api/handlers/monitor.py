@@ -17,6 +17,8 @@ DLQ_LIMIT_DEFAULT = 50
 DLQ_OFFSET_MAX = 100_000
 EVENTS_LIMIT_MAX = 1000
 MINUTES_MAX = 60
+QUEUE_TASKS_LIMIT_DEFAULT = 50
+QUEUE_TASKS_LIMIT_MAX = 500
 
 
 def _monitor(request: web.Request) -> MonitoringService:
@@ -43,6 +45,12 @@ async def get_task(request: web.Request) -> web.Response:
 async def list_queues(request: web.Request) -> web.Response:
     """GET /api/v1/queues."""
     return json_response({"queues": await _monitor(request).queues()})
+
+
+async def queue_tasks(request: web.Request) -> web.Response:
+    """GET /api/v1/queues/{name}/tasks?limit=: the oldest waiting and next due delayed tasks."""
+    limit = _limit(request, QUEUE_TASKS_LIMIT_DEFAULT, QUEUE_TASKS_LIMIT_MAX)
+    return json_response(await _monitor(request).queue_contents(request.match_info["name"], limit))
 
 
 async def list_workers(request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import PurePath
 
 from aiohttp import web
 
@@ -11,7 +12,13 @@ from waasp.api.errors import HttpError
 from waasp.api.keys import METRICS, MONITOR, SETTINGS
 
 STATIC = resources.files("waasp.api").joinpath("static")
-_ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
+_TYPES = {".js": "text/javascript", ".css": "text/css"}
+# The page's scripts and style sheet, by name: nothing else under /dashboard/ is served.
+_ASSETS = {
+    item.name: _TYPES[suffix]
+    for item in STATIC.iterdir()
+    if (suffix := PurePath(item.name).suffix) in _TYPES
+}
 # The page runs only its own script and style, talks only to this origin, is never framed.
 _PAGE_HEADERS = {
     "Content-Security-Policy": (
@@ -25,8 +32,10 @@ _PAGE_HEADERS = {
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """GET /metrics: this process's metrics and the runtime's, read from Redis now."""
-    if request.app[SETTINGS].metrics_require_token:
+    """GET /metrics: this process's metrics and the runtime's, read from Redis now; the
+    token is required unless WAASP_METRICS_PUBLIC is set (queue names, task names and
+    traffic figures are an operator's business)."""
+    if not request.app[SETTINGS].metrics_public:
         check_token(request)
     monitor = request.app.get(MONITOR)
     snapshot = await monitor.snapshot() if monitor is not None else None
@@ -49,7 +58,7 @@ async def dashboard(request: web.Request) -> web.Response:
 
 
 async def asset(request: web.Request) -> web.Response:
-    """GET /dashboard/{name}: the page's script and style sheet (public: they hold no data)."""
+    """GET /dashboard/{name}: the page's scripts and style sheet (public: they hold no data)."""
     name = request.match_info["name"]
     if name not in _ASSETS:
         raise HttpError(404, "not found")
@@ -59,3 +68,8 @@ async def asset(request: web.Request) -> web.Response:
         charset="utf-8",
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"},
     )
+
+
+async def root(_request: web.Request) -> web.StreamResponse:
+    """GET /: the dashboard is the home page."""
+    raise web.HTTPFound("/dashboard")

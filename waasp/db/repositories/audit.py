@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
 
-from waasp.models import AuditAction, AuditEntry, AuditStats, HourlyStat
+from waasp.db.repositories.contacts import to_contact
+from waasp.models import (
+    AuditAction,
+    AuditEntry,
+    AuditStats,
+    BlockedSender,
+    HourlyStat,
+    RecentBlocked,
+)
 from waasp.validation import AuditQuery
 
 if TYPE_CHECKING:
@@ -57,8 +66,8 @@ def to_entry(row: asyncpg.Record) -> AuditEntry:
     )
 
 
-async def list_entries(conn: Conn, query: AuditQuery) -> list[AuditEntry]:
-    """Return one page of entries matching the query, newest first."""
+def _filters(query: AuditQuery) -> tuple[str, list[object]]:
+    """The WHERE clause (possibly empty) and its arguments for an audit listing."""
     # Only the filters given become SQL, so each combination gets a plan that uses its index.
     conditions: list[str] = []
     args: list[object] = []
@@ -70,7 +79,15 @@ async def list_entries(conn: Conn, query: AuditQuery) -> list[AuditEntry]:
         if value is not None:
             args.append(value)
             conditions.append(f"{column} = ${len(args)}")
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    if query.since is not None:
+        args.append(query.since)
+        conditions.append(f"created_at >= ${len(args)}")
+    return (f"WHERE {' AND '.join(conditions)}" if conditions else ""), args
+
+
+async def list_entries(conn: Conn, query: AuditQuery) -> list[AuditEntry]:
+    """Return one page of entries matching the query, newest first."""
+    where, args = _filters(query)
     args += [query.limit, query.offset]
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM audit_logs {where}
@@ -78,6 +95,13 @@ async def list_entries(conn: Conn, query: AuditQuery) -> list[AuditEntry]:
         *args,
     )
     return [to_entry(row) for row in rows]
+
+
+async def count(conn: Conn, query: AuditQuery) -> int:
+    """How many entries match the query's filters (its page aside)."""
+    where, args = _filters(query)
+    found: int = await conn.fetchval(f"SELECT count(*) FROM audit_logs {where}", *args)
+    return found
 
 
 async def stats(conn: Conn, hourly_window_hours: int = 24) -> AuditStats:
@@ -96,3 +120,51 @@ async def stats(conn: Conn, hourly_window_hours: int = 24) -> AuditStats:
         for r in hourly_rows
     )
     return AuditStats(total_entries=sum(by_action.values()), by_action=by_action, hourly=hourly)
+
+
+# Blocked checks since $1 per (sender, channel), the $2 most refused, each with the contact a
+# check there would match now (its channel's row, else the global row): the admin sees who
+# is refused and why. The range is served by audit_logs_action_created_idx.
+_RECENT_BLOCKED_SQL = f"""
+WITH recent AS (
+    SELECT sender_id, channel, count(*) AS checks,
+           min(created_at) AS first_seen, max(created_at) AS last_seen
+    FROM audit_logs
+    WHERE action = '{AuditAction.BLOCKED.value}' AND created_at >= $1
+    GROUP BY sender_id, channel
+), top AS (
+    SELECT *, count(*) OVER () AS senders, sum(checks) OVER () AS total
+    FROM recent
+    ORDER BY checks DESC, last_seen DESC, sender_id, channel NULLS FIRST
+    LIMIT $2
+)
+SELECT top.*, (
+    SELECT c FROM contacts c
+    WHERE c.sender_id = top.sender_id AND (c.channel = top.channel OR c.channel IS NULL)
+    ORDER BY c.channel NULLS LAST
+    LIMIT 1
+) AS contact
+FROM top
+ORDER BY checks DESC, last_seen DESC, sender_id, channel NULLS FIRST
+"""
+
+
+async def recent_blocked(conn: Conn, window: timedelta, limit: int) -> RecentBlocked:
+    """The senders refused in the last ``window`` (by the database's clock), most refused
+    first, at most ``limit`` of them, with the window's totals."""
+    since = await conn.fetchval("SELECT now() - $1::interval", window)
+    rows = await conn.fetch(_RECENT_BLOCKED_SQL, since, limit)
+    blocked = tuple(
+        BlockedSender(
+            sender_id=row["sender_id"],
+            channel=row["channel"],
+            checks=row["checks"],
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
+            contact=None if row["contact"] is None else to_contact(row["contact"]),
+        )
+        for row in rows
+    )
+    checks = int(rows[0]["total"]) if rows else 0
+    senders = int(rows[0]["senders"]) if rows else 0
+    return RecentBlocked(window, since, checks, senders, blocked)

@@ -30,15 +30,16 @@ def _case(column: str, pick: str, table: Mapping[TrustLevel | None, Decision]) -
     return f"CASE {column} {whens} ELSE {_quote(getattr(table[None], pick))} END"
 
 
-# The check in one statement: find the channel row, else the global row ($2 NULL matches only
-# the global row); write the decision's audit entry with the channel of the check; return the
-# row. `probe` always yields exactly one row, so an unknown sender is audited too.
-CHECK_SQL = f"""
+def _check_sql(lock: str) -> str:
+    # The check in one statement: find the channel row, else the global row ($2 NULL matches
+    # only the global row); write the decision's audit entry with the channel of the check;
+    # return the row. `probe` always yields exactly one row, so an unknown sender is audited.
+    return f"""
 WITH hit AS (
     SELECT id, trust_level, name FROM contacts
     WHERE sender_id = $1 AND (channel = $2 OR channel IS NULL)
     ORDER BY channel NULLS LAST
-    LIMIT 1
+    LIMIT 1{lock}
 ), probe AS (
     SELECT hit.id, hit.trust_level, hit.name FROM (VALUES (1)) AS one (x) LEFT JOIN hit ON true
 ), logged AS (
@@ -51,11 +52,28 @@ SELECT id, trust_level, name FROM probe
 """
 
 
+CHECK_SQL = _check_sql("")
+# The same check holding the matched row (FOR KEY SHARE) until the audit row references it:
+# a delete that landed first is skipped (the next row, or none, is the answer), and none can
+# land in between. Only for a retry after that race, as it writes a lock into the row.
+CHECK_SQL_LOCKED = _check_sql(" FOR KEY SHARE")
+
+
 async def check(
-    conn: Conn, sender_id: str, channel: str | None, message_preview: str | None
+    conn: Conn,
+    sender_id: str,
+    channel: str | None,
+    message_preview: str | None,
+    *,
+    lock: bool = False,
 ) -> asyncpg.Record:
-    """Decide and audit a check; return the matching contact's (id, trust_level, name)."""
-    row = await conn.fetchrow(CHECK_SQL, sender_id, channel, message_preview)
+    """Decide and audit a check; return the matching contact's (id, trust_level, name).
+
+    ``lock`` holds the matched row while auditing, so the contact cannot be removed in between
+    (ForeignKeyViolationError otherwise, when that happens).
+    """
+    sql = CHECK_SQL_LOCKED if lock else CHECK_SQL
+    row = await conn.fetchrow(sql, sender_id, channel, message_preview)
     assert row is not None  # `probe` always has one row
     return row
 
@@ -103,10 +121,16 @@ async def get(
     return None if row is None else to_contact(row)
 
 
-async def list_contacts(
-    conn: Conn, trust_level: TrustLevel | None, channel: str | None
-) -> list[Contact]:
-    """Return the contacts matching the filters, ordered by sender then channel."""
+def _like_pattern(term: str) -> str:
+    """``term`` as a LIKE pattern matching it anywhere, its own wildcards taken literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(
+    trust_level: TrustLevel | None, channel: str | None, search: str | None
+) -> tuple[str, list[object]]:
+    """The WHERE clause (possibly empty) and its arguments for a contact listing."""
     conditions: list[str] = []
     args: list[object] = []
     if trust_level is not None:
@@ -115,11 +139,41 @@ async def list_contacts(
     if channel is not None:
         args.append(channel)
         conditions.append(f"channel = ${len(args)}")
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    if search is not None:
+        args.append(_like_pattern(search))
+        conditions.append(f"(sender_id ILIKE ${len(args)} OR name ILIKE ${len(args)})")
+    return (f"WHERE {' AND '.join(conditions)}" if conditions else ""), args
+
+
+async def list_contacts(
+    conn: Conn,
+    trust_level: TrustLevel | None,
+    channel: str | None,
+    search: str | None = None,
+    *,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[Contact]:
+    """Return the contacts matching the filters, ordered by sender then channel: all of them,
+    or the page of ``limit`` from ``offset``. ``search`` matches a part of the sender_id or of
+    the name, in any case."""
+    where, args = _filters(trust_level, channel, search)
+    args += [limit, offset]  # LIMIT NULL is no limit
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM contacts {where} ORDER BY sender_id, channel NULLS FIRST", *args
+        f"""SELECT {_COLUMNS} FROM contacts {where} ORDER BY sender_id, channel NULLS FIRST
+            LIMIT ${len(args) - 1} OFFSET ${len(args)}""",
+        *args,
     )
     return [to_contact(row) for row in rows]
+
+
+async def count(
+    conn: Conn, trust_level: TrustLevel | None, channel: str | None, search: str | None = None
+) -> int:
+    """How many contacts match the filters."""
+    where, args = _filters(trust_level, channel, search)
+    found: int = await conn.fetchval(f"SELECT count(*) FROM contacts {where}", *args)
+    return found
 
 
 async def update(

@@ -5,44 +5,55 @@ operations, and its ``dead``, ``events``, ``ticks`` and ``workers`` stores) and 
 ``ResultBackend``, which encode records on the way in and decode them on the way out.
 """
 
+from waasp.runtime.broker.blocking import LeaseRenewals
 from waasp.runtime.broker.client import WORKER_SOCKET_TIMEOUT, connect, connect_pubsub
 from waasp.runtime.broker.dead import DeadLetterPage, dead_letter_id, split_dead_letter_id
 from waasp.runtime.broker.errors import (
     ANY_REDIS_ERROR,
     REDIS_ERRORS,
     REDIS_REFUSALS,
+    Fault,
     GroupMissing,
+    RedisRefused,
+    check_cancelled,
+    classify,
 )
 from waasp.runtime.broker.events import (
+    UNKNOWN_TASK,
     EventBatch,
     EventKind,
     RunTimes,
     TaskCounters,
     TaskEvent,
 )
+from waasp.runtime.broker.ops import SendOnce, SettleKind, SettleOp, StartVerdict
+from waasp.runtime.broker.outages import LoopGuard, Outages, refused_alone
+from waasp.runtime.broker.peek import PeekedTask, Place, QueueContents
 from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.results import ResultBackend
-from waasp.runtime.broker.streams import (
-    Broker,
-    RawDelivery,
-    SendOnce,
-    SettleKind,
-    SettleOp,
-    StartVerdict,
-)
+from waasp.runtime.broker.streams import Broker, RawDelivery
 
 __all__ = [
     "ANY_REDIS_ERROR",
     "REDIS_ERRORS",
     "REDIS_REFUSALS",
+    "UNKNOWN_TASK",
     "WORKER_SOCKET_TIMEOUT",
     "Broker",
     "DeadLetterPage",
     "EventBatch",
     "EventKind",
+    "Fault",
     "GroupMissing",
+    "LeaseRenewals",
+    "LoopGuard",
+    "Outages",
+    "PeekedTask",
+    "Place",
+    "QueueContents",
     "QueueStats",
     "RawDelivery",
+    "RedisRefused",
     "ResultBackend",
     "RunTimes",
     "SendOnce",
@@ -51,8 +62,11 @@ __all__ = [
     "StartVerdict",
     "TaskCounters",
     "TaskEvent",
+    "check_cancelled",
+    "classify",
     "connect",
     "connect_pubsub",
     "dead_letter_id",
+    "refused_alone",
     "split_dead_letter_id",
 ]

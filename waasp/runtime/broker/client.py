@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -39,6 +40,13 @@ def connect(url: str, socket_timeout: float | None = None) -> Redis:
     producer sees the error (its enqueue did not return).
     """
     return Redis.from_url(
+        url, socket_timeout=socket_timeout, health_check_interval=15, **_client_options()
+    )
+
+
+def connect_blocking(url: str, socket_timeout: float | None = None) -> redis.Redis:
+    """A blocking client, as ``connect`` configures it, for a thread beside the event loop."""
+    return redis.Redis.from_url(
         url, socket_timeout=socket_timeout, health_check_interval=15, **_client_options()
     )
 

@@ -1,6 +1,9 @@
-"""The dead-letter streams: one per queue, never trimmed, read newest first across queues.
+"""The dead-letter streams: one per queue, capped by ``dlq_max_len``, read newest first across
+queues.
 
-A dead letter's id is ``QUEUE:ENTRY_ID``: its queue and its entry in that queue's stream.
+A dead letter's id is ``QUEUE:ENTRY_ID``: its queue and its entry in that queue's stream. A
+stream past its cap loses its oldest entries (``trim``), which are logged and counted per
+queue, so a flood of failures cannot push Redis into OOM unseen.
 """
 
 from __future__ import annotations
@@ -8,10 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
+import structlog
 from redis.asyncio import Redis
 
 from waasp.runtime.broker.replies import entry_order, text
 from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.broker.stream_ids import parse_entry_id
 from waasp.runtime.errors import DeadLetterNotFound, TaskRuntimeError
 from waasp.runtime.keys import Keys, check_queue_name
 from waasp.runtime.message import (
@@ -25,6 +30,11 @@ from waasp.runtime.message import (
 )
 
 SCAN_BATCH = 500
+# The trimmed-letters counter outlives any scrape interval; when it does expire, Prometheus
+# reads the drop to zero as a counter reset.
+TRIMMED_TTL_MS = 30 * 86_400_000
+
+log = structlog.get_logger("waasp.runtime.broker.dead")
 
 
 def dead_letter_id(queue: str, entry_id: str) -> str:
@@ -42,8 +52,7 @@ def split_dead_letter_id(dead_id: str) -> tuple[str, str]:
         check_queue_name(queue)
     except TaskRuntimeError:
         raise DeadLetterNotFound(f"dead letter id {dead_id!r} names no valid queue") from None
-    ms, dash, seq = entry_id.partition("-")
-    if not (ms.isdigit() and (not dash or seq.isdigit())):
+    if parse_entry_id(entry_id) is None:
         raise DeadLetterNotFound(f"dead letter id {dead_id!r} has no valid entry id")
     return queue, entry_id
 
@@ -77,6 +86,19 @@ class DeadLetterStore:
         return await self.add(
             message.queue, DeadLetterRecord(reason, encode_message(message), error)
         )
+
+    async def trim(self, queue: str, max_len: int) -> int:
+        """Remove the oldest dead letters of ``queue`` beyond ``max_len``, count them in the
+        queue's trimmed counter, and log it (``lua/trim_dead.lua``); return how many."""
+        q = self.keys.queue(queue)
+        removed = int(
+            await self.scripts.trim_dead(
+                keys=[q.dead, q.dead_trimmed], args=[max_len, TRIMMED_TTL_MS]
+            )
+        )
+        if removed:
+            log.warning("dead_letters_trimmed", queue=queue, count=removed, max_len=max_len)
+        return removed
 
     async def count(self, queues: Sequence[str]) -> dict[str, int]:
         """Dead letters per queue."""

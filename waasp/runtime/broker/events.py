@@ -4,8 +4,11 @@ reads back (recent events and failures, counters, run times, throughput).
 The events stream holds one entry per event kind per write (its newest tasks); failures
 also go, one entry each with the traceback, to a stream of their own. Everything is capped or
 expires: the events stream by ``events_max_length`` and ``events_ttl``, the failures stream
-by ``events_failures_max_length``, the counters by ``events_counters_ttl`` (refreshed on every
-write). Readers cost O(task names + buckets + the page asked for), never O(tasks).
+by ``events_failures_max_length``, the counters by ``events_counters_ttl``: each task name's
+counters and run times are removed that long after its last event, and the hashes themselves
+expire that long after the last write. Counters are kept per registered task name only
+(anything else counts as ``<unknown>``), so junk messages cannot grow them. Readers cost
+O(task names + buckets + the page asked for), never O(tasks).
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ THROUGHPUT_BUCKET_SECONDS = 10
 EVENTS_PER_ENTRY = 100
 # Separates the task name from the event or bucket in a counter's hash field.
 FIELD_SEP = "|"
+# The one name counters keep for tasks no worker has registered (and undecodable messages).
+UNKNOWN_TASK = "<unknown>"
+# Every field a task name can have in the counts hash, and in the run-time hash.
+COUNT_SUFFIXES = tuple(f"{FIELD_SEP}{kind}" for kind in EventKind)
+RUN_TIME_SUFFIXES = (*(f"{FIELD_SEP}{le}" for le in RUN_TIME_LABELS), f"{FIELD_SEP}sum")
 _ERROR_MAX = 500
 
 
@@ -67,6 +75,12 @@ class TaskEvent:
     error: RemoteError | None = None
     reason: str | None = None  # why it was dead-lettered
     deliveries: int = 0  # of a dead letter
+    registered: bool = True  # False: counted as UNKNOWN_TASK (its own name stays in the streams)
+
+    @property
+    def counted_as(self) -> str:
+        """The name its counters and run times are kept under."""
+        return self.task if self.registered else UNKNOWN_TASK
 
     def details(self, *, traceback: bool) -> dict[str, Any]:
         """What the kind says beyond the task: retries, the error, why it died."""
@@ -102,19 +116,22 @@ class EventBatch:
 
 def record_events_args(batch: EventBatch, conf: Config, worker: str) -> list[Any]:
     """ARGV of ``record_events.lua``: the batch aggregated into counters, histogram buckets
-    and one stream entry per event kind (its newest tasks), then its failures."""
+    and one stream entry per event kind (its newest tasks), then its failures, then the task
+    names counted and the fields each name has (to remove those of names gone quiet)."""
     counts: Counter[tuple[str, str]] = Counter((name, EventKind.STARTED) for name in batch.started)
     buckets: Counter[tuple[str, str]] = Counter()
     sums: dict[str, float] = {}
     latest: dict[EventKind, list[TaskEvent]] = {}
     for event in batch.finished:
-        counts[event.task, event.kind] += 1
+        name = event.counted_as
+        counts[name, event.kind] += 1
         latest.setdefault(event.kind, []).append(event)
         if event.seconds is not None:
             label = RUN_TIME_LABELS[bisect.bisect_left(RUN_TIME_BUCKETS, event.seconds)]
-            buckets[event.task, label] += 1
-            sums[event.task] = sums.get(event.task, 0.0) + event.seconds
+            buckets[name, label] += 1
+            sums[name] = sums.get(name, 0.0) + event.seconds
     failures = [_failure(e, worker) for e in batch.finished if e.kind in FAILURE_EVENTS]
+    names = sorted({name for name, _ in counts})
     args: list[Any] = [
         conf.events_max_length,
         conf.events_failures_max_length,
@@ -127,6 +144,9 @@ def record_events_args(batch: EventBatch, conf: Config, worker: str) -> list[Any
         len(latest),
         len(latest),
         len(failures),
+        len(names),
+        len(COUNT_SUFFIXES),
+        len(RUN_TIME_SUFFIXES),
     ]
     for pairs in (counts.items(), buckets.items()):
         for (name, field_name), n in pairs:
@@ -138,7 +158,7 @@ def record_events_args(batch: EventBatch, conf: Config, worker: str) -> list[Any
     for kind, events in latest.items():
         shown = [_shown(e) for e in events[-EVENTS_PER_ENTRY:]]
         args.append(orjson.dumps({"event": kind, "tasks": shown, "more": len(events) - len(shown)}))
-    return args + failures
+    return [*args, *failures, *names, *COUNT_SUFFIXES, *RUN_TIME_SUFFIXES]
 
 
 def _shown(event: TaskEvent) -> dict[str, Any]:
@@ -190,7 +210,8 @@ class EventStore:
         keys = self.keys
         names = [keys.events, keys.failures, keys.event_counts, keys.run_times]
         await self.scripts.record_events(
-            keys=[*names, keys.throughput_prefix], args=record_events_args(batch, conf, worker)
+            keys=[*names, keys.throughput_prefix, keys.event_names],
+            args=record_events_args(batch, conf, worker),
         )
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -22,7 +22,8 @@ class QueueStats:
     delayed: int
     dead: int
     oldest_waiting_age: float | None  # seconds, by the Redis server's clock
-    consumers: int
+    consumers: int  # live workers (heartbeat not expired) that consume this queue
+    dead_trimmed: int = 0  # dead letters removed by the dlq_max_len cap (a counter)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -34,8 +35,11 @@ def _count(reply: Any) -> int:
     return int(reply) if isinstance(reply, int) else 0
 
 
-async def queue_stats(client: Redis, keys: Keys, names: Sequence[str]) -> list[QueueStats]:
-    """Counts for each queue of ``names``, from two round trips whatever their number."""
+async def queue_stats(
+    client: Redis, keys: Keys, names: Sequence[str], consumers: Mapping[str, int]
+) -> list[QueueStats]:
+    """Counts for each queue of ``names``, from two round trips whatever their number;
+    ``consumers`` gives the live workers per queue."""
     async with client.pipeline(transaction=False) as pipe:
         pipe.time()
         for name in names:
@@ -44,13 +48,14 @@ async def queue_stats(client: Redis, keys: Keys, names: Sequence[str]) -> list[Q
             pipe.xinfo_groups(q.stream)
             pipe.zcard(q.delayed)
             pipe.xlen(q.dead)
+            pipe.get(q.dead_trimmed)
         replies = await pipe.execute(raise_on_error=False)
     seconds, micros = replies[0]
     now_ms = seconds * 1000 + micros // 1000
     out: list[QueueStats] = []
     cursors: list[tuple[int, str]] = []
     for i, name in enumerate(names):
-        length, groups, delayed, dead = replies[1 + 4 * i : 5 + 4 * i]
+        length, groups, delayed, dead, trimmed = replies[1 + 5 * i : 6 + 5 * i]
         group = (
             next((g for g in groups if text(g.get("name")) == GROUP), None)
             if isinstance(groups, list)
@@ -60,9 +65,17 @@ async def queue_stats(client: Redis, keys: Keys, names: Sequence[str]) -> list[Q
         waiting = max(_count(length) - pending, 0)
         if group and waiting:
             cursors.append((i, text(group["last-delivered-id"])))
-        consumers = int(group["consumers"]) if group else 0
         out.append(
-            QueueStats(name, waiting, pending, _count(delayed), _count(dead), None, consumers)
+            QueueStats(
+                name,
+                waiting,
+                pending,
+                _count(delayed),
+                _count(dead),
+                None,
+                consumers.get(name, 0),
+                int(trimmed) if isinstance(trimmed, bytes | str | int) else 0,
+            )
         )
     if cursors:
         # The oldest waiting entry is the first one after the group's last delivered id.

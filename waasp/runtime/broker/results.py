@@ -8,16 +8,20 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import structlog
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from waasp.runtime.broker.errors import REDIS_ERRORS
+from waasp.runtime.broker.errors import ANY_REDIS_ERROR, REDIS_ERRORS, RedisRefused
+from waasp.runtime.broker.outages import Outages
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import read_script
 from waasp.runtime.errors import ResultTimeout
 from waasp.runtime.keys import Keys
 from waasp.runtime.message import ResultRecord, TaskMeta, decode_meta, encode_meta
 from waasp.runtime.states import PENDING, READY_STATES
+
+log = structlog.get_logger("waasp.runtime.broker.results")
 
 RECHECK_AFTER = 1.0
 # Records per call of lua/store_result.lua: a call per record would cost the server several
@@ -48,6 +52,7 @@ class ResultBackend:
         self._pubsub: PubSub | None = None
         self._pubsub_lock = asyncio.Lock()
         self._listener: asyncio.Task[None] | None = None
+        self._outages = Outages((self.reconnect,), component="result_listener")
 
     async def get_meta(self, task_id: str) -> TaskMeta:
         """The stored record, or a PENDING one when nothing is stored."""
@@ -70,6 +75,11 @@ class ResultBackend:
                 args += [encoded, ready, meta.entry_id or "", meta.deliveries]
             stored += [bool(x) for x in await self._store(keys=keys, args=args)]
         return stored
+
+    async def reconnect(self) -> None:
+        """Drop the idle pooled connections, so each reconnects on its next use: after a
+        failover they may still lead to the old master, now a replica."""
+        await self.client.connection_pool.disconnect(inuse_connections=False)
 
     async def forget(self, task_id: str) -> None:
         """Delete a task's record."""
@@ -156,6 +166,15 @@ class ResultBackend:
                 await self._pubsub.ping()
 
     async def _listen(self) -> None:
+        try:
+            await self._listen_while_waited()
+        except RedisRefused as exc:
+            # Waiters still read their records once a second: nothing hangs without this.
+            log.error("result_listener_failed", error=str(exc))
+            self._wake_all()
+
+    async def _listen_while_waited(self) -> None:
+        guard = self._outages.guard("result-listener")
         broken = False
         idle_since = time.monotonic()
         while self._waiters:
@@ -166,20 +185,23 @@ class ResultBackend:
                     # A notice published while the connection was down is lost: every waiter
                     # reads its record once more.
                     self._wake_all()
+                    guard.worked()
                     continue
                 if time.monotonic() - idle_since > PING_AFTER:
                     idle_since = time.monotonic()
                     await self._ping()
+                    guard.worked()
                     continue
                 # Found connected with no await since, so redis-py's read does not connect it
                 # (outside the lock).
                 assert self._pubsub is not None
                 message = await self._pubsub.get_message(timeout=1.0)
-            except REDIS_ERRORS:
+            except ANY_REDIS_ERROR as exc:
                 broken = True
                 self._wake_all()
-                await asyncio.sleep(0.5)
+                await guard.failed(exc)
                 continue
+            guard.worked()
             if message is None:
                 continue
             idle_since = time.monotonic()

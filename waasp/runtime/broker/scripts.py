@@ -1,6 +1,7 @@
 """The Lua scripts, loaded once from the ``.lua`` files beside this module.
 
-Nothing outside the broker calls a script: each has one typed method on the broker.
+Nothing outside the broker calls a script: each has one typed method on the broker
+(``renew`` on ``LeaseRenewals``, which runs it on its blocking connection).
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ class Scripts:
     start: AsyncScript
     settle: AsyncScript
     reclaim: AsyncScript
-    renew: AsyncScript
     release: AsyncScript
     replay: AsyncScript
     heartbeat: AsyncScript
     fire_tick: AsyncScript
     record_events: AsyncScript
+    reap_consumers: AsyncScript
+    forget_consumer: AsyncScript
+    trim_dead: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

@@ -1,17 +1,19 @@
 """The Redis Streams broker: the facade that owns every Redis command of the runtime.
 
 ``Broker`` does the queue operations itself (enqueue, schedule, read, settle, promote,
-renew, reclaim, release) and holds the other concerns' stores: ``dead`` (dead-letter
-streams), ``events`` (task events and counters), ``ticks`` (cron ticks), ``workers``
-(heartbeats). Records are encoded here, at the Redis boundary, and nowhere upstream.
+reclaim, release; leases are renewed on ``LeaseRenewals``' blocking connection) and holds
+the other concerns' stores: ``dead`` (dead-letter streams), ``events`` (task events and
+counters), ``ticks`` (cron ticks), ``workers`` (heartbeats), ``peek`` (read-only looks into
+the queues). Records are encoded here and in the script arguments of ``ops``, at
+the Redis boundary, and nowhere upstream.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
 from typing import Any
 
 from redis.asyncio import Redis
@@ -19,19 +21,24 @@ from redis.exceptions import ResponseError
 
 from waasp.runtime.broker.cron import TickStore
 from waasp.runtime.broker.dead import DeadLetterStore
-from waasp.runtime.broker.errors import REDIS_ERRORS, group_errors, is_nogroup
+from waasp.runtime.broker.errors import (
+    ANY_REDIS_ERROR,
+    check_cancelled,
+    group_errors,
+    is_nogroup,
+)
 from waasp.runtime.broker.events import EventStore
+from waasp.runtime.broker.ops import SendOnce, SettleOp, StartVerdict
+from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.broker.server import check_redis_version
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.message import (
     MAX_DELIVERIES_MESSAGE,
-    DeadLetterRecord,
-    TaskMessage,
     encode_dead_letter,
-    encode_message,
     max_deliveries_letter,
 )
 
@@ -53,64 +60,6 @@ class RawDelivery:
     deliveries: int = 1
 
 
-@dataclass(frozen=True, slots=True)
-class SendOnce:
-    """Enqueue only if no send of ``task_id`` is remembered; remember this one ``ttl_ms``."""
-
-    task_id: str
-    ttl_ms: int
-
-
-class StartVerdict(IntEnum):
-    """Whether a delivery's task may start: the codes of ``lua/start.lua``."""
-
-    RUN = 0  # its start is counted
-    LOST = 1  # this worker no longer owns the entry: another worker claimed it
-    DEAD = 2  # it started broker_max_deliveries times without finishing: dead-lettered
-
-
-class SettleKind(StrEnum):
-    """How a finished delivery leaves its stream: the verbs of ``lua/settle.lua``."""
-
-    ACK = "ack"  # done: acknowledge and delete
-    RETRY = "retry"  # acknowledge, and schedule the next attempt
-    DEAD = "dead"  # acknowledge, and dead-letter
-
-
-@dataclass(frozen=True, slots=True)
-class SettleOp:
-    """How one finished delivery leaves the stream; build it with ``ack``, ``retry``, ``dead``."""
-
-    kind: SettleKind
-    entry_id: str
-    next_attempt: TaskMessage | None = None  # RETRY
-    delay_ms: int = 0  # RETRY
-    dead_letter: DeadLetterRecord | None = None  # DEAD
-
-    @classmethod
-    def ack(cls, entry_id: str) -> SettleOp:
-        """Acknowledge and delete the entry."""
-        return cls(SettleKind.ACK, entry_id)
-
-    @classmethod
-    def retry(cls, entry_id: str, next_attempt: TaskMessage, delay_ms: int) -> SettleOp:
-        """Acknowledge, and run ``next_attempt`` after ``delay_ms``."""
-        return cls(SettleKind.RETRY, entry_id, next_attempt=next_attempt, delay_ms=delay_ms)
-
-    @classmethod
-    def dead(cls, entry_id: str, letter: DeadLetterRecord) -> SettleOp:
-        """Acknowledge, and dead-letter the message."""
-        return cls(SettleKind.DEAD, entry_id, dead_letter=letter)
-
-    def script_args(self) -> list[Any]:
-        """This op's four ARGV values of ``lua/settle.lua``."""
-        if self.next_attempt is not None:
-            return [self.kind, self.entry_id, encode_message(self.next_attempt), self.delay_ms]
-        if self.dead_letter is not None:
-            return [self.kind, self.entry_id, *encode_dead_letter(self.dead_letter)]
-        return [self.kind, self.entry_id, b"", b""]
-
-
 class Broker:
     """Every Redis command of the runtime, for one key prefix on one Redis server."""
 
@@ -122,6 +71,7 @@ class Broker:
         self.events = EventStore(client, keys, self.scripts)
         self.ticks = TickStore(client, keys, self.scripts)
         self.workers = WorkerRegistry(client, keys, self.scripts)
+        self.peek = QueuePeek(client, keys)
 
     async def ping(self) -> None:
         """Raise unless the server answers."""
@@ -130,6 +80,21 @@ class Broker:
     async def close(self) -> None:
         """Close the client's connections."""
         await self.client.aclose()
+
+    async def check_server(self) -> None:
+        """Raise UnsupportedRedis unless the server is Redis 6.2 or later."""
+        check_redis_version(await self.client.info("server"))
+
+    async def reconnect(self) -> None:
+        """Drop the idle pooled connections, so each reconnects on its next use: after a
+        failover they may still lead to the old master, now a replica."""
+        await self.client.connection_pool.disconnect(inuse_connections=False)
+
+    async def eviction_policy(self) -> str | None:
+        """The server's ``maxmemory-policy``, or None if it does not say. Read from INFO,
+        which managed services leave enabled where they rename CONFIG."""
+        policy = (await self.client.info("memory")).get("maxmemory_policy")
+        return None if policy is None else text(policy)
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -194,8 +159,12 @@ class Broker:
         return sorted(text(q) for q in await self.client.smembers(self.keys.queues))
 
     async def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]:
-        """Counts of each queue, from a constant number of round trips."""
-        return await queue_stats(self.client, self.keys, queues)
+        """Counts of each queue, from a constant number of round trips; its consumers are the
+        live workers on it, not the group's consumers (those of dead workers linger until
+        reaped, and an idle worker's may not exist yet)."""
+        live = await self.workers.live()
+        consumers = Counter(queue for worker in live for queue in worker.get("queues", ()))
+        return await queue_stats(self.client, self.keys, queues, consumers)
 
     async def idle(self, queues: Sequence[str]) -> bool:
         """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""
@@ -216,8 +185,9 @@ class Broker:
     async def read(
         self, queues: Sequence[str], consumer: str, count: int, block_ms: int | None
     ) -> list[RawDelivery]:
-        """Read up to ``count`` new entries across ``queues`` for ``consumer``; GroupMissing
-        if a queue's group is gone."""
+        """Read up to ``count`` new entries from each of ``queues`` for ``consumer`` (COUNT
+        applies per stream); GroupMissing if a queue's group is gone. ``block_ms`` None
+        does not wait."""
         streams = {self.keys.queue(q).stream: ">" for q in queues}
         by_stream = {self.keys.queue(q).stream: q for q in queues}
         with group_errors():
@@ -269,22 +239,15 @@ class Broker:
             await pubsub.subscribe(*(self.keys.queue(q).wake for q in queues))
             woken()
             while True:
-                if await pubsub.get_message(timeout=5.0) is not None:
+                message = await pubsub.get_message(timeout=5.0)
+                check_cancelled()
+                if message is not None:
                     woken()
         finally:
-            with contextlib.suppress(*REDIS_ERRORS):
+            with contextlib.suppress(*ANY_REDIS_ERROR):
                 await pubsub.aclose()
 
-    # -- leases ----------------------------------------------------------------------------
-
-    async def renew(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> list[str]:
-        """Reset the idle time of entries ``consumer`` holds; return those it lost."""
-        if not entry_ids:
-            return []
-        q = self.keys.queue(queue)
-        with group_errors():
-            lost = await self.scripts.renew(keys=[q.stream], args=[GROUP, consumer, *entry_ids])
-        return [text(i) for i in lost]
+    # -- leases (renewals run from a thread: blocking.py) ----------------------------------
 
     async def reclaim(
         self, queue: str, consumer: str, min_idle_ms: int, count: int

@@ -1,8 +1,9 @@
-"""Workers in Redis: each one's heartbeat hash (with a TTL), and the set of live ones."""
+"""Workers in Redis: each one's heartbeat hash (with a TTL), the set of live ones, and their
+consumers in the queues' groups (deleted when a worker leaves or is found dead)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from redis.asyncio import Redis
 
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
-from waasp.runtime.keys import Keys
+from waasp.runtime.keys import GROUP, Keys
 
 # How the heartbeat hash's fields read back; anything else is text.
 _INTEGERS = frozenset(
@@ -43,9 +44,27 @@ class WorkerRegistry:
             pipe.zrem(self.keys.workers, name)
             await pipe.execute()
 
+    async def forget_consumer(self, queue: str, consumer: str) -> bool:
+        """Delete a leaving worker's consumer in ``queue``'s group unless it still holds
+        entries (``lua/forget_consumer.lua``); True if it is gone."""
+        stream = self.keys.queue(queue).stream
+        return bool(await self.scripts.forget_consumer(keys=[stream], args=[GROUP, consumer]))
+
+    async def reap_consumers(self, queue: str, live: Sequence[str], min_idle_ms: int) -> list[str]:
+        """Delete the consumers of ``queue``'s group that are not ``live`` workers, hold no
+        entries and were idle longer than ``min_idle_ms`` (``lua/reap_consumers.lua``);
+        return their names."""
+        stream = self.keys.queue(queue).stream
+        reaped = await self.scripts.reap_consumers(keys=[stream], args=[GROUP, min_idle_ms, *live])
+        return [text(name) for name in reaped]
+
+    async def names(self) -> list[str]:
+        """The names of the workers with a recent heartbeat (each beat prunes stale ones)."""
+        return [text(n) for n in await self.client.zrange(self.keys.workers, 0, -1)]
+
     async def live(self) -> list[dict[str, Any]]:
         """Each live worker's hash (heartbeat not expired), decoded."""
-        names = [text(n) for n in await self.client.zrange(self.keys.workers, 0, -1)]
+        names = await self.names()
         async with self.client.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hgetall(self.keys.worker(name))

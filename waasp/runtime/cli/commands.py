@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
 from typing import Any
 
 from waasp.runtime.app import Runtime
 from waasp.runtime.cli.output import emit, install_stop_handlers
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.errors import TaskRuntimeError
-from waasp.runtime.monitor import dead_letter_page, queue_stats, schedule_status, task_dict, workers
+from waasp.runtime.monitor import (
+    dead_letter_page,
+    queue_stats,
+    schedule_status,
+    task_detail,
+    workers,
+)
 from waasp.runtime.worker.worker import Worker
 
 
@@ -22,6 +30,7 @@ async def run_worker(runtime: Runtime, args: argparse.Namespace) -> int:
         burst=args.burst,
         name=args.hostname,
         prefetch_multiplier=args.prefetch_multiplier,
+        strict=args.strict,
     )
     install_stop_handlers(worker.stop)
     await worker.run()
@@ -40,11 +49,12 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
     """``inspect queues|workers|dlq|task ID|schedule``."""
     if args.what == "queues":
         stats = [s.as_dict() for s in await queue_stats(runtime)]
+        rows = [{"queue": s["name"], **s} for s in stats]  # the JSON keeps the API's `name`
         emit(
             args.json,
             {"queues": stats},
             lambda: _table(
-                ["queue", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age"], stats
+                ["queue", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age"], rows
             ),
         )
     elif args.what == "workers":
@@ -75,7 +85,7 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
     elif args.what == "task":
         if not args.task_id:
             raise TaskRuntimeError("inspect task needs a task id")
-        record = task_dict(await runtime.AsyncResult(args.task_id).meta())
+        record = await task_detail(runtime, args.task_id)
         emit(args.json, record, lambda: "\n".join(f"{k}: {v}" for k, v in record.items()))
     else:
         entries = await schedule_status(runtime)
@@ -88,7 +98,8 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
 
 
 async def run_dlq(runtime: Runtime, args: argparse.Namespace) -> int:
-    """``dlq replay ID|--all`` and ``dlq purge [--older-than D]``."""
+    """``dlq replay ID|--all`` and ``dlq purge --all|--queue Q|--older-than D [--yes]``
+    (asking first on a terminal)."""
     if args.action == "replay":
         if args.all == bool(args.dead_id):
             raise TaskRuntimeError("dlq replay takes a dead letter ID or --all (not both)")
@@ -99,9 +110,25 @@ async def run_dlq(runtime: Runtime, args: argparse.Namespace) -> int:
         )
         emit(args.json, {"replayed": ids}, lambda: f"replayed {len(ids)} task(s)")
     else:
+        if not (args.all or args.queue or args.older_than is not None):
+            raise TaskRuntimeError("dlq purge takes --all, --queue QUEUE or --older-than D")
+        if sys.stdin.isatty() and not args.yes and not await _purge_confirmed(runtime, args):
+            sys.stderr.write("nothing purged\n")
+            return 1
         removed = await runtime.dlq.purge(args.queue, args.older_than)
         emit(args.json, {"purged": removed}, lambda: f"purged {removed} dead letter(s)")
     return 0
+
+
+async def _purge_confirmed(runtime: Runtime, args: argparse.Namespace) -> bool:
+    """Ask on the terminal (stderr, so --json output stays one document); yes is y or yes."""
+    count = sum((await runtime.dlq.count(args.queue)).values())
+    which = f"queue {args.queue}" if args.queue else "every queue"
+    age = f" older than {args.older_than:g} s" if args.older_than is not None else ""
+    sys.stderr.write(f"purge the dead letters{age} of {which} ({count} in all)? [y/N] ")
+    sys.stderr.flush()
+    answer = await asyncio.to_thread(sys.stdin.readline)
+    return answer.strip().lower() in {"y", "yes"}
 
 
 def _table(columns: list[str], rows: list[dict[str, Any]]) -> str:

@@ -81,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("-n", "--hostname", default=None, help="consumer name")
     worker.add_argument("--prefetch-multiplier", type=int, default=None)
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to start unless Redis's maxmemory-policy is noeviction (default: warn)",
+    )
 
     command("scheduler", "enqueue beat_schedule entries on time")
 
@@ -98,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--all", action="store_true")
     dlq.add_argument("--queue", default=None)
     dlq.add_argument("--older-than", type=parse_duration, default=None)
+    dlq.add_argument("-y", "--yes", action="store_true", help="purge without asking")
     dlq.add_argument("--json", action="store_true")
     return parser
 

@@ -10,7 +10,9 @@ only measures how long to sleep.
 An entry never fired before (or whose last tick expired) starts from the moment this
 scheduler started: ticks before that are not back-filled. Once an entry has a last fired
 tick, ticks missed while no scheduler ran are caught up once (the latest of them), or
-skipped, per the entry's ``misfire`` option.
+skipped, per the entry's ``misfire`` option. Each scheduler also remembers the latest tick it
+has read or offered, so a lost key (evicted, deleted, Redis restarted without its data)
+makes none that saw the tick fire it again.
 """
 
 from __future__ import annotations
@@ -26,8 +28,7 @@ from typing import Any
 import structlog
 
 from waasp.runtime.app import Runtime
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import ANY_REDIS_ERROR
+from waasp.runtime.broker import ANY_REDIS_ERROR, Outages
 from waasp.runtime.cron.entries import Due, Entry, due, parse_entries
 from waasp.runtime.cron.schedules import from_ms, to_ms
 from waasp.runtime.errors import ConfigurationError, TaskRuntimeError
@@ -106,7 +107,7 @@ class Scheduler:
         self._queues: dict[str, str] = {}
         self._loaded = False
         self._since: int | None = None  # server ms of this scheduler's first look
-        self._handled: dict[str, int] = {}  # last tick (ms) this scheduler saw handled
+        self._handled: dict[str, int] = {}  # latest tick (ms) this scheduler saw handled
         self.fired = 0
 
     def stop(self) -> None:
@@ -118,7 +119,8 @@ class Scheduler:
         if not self._loaded:
             self.load()
         log.info("scheduler_started", entries=[e.name for e in self._entries])
-        backoff = Backoff()
+        outages = Outages((self._reconnect,), component="scheduler")
+        guard = outages.guard("scheduler")
         registered = not self._queues  # nothing to announce for an empty schedule
         while not self._stop.is_set():
             try:
@@ -126,15 +128,19 @@ class Scheduler:
                     await self.runtime.broker.register_queues(set(self._queues.values()))
                     registered = True
                 sleep = await self.run_pass()
-                backoff.reset()
             except ANY_REDIS_ERROR as exc:
-                log.warning("scheduler_redis_error", error=str(exc))
-                await backoff.sleep()
+                # A refusal waiting cannot cure (a programming error) raises RedisRefused.
+                await guard.failed(exc)
                 continue
+            guard.worked()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(sleep):
                     await self._stop.wait()
         log.info("scheduler_stopped", fired=self.fired)
+
+    async def _reconnect(self) -> None:
+        # Looked up at each call: the runtime's client may have been replaced since start.
+        await self.runtime.broker.reconnect()
 
     def load(self) -> None:
         """Read and validate the entries (``run`` does it; call it to fail early)."""
@@ -153,9 +159,8 @@ class Scheduler:
         now = from_ms(now_ms)
         wake = now + timedelta(seconds=self._max_sleep)
         for entry in self._entries:
-            known = (stored.get(entry.name), self._handled.get(entry.name))
-            floors = [v for v in known if v is not None]
-            after = from_ms(max(floors) if floors else self._since)
+            self._fold(entry.name, stored.get(entry.name))
+            after = from_ms(self._handled.get(entry.name, self._since))
             decision = due(entry, after, now)
             if decision is not None:
                 await self._handle(entry, decision)
@@ -163,6 +168,13 @@ class Scheduler:
         remaining = wake.timestamp() - (self._clock() + offset)
         # 1 ms past the tick, so the next pass sees it due on the server's clock
         return min(self._max_sleep, max(remaining + 0.001, 0.001))
+
+    def _fold(self, name: str, stored: int | None) -> None:
+        # Every stored tick this scheduler reads raises its own high-water mark, not only the
+        # ticks it offered itself: when the key is lost (evicted, deleted, Redis restarted
+        # without its data) a scheduler that only saw another one fire must not fire it again.
+        if stored is not None and stored > self._handled.get(name, -1):
+            self._handled[name] = stored
 
     async def _handle(self, entry: Entry, decision: Due) -> None:
         bound = log.bind(entry=entry.name, tick=decision.tick.isoformat())

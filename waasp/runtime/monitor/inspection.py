@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from waasp.runtime.broker import QueueStats
-from waasp.runtime.monitor.views import dead_letter_dict
+from waasp.runtime.monitor.views import dead_letter_dict, worker_dict
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -18,7 +18,7 @@ async def queue_stats(runtime: Runtime, queues: list[str] | None = None) -> list
 
 async def workers(runtime: Runtime) -> list[dict[str, Any]]:
     """Live workers (heartbeat not expired), with their figures."""
-    return await runtime.broker.workers.live()
+    return [worker_dict(info) for info in await runtime.broker.workers.live()]
 
 
 async def dead_letter_page(

@@ -7,19 +7,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from waasp.runtime.broker import TaskCounters
+from waasp.runtime.monitor.views import event_dict, throughput_dict
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
 
 
 async def recent_events(runtime: Runtime, limit: int = 100) -> list[dict[str, Any]]:
-    """The newest ``limit`` events, newest first; each has its server ``time`` (epoch s)."""
-    return await runtime.broker.events.recent(limit)
+    """The newest ``limit`` events, newest first; each has its server ``time`` (ISO, UTC)."""
+    return [event_dict(event) for event in await runtime.broker.events.recent(limit)]
 
 
 async def recent_failures(runtime: Runtime, limit: int = 20) -> list[dict[str, Any]]:
     """The newest ``limit`` failures and dead letters, with their tracebacks."""
-    return await runtime.broker.events.failures(limit)
+    return [event_dict(event) for event in await runtime.broker.events.failures(limit)]
 
 
 async def task_counters(runtime: Runtime) -> TaskCounters:
@@ -30,4 +31,4 @@ async def task_counters(runtime: Runtime) -> TaskCounters:
 async def throughput(runtime: Runtime, minutes: int = 10) -> dict[str, Any]:
     """Finished deliveries per event kind in each bucket of the last ``minutes``, oldest
     first, by the Redis server's clock."""
-    return await runtime.broker.events.throughput(minutes)
+    return throughput_dict(await runtime.broker.events.throughput(minutes))

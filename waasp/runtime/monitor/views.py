@@ -1,11 +1,25 @@
 """How runtime records look as JSON: one builder per record, shared by the ``inspect`` CLI
-and any HTTP API, so the two never disagree."""
+and any HTTP API, so the two never disagree.
+
+Redis keeps times as epoch seconds; every view shows them as ISO 8601 in UTC.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 from waasp.runtime.message import DeadLetter, TaskMeta
+
+WORKER_TIMES = ("started_at", "last_heartbeat")
+
+
+def iso_time(epoch: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 in UTC (microseconds, ``+00:00``); None stays None."""
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat(timespec="microseconds")
 
 
 def dead_letter_dict(letter: DeadLetter) -> dict[str, Any]:
@@ -23,7 +37,7 @@ def dead_letter_dict(letter: DeadLetter) -> dict[str, Any]:
         "error": None if letter.error is None else letter.error.as_dict(),
         "retries": letter.retries,
         "deliveries": letter.deliveries,
-        "failed_at": letter.failed_at,
+        "failed_at": iso_time(letter.failed_at),
         "worker": letter.worker,
         "replayed": int(message.headers.get("replayed", 0)) if message else 0,
     }
@@ -40,6 +54,22 @@ def task_dict(meta: TaskMeta) -> dict[str, Any]:
         "retries": meta.retries,
         "queue": meta.queue,
         "worker": meta.worker,
-        "started_at": meta.started_at,
-        "date_done": meta.date_done,
+        "started_at": iso_time(meta.started_at),
+        "date_done": iso_time(meta.date_done),
     }
+
+
+def worker_dict(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A worker's heartbeat as a JSON-ready dict."""
+    return {**info, **{name: iso_time(info[name]) for name in WORKER_TIMES if name in info}}
+
+
+def event_dict(event: Mapping[str, Any]) -> dict[str, Any]:
+    """A task event (or failure) as a JSON-ready dict."""
+    return {**event, "time": iso_time(event.get("time"))}
+
+
+def throughput_dict(throughput: Mapping[str, Any]) -> dict[str, Any]:
+    """The throughput buckets as a JSON-ready dict, each bucket's start time ISO."""
+    buckets = [{**bucket, "time": iso_time(bucket["time"])} for bucket in throughput["buckets"]]
+    return {**throughput, "buckets": buckets}

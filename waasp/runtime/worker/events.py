@@ -5,27 +5,32 @@ Each delivery yields one event when it finishes (``succeeded``, ``retried``, ``f
 them with one script call (``broker.events.record``) as a step of a settle flush, at most
 every ``EVENTS_WRITE_INTERVAL`` seconds: a busy worker pays one round trip per interval, not
 per task or per flush (measured: a write in every flush cost ~10% of drain throughput).
+Counters are kept under the names of registered tasks only; a message naming any other task
+(or none that can be read) is counted as ``<unknown>``, so junk cannot grow the counters.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING
 
 import structlog
 
 from waasp.runtime.broker import (
     REDIS_REFUSALS,
+    UNKNOWN_TASK,
     Broker,
     EventBatch,
     EventKind,
+    Fault,
     RawDelivery,
     TaskEvent,
+    classify,
 )
 from waasp.runtime.message import TASK_FAILED, DecodeError, TaskMeta, decode_message
 from waasp.runtime.states import RETRY, SUCCESS
-from waasp.runtime.worker.executor import Outcome
+from waasp.runtime.worker.outcomes import Outcome
 
 if TYPE_CHECKING:
     from waasp.runtime.config import Config
@@ -33,7 +38,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("waasp.runtime.worker.events")
 
 EVENTS_WRITE_INTERVAL = 0.25
-UNKNOWN_TASK = "unknown"
 _NAME_MAX = 200
 
 
@@ -41,12 +45,12 @@ def _clip(name: str | None) -> str:
     return (name or UNKNOWN_TASK)[:_NAME_MAX]
 
 
-def _identify(raw: bytes) -> tuple[str, str | None]:
+def _identify(raw: bytes) -> tuple[str | None, str | None]:
     try:
         message = decode_message(raw)
     except DecodeError:
-        return UNKNOWN_TASK, None
-    return _clip(message.task), message.id
+        return None, None
+    return message.task, message.id
 
 
 class EventRecorder:
@@ -57,11 +61,13 @@ class EventRecorder:
         broker: Broker,
         conf: Config,
         worker: str,
+        registered: Container[str],
         interval: float = EVENTS_WRITE_INTERVAL,
     ) -> None:
         self.broker = broker
         self.conf = conf
         self.worker = worker
+        self.registered = registered  # the task names counters are kept under
         self.interval = interval
         # Called when a batch becomes due (the settler sets it to wake its flush loop).
         self.on_due: Callable[[], None] = lambda: None
@@ -85,7 +91,8 @@ class EventRecorder:
 
     def started(self, meta: TaskMeta) -> None:
         """Count a STARTED record."""
-        self._batch.started.append(_clip(meta.name))
+        known = meta.name is not None and meta.name in self.registered
+        self._batch.started.append(_clip(meta.name) if known else UNKNOWN_TASK)
         self._arm()
 
     def finished(self, delivery: RawDelivery, outcome: Outcome, seconds: float | None) -> None:
@@ -93,12 +100,16 @@ class EventRecorder:
         meta = outcome.record.meta if outcome.record is not None else None
         task_id: str | None
         if meta is not None:
-            name, task_id = _clip(meta.name), meta.id
+            raw_name, task_id = meta.name, meta.id
         else:
-            name, task_id = _identify(delivery.raw)
+            raw_name, task_id = _identify(delivery.raw)
+        name = _clip(raw_name)
+        registered = raw_name is not None and raw_name in self.registered
         letter = outcome.op.dead_letter  # every other outcome is a dead letter
         if outcome.state == SUCCESS:
-            event = TaskEvent(EventKind.SUCCEEDED, name, task_id, delivery.queue, seconds)
+            event = TaskEvent(
+                EventKind.SUCCEEDED, name, task_id, delivery.queue, seconds, registered=registered
+            )
         elif outcome.state == RETRY:
             event = TaskEvent(
                 EventKind.RETRIED,
@@ -108,6 +119,7 @@ class EventRecorder:
                 seconds,
                 retries=meta.retries if meta is not None else 0,
                 error=meta.error if meta is not None else None,
+                registered=registered,
             )
         elif letter is not None:
             failed = letter.reason == TASK_FAILED
@@ -121,6 +133,7 @@ class EventRecorder:
                 error=letter.error,
                 reason=letter.reason,
                 deliveries=letter.deliveries,
+                registered=registered,
             )
         else:
             return
@@ -139,9 +152,12 @@ class EventRecorder:
         return batch
 
     async def write(self, batch: EventBatch) -> None:
-        """Persist a batch in one script call (a refused batch is logged and dropped:
-        monitoring never stops a worker; a lost connection raises, so the flush retries)."""
+        """Persist a batch in one script call (a batch Redis refuses for good is logged and
+        dropped: monitoring never stops a worker; a lost connection or a refusal that
+        waiting cures, such as OOM, raises, so the flush retries)."""
         try:
             await self.broker.events.record(batch, self.conf, self.worker)
         except REDIS_REFUSALS as exc:
+            if classify(exc) is not Fault.BUG:
+                raise
             log.warning("events_write_failed", error=str(exc))

@@ -7,9 +7,7 @@ import contextvars
 import functools
 import inspect
 import time
-import traceback
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -17,10 +15,9 @@ import structlog
 
 from waasp.runtime.backoff import exponential_backoff
 from waasp.runtime.broker import RawDelivery, SettleOp
-from waasp.runtime.errors import Reject, Retry, SoftTimeLimitExceeded, TimeLimitExceeded
+from waasp.runtime.errors import Reject, Retry
 from waasp.runtime.message import (
     TASK_FAILED,
-    DeadLetterRecord,
     DecodeError,
     EncodeError,
     RemoteError,
@@ -29,83 +26,32 @@ from waasp.runtime.message import (
     TaskMeta,
     decode_message,
     encode_meta,
-    max_deliveries_letter,
 )
-from waasp.runtime.states import FAILURE, RETRY, STARTED, SUCCESS, TaskState
+from waasp.runtime.states import RETRY, STARTED, SUCCESS, TaskState
 from waasp.runtime.task import Request, Task, reset_request, set_request
+from waasp.runtime.worker.limits import Limits, own_cancellation, run_async, wait_thread
+from waasp.runtime.worker.outcomes import (
+    Outcome,
+    dead_outcome,
+    decoded,
+    remote_error,
+    render,
+)
+from waasp.runtime.worker.threads import TaskThreads, ThreadCall
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
 
 log = structlog.get_logger("waasp.runtime.worker.executor")
-TRACEBACK_LIMIT = 16_000
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How a delivery ended: the record to store (if any) and how to settle its entry."""
+@dataclass(slots=True)
+class Running:
+    """What an executor runs: the watchdog names it, the drain waits for its thread."""
 
-    state: TaskState
-    op: SettleOp
-    record: ResultRecord | None = None
-
-
-def remote_error(exc: BaseException) -> RemoteError:
-    """An exception as stored and shown elsewhere: qualified type, message, traceback."""
-    kind = type(exc)
-    name = (
-        kind.__qualname__
-        if kind.__module__ == "builtins"
-        else (f"{kind.__module__}.{kind.__qualname__}")
-    )
-    text = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
-    return RemoteError(name, str(exc), text)
-
-
-def failure_meta(
-    message: TaskMessage, delivery: RawDelivery, worker: str, error: RemoteError
-) -> TaskMeta:
-    """The FAILURE record of a task that will not run again."""
-    return TaskMeta(
-        id=message.id,
-        state=FAILURE,
-        name=message.task,
-        error=error,
-        retries=message.retries,
-        queue=delivery.queue,
-        worker=worker,
-        date_done=time.time(),
-        entry_id=delivery.entry_id,
-        deliveries=delivery.deliveries,
-    )
-
-
-def dead_outcome(
-    delivery: RawDelivery,
-    reason: str,
-    error: RemoteError,
-    worker: str,
-    message: TaskMessage | None = None,
-) -> Outcome:
-    """Dead-letter the delivery; if its id is known, record it as FAILURE."""
-    retries = message.retries if message else 0
-    letter = DeadLetterRecord(reason, delivery.raw, error, retries, delivery.deliveries, worker)
-    record = None
-    if message is not None:
-        record = ResultRecord(failure_meta(message, delivery, worker, error))
-    return Outcome(FAILURE, SettleOp.dead(delivery.entry_id, letter), record)
-
-
-def max_deliveries_outcome(delivery: RawDelivery, worker: str, starts: int) -> Outcome:
-    """How a delivery that had started ``starts`` times (``broker_max_deliveries``) ended:
-    ``lua/start.lua`` dead-lettered it, as ``max_deliveries_letter`` describes, instead of
-    starting it again."""
-    letter = max_deliveries_letter(delivery.raw, starts, delivery.deliveries, worker)
-    try:
-        message: TaskMessage | None = decode_message(delivery.raw)
-    except DecodeError:
-        message = None
-    return dead_outcome(delivery, letter.reason, letter.error, worker, message)
+    task: str
+    task_id: str
+    thread: ThreadCall | None = None
 
 
 class Executor:
@@ -115,17 +61,42 @@ class Executor:
         self,
         runtime: Runtime,
         worker: str,
-        pool: ThreadPoolExecutor,
+        threads: TaskThreads,
         on_started: Callable[[TaskMeta], None],
     ) -> None:
         self.runtime = runtime
         self.worker = worker
-        self.pool = pool
+        self.threads = threads
         self.on_started = on_started
         self.track_started = runtime.conf.task_track_started
+        self.running: dict[asyncio.Task[Any], Running] = {}
 
     async def run(self, delivery: RawDelivery) -> Outcome:
-        """Execute a delivery; never raises except on cancellation."""
+        """Execute a delivery; never raises except on the executor's own cancellation."""
+        try:
+            return await self._run(delivery)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError) and own_cancellation():
+                raise
+            # A defect of the runtime itself, not of the task: the delivery still leaves the
+            # queue (FAILURE and a dead letter) rather than staying held for ever.
+            log.exception("executor_failed", queue=delivery.queue, entry_id=delivery.entry_id)
+            message = decoded(delivery)
+            return dead_outcome(delivery, TASK_FAILED, remote_error(exc), self.worker, message)
+
+    def in_thread(self, executor: asyncio.Task[Any]) -> bool:
+        """Tell whether the executor ``executor`` waits for a sync task's running thread."""
+        running = self.running.get(executor)
+        return running is not None and running.thread is not None and running.thread.running
+
+    def describe(self, executor: asyncio.Task[Any]) -> dict[str, str]:
+        """The task ``executor`` runs (its asyncio task's name if it runs none), for logs."""
+        running = self.running.get(executor)
+        if running is None:
+            return {"asyncio_task": executor.get_name()}
+        return {"task": running.task, "task_id": running.task_id}
+
+    async def _run(self, delivery: RawDelivery) -> Outcome:
         try:
             message = decode_message(delivery.raw)
         except DecodeError as exc:
@@ -167,8 +138,12 @@ class Executor:
         if self.track_started and not task.ignore_result:
             self.on_started(self._meta(message, delivery, STARTED, started_at=started))
         token = set_request(request)
+        current = asyncio.current_task()
+        running = Running(message.task, message.id)
+        if current is not None:
+            self.running[current] = running
         try:
-            result = await self._call(task, message)
+            result = await self._call(task, message, running)
         except Retry as retry:
             return self._retry(message, delivery, retry, started)
         except Reject as reject:
@@ -176,39 +151,37 @@ class Executor:
             return dead_outcome(
                 delivery, f"rejected: {reject.reason}", remote_error(reject), self.worker, message
             )
-        except Exception as exc:
-            return self._failed(task, message, delivery, exc, started)
         except SystemExit as exc:  # a task's sys.exit() fails the task, not the worker
-            error = RuntimeError(f"task called sys.exit({exc.code!r})")
+            code = render(functools.partial(repr, exc.code), "?")
+            error = RuntimeError(f"task called sys.exit({code})")
             return self._failed(task, message, delivery, error, started)
+        except BaseException as exc:
+            # Anything task code raises is its failure: a CancelledError too (it awaited
+            # something another coroutine cancelled), unless the executor itself is stopping.
+            if isinstance(exc, asyncio.CancelledError) and own_cancellation():
+                raise
+            return self._failed(task, message, delivery, exc, started)
         finally:
             reset_request(token)
+            if current is not None:
+                self.running.pop(current, None)
         return self._succeeded(task, message, delivery, result, started)
 
-    async def _call(self, task: Task, message: TaskMessage) -> Any:
+    async def _call(self, task: Task, message: TaskMessage, running: Running) -> Any:
         args = (task, *message.args) if task.bind else message.args
-        limits = [
-            (task.soft_time_limit or self.runtime.conf.task_soft_time_limit, SoftTimeLimitExceeded),
-            (task.time_limit or self.runtime.conf.task_time_limit, TimeLimitExceeded),
-        ]
-        active = [(s, e) for s, e in limits if s]
-        if not active:
-            return await self._invoke(task, args, message.kwargs)
-        seconds, error = min(active, key=lambda pair: pair[0])
-        async with asyncio.timeout(seconds) as deadline:
-            try:
-                return await self._invoke(task, args, message.kwargs)
-            except TimeoutError:
-                if deadline.expired():
-                    raise error(f"{task.name} exceeded its time limit of {seconds}s") from None
-                raise
-
-    async def _invoke(self, task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        conf = self.runtime.conf
+        limits = Limits(
+            task.name,
+            soft=task.soft_time_limit or conf.task_soft_time_limit or None,
+            hard=task.time_limit or conf.task_time_limit or None,
+        )
         if task.is_async:
-            return await task.fn(*args, **kwargs)
-        loop = asyncio.get_running_loop()
-        call = functools.partial(task.fn, *args, **kwargs)
-        result = await loop.run_in_executor(self.pool, contextvars.copy_context().run, call)
+            return await run_async(task.fn(*args, **message.kwargs), limits)
+        call = functools.partial(task.fn, *args, **message.kwargs)
+        running.thread = self.threads.submit(
+            functools.partial(contextvars.copy_context().run, call), task.name
+        )
+        result = await wait_thread(running.thread, self.threads, limits)
         if inspect.isawaitable(result):
             result = await result
         return result
@@ -249,14 +222,14 @@ class Executor:
         task: Task,
         message: TaskMessage,
         delivery: RawDelivery,
-        exc: Exception,
+        exc: BaseException,
         started: float,
     ) -> Outcome:
         if task.autoretry_for and isinstance(exc, task.autoretry_for):
             countdown = self._autoretry_countdown(task, message.retries)
             try:
                 retry = task.retry(exc=exc, countdown=countdown)
-            except Exception as final:
+            except BaseException as final:  # past max_retries, retry() raises exc itself
                 exc = final
             else:
                 return self._retry(message, delivery, retry, started)

@@ -1,4 +1,4 @@
-"""A worker's heartbeat: who it is, what it holds, and whether its consumer loop is alive."""
+"""A worker's heartbeat: who it is, what it holds, and whether its event loop is alive."""
 
 from __future__ import annotations
 
@@ -11,18 +11,41 @@ from typing import Any
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker
+from waasp.runtime.broker import ANY_REDIS_ERROR, Broker, Outages
 
 log = structlog.get_logger("waasp.runtime.worker.heartbeat")
+
+# How often the loop clock ticks: a loop late by much more than this is blocked.
+TICK_S = 0.1
+
+
+class LoopClock:
+    """Stamps the time whenever the event loop comes round to it, every ``TICK_S``.
+
+    Liveness is the event loop's: a worker whose executors are all busy, and whose reader
+    therefore waits for a free slot, is busy, not stalled.
+    """
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def age(self) -> float:
+        """Seconds since the loop last came round (read from any thread)."""
+        return max(time.monotonic() - self.last, 0.0)
+
+    async def run(self) -> None:
+        """Tick until cancelled."""
+        while True:
+            self.last = time.monotonic()
+            await asyncio.sleep(TICK_S)
 
 
 class Heartbeat:
     """Writes the worker's hash (with a TTL) every ``interval`` seconds.
 
-    ``stats`` returns the live figures; ``loop_age`` says how long ago the consumer loop last
-    came round. A loop silent for ``stall_after`` seconds is reported as stalled, and a dead
-    event loop stops the heartbeat altogether, so its key expires.
+    ``stats`` returns the live figures; ``loop_age`` says how long ago the event loop last
+    came round (``LoopClock.age``). A loop silent for ``stall_after`` seconds is reported as
+    stalled, and a dead event loop stops the heartbeat altogether, so its key expires.
     """
 
     def __init__(
@@ -33,6 +56,8 @@ class Heartbeat:
         stats: Callable[[], Mapping[str, Any]],
         loop_age: Callable[[], float],
         stall_after: float,
+        *,
+        outages: Outages | None = None,
     ) -> None:
         self.broker = broker
         self.name = name
@@ -43,18 +68,17 @@ class Heartbeat:
         self.stall_after = stall_after
         self.started_at = time.time()
         self.stalled = False
+        self.guard = (outages or Outages()).guard("heartbeat")
 
     async def run(self) -> None:
         """Beat until cancelled."""
-        backoff = Backoff()
         while True:
             try:
                 await self.beat()
-                backoff.reset()
-            except REDIS_ERRORS as exc:
-                log.warning("heartbeat_failed", error=str(exc))
-                await backoff.sleep()
+            except ANY_REDIS_ERROR as exc:
+                await self.guard.failed(exc)
                 continue
+            self.guard.worked()
             await asyncio.sleep(self.interval)
 
     async def beat(self) -> None:

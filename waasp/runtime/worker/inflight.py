@@ -1,8 +1,12 @@
-"""What a worker holds: deliveries read or claimed and not yet settled, and free slots."""
+"""What a worker holds: deliveries read or claimed and not yet settled, and free slots.
+
+The event loop changes it; the watchdog thread reads which entries to renew, under a lock.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -17,6 +21,7 @@ class Inflight:
         self._held: dict[str, dict[str, RawDelivery]] = defaultdict(dict)
         self._count = 0
         self._freed = asyncio.Event()
+        self._lock = threading.Lock()
         self.running = 0
 
     @property
@@ -31,27 +36,31 @@ class Inflight:
 
     def add(self, delivery: RawDelivery) -> bool:
         """Hold a delivery; False if it was already held (a duplicate claim)."""
-        entries = self._held[delivery.queue]
-        if delivery.entry_id in entries:
-            return False
-        entries[delivery.entry_id] = delivery
-        self._count += 1
+        with self._lock:
+            entries = self._held[delivery.queue]
+            if delivery.entry_id in entries:
+                return False
+            entries[delivery.entry_id] = delivery
+            self._count += 1
         return True
 
     def remove(self, deliveries: Iterable[RawDelivery]) -> None:
         """Let go of settled deliveries and wake a reader waiting for room."""
-        for delivery in deliveries:
-            if self._held[delivery.queue].pop(delivery.entry_id, None) is not None:
-                self._count -= 1
+        with self._lock:
+            for delivery in deliveries:
+                if self._held[delivery.queue].pop(delivery.entry_id, None) is not None:
+                    self._count -= 1
         self._freed.set()
 
     def holds(self, queue: str, entry_id: str) -> bool:
         """Tell whether an entry is still held."""
-        return entry_id in self._held.get(queue, {})
+        with self._lock:
+            return entry_id in self._held.get(queue, {})
 
     def ids_by_queue(self) -> dict[str, list[str]]:
         """Held entry ids per queue."""
-        return {queue: list(entries) for queue, entries in self._held.items() if entries}
+        with self._lock:
+            return {queue: list(entries) for queue, entries in self._held.items() if entries}
 
     async def wait_free(self) -> None:
         """Return once at least one slot is free."""

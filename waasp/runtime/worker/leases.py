@@ -1,8 +1,12 @@
 """Keep what this worker holds, and take over what dead workers held.
 
 A live worker renews its entries well inside the visibility timeout, so a long task is never
-handed to a second worker; entries silent for longer than the timeout belonged to a worker
-that died, and are claimed.
+handed to a second worker (the renewals run on the watchdog thread, so that a blocked event
+loop cannot stop them); entries silent for longer than the timeout belonged to a worker that
+died, and are claimed (a task that keeps killing its workers is stopped when it is about to
+start again: starts.py). After each reclaim the keeper tidies what dead workers and failures
+leave behind: consumers that hold nothing and were silent past the timeout are deleted, and
+dead-letter streams are trimmed to ``dlq_max_len``.
 """
 
 from __future__ import annotations
@@ -12,15 +16,14 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker, GroupMissing, RawDelivery
+from waasp.runtime.broker import ANY_REDIS_ERROR, REDIS_REFUSALS, Broker, Outages, RawDelivery
 from waasp.runtime.worker.inflight import Inflight
 
 log = structlog.get_logger("waasp.runtime.worker.leases")
 
 
 class LeaseKeeper:
-    """Renews held entries and reclaims abandoned ones, on the visibility timeout's rhythm."""
+    """Reclaims abandoned entries, on the visibility timeout's rhythm."""
 
     def __init__(
         self,
@@ -30,6 +33,9 @@ class LeaseKeeper:
         inflight: Inflight,
         visibility_timeout: float,
         on_claimed: Callable[[list[RawDelivery]], None],
+        *,
+        dlq_max_len: int,
+        outages: Outages | None = None,
     ) -> None:
         self.broker = broker
         self.consumer = consumer
@@ -38,38 +44,25 @@ class LeaseKeeper:
         self.timeout_ms = int(visibility_timeout * 1000)
         self.interval = max(visibility_timeout / 4, 0.02)
         self.on_claimed = on_claimed
+        self.dlq_max_len = dlq_max_len
         self.reclaiming = True
+        self.guard = (outages or Outages()).guard("leases")
 
     async def run(self) -> None:
-        """Renew and reclaim until cancelled."""
-        backoff = Backoff()
+        """Reclaim and tidy until cancelled."""
         while True:
             try:
-                await self.renew()
                 if self.reclaiming:
                     await self.reclaim()
-                backoff.reset()
-            except REDIS_ERRORS as exc:
-                log.warning("lease_upkeep_failed", error=str(exc))
-                await backoff.sleep()
+                    await self.tidy()
+            except ANY_REDIS_ERROR as exc:
+                # A missing group: Redis restarted without its data, what this worker held is
+                # gone with it, and the reader recreates the group; the worker serves on
+                # (guarantee 12).
+                await self.guard.failed(exc)
                 continue
-            except GroupMissing as exc:
-                # Redis restarted without its data: what this worker held is gone with it, and
-                # the reader recreates the group; the worker serves on (guarantee 12).
-                log.warning("lease_upkeep_failed", error=str(exc))
-                await backoff.sleep()
-                continue
+            self.guard.worked()
             await asyncio.sleep(self.interval)
-
-    async def renew(self) -> None:
-        """Reset the idle time of every held entry."""
-        for queue, ids in self.inflight.ids_by_queue().items():
-            lost = await self.broker.renew(queue, self.consumer, ids)
-            # An entry settled while the renewal ran is gone for a good reason.
-            lost = [entry_id for entry_id in lost if self.inflight.holds(queue, entry_id)]
-            if lost:
-                # Another worker claimed them while this one was silent: both may run them.
-                log.warning("leases_lost", queue=queue, entry_ids=lost)
 
     async def reclaim(self) -> None:
         """Claim entries idle past the visibility timeout.
@@ -88,3 +81,20 @@ class LeaseKeeper:
             if claimed:
                 log.info("entries_reclaimed", queue=queue, count=len(claimed))
                 self.on_claimed(claimed)
+
+    async def tidy(self) -> None:
+        """Delete dead workers' consumers that hold nothing (their entries were reclaimed
+        above), and cap the dead-letter streams."""
+        live = {self.consumer, *await self.broker.workers.names()}
+        for queue in self.queues:
+            try:
+                reaped = await self.broker.workers.reap_consumers(
+                    queue, sorted(live), self.timeout_ms
+                )
+                await self.broker.dead.trim(queue, self.dlq_max_len)
+            except REDIS_REFUSALS as exc:
+                # housekeeping: a refusal (OOM, READONLY...) is retried at the next pass
+                log.warning("tidy_failed", queue=queue, error=str(exc))
+                continue
+            if reaped:
+                log.info("consumers_reaped", queue=queue, consumers=reaped)

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker
+from waasp.runtime.broker import ANY_REDIS_ERROR, Broker, Outages
 
 log = structlog.get_logger("waasp.runtime.worker.promoter")
 
@@ -29,23 +28,23 @@ EARLY = 0.0015
 class Promoter:
     """Promotes due messages of ``queues``."""
 
-    def __init__(self, broker: Broker, queues: Sequence[str]) -> None:
+    def __init__(
+        self, broker: Broker, queues: Sequence[str], *, outages: Outages | None = None
+    ) -> None:
         self.broker = broker
         self.queues = list(queues)
         self._wake = asyncio.Event()
+        self._outages = outages or Outages()
 
     async def run(self) -> None:
         """Promote until cancelled."""
-        listener = asyncio.create_task(self._listen(), name="promoter-wake")
-        try:
+        # One group, so that a refusal the wake listener cannot wait out stops the worker too.
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._listen(), name="promoter-wake")
             await self._promote_forever()
-        finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
 
     async def _promote_forever(self) -> None:
-        backoff = Backoff()
+        guard = self._outages.guard("promoter")
         while True:
             self._wake.clear()
             sleep = MAX_SLEEP
@@ -56,11 +55,10 @@ class Promoter:
                         log.debug("delayed_promoted", queue=queue, count=moved)
                     if wait_us >= 0:
                         sleep = min(sleep, wait_us / 1e6)
-                backoff.reset()
-            except REDIS_ERRORS as exc:
-                log.warning("promote_failed", error=str(exc))
-                await backoff.sleep()
+            except ANY_REDIS_ERROR as exc:
+                await guard.failed(exc)
                 continue
+            guard.worked()
             if sleep > EARLY:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(sleep - EARLY):
@@ -69,16 +67,16 @@ class Promoter:
                 await asyncio.sleep(0)  # due within EARLY: ask again at once
 
     async def _listen(self) -> None:
-        backoff = Backoff()
+        guard = self._outages.guard("promoter-wake")
 
         def woken() -> None:
             # Also once subscribed: anything scheduled while unsubscribed is looked at now.
             self._wake.set()
-            backoff.reset()
+            guard.worked()
 
         while True:
             try:
                 await self.broker.listen_wakes(self.queues, woken)
-            except REDIS_ERRORS as exc:
+            except ANY_REDIS_ERROR as exc:
                 log.debug("promoter_wake_lost", error=str(exc))
-                await backoff.sleep()
+                await guard.failed(exc)

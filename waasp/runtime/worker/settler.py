@@ -9,11 +9,17 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker, RawDelivery, ResultBackend, SettleOp
+from waasp.runtime.broker import (
+    ANY_REDIS_ERROR,
+    Broker,
+    Outages,
+    RawDelivery,
+    ResultBackend,
+    SettleOp,
+)
 from waasp.runtime.message import ResultRecord, TaskMeta
 from waasp.runtime.worker.events import EventRecorder
-from waasp.runtime.worker.executor import Outcome
+from waasp.runtime.worker.outcomes import Outcome
 
 log = structlog.get_logger("waasp.runtime.worker.settler")
 
@@ -33,8 +39,11 @@ class Settler:
         consumer: str,
         on_settled: Callable[[list[RawDelivery]], None],
         events: EventRecorder | None = None,
+        *,
+        outages: Outages | None = None,
     ) -> None:
         self.broker = broker
+        self.guard = (outages or Outages()).guard("settler")
         self.results = results
         self.consumer = consumer
         self.on_settled = on_settled
@@ -60,7 +69,7 @@ class Settler:
         self._wake.set()
 
     def settled_elsewhere(self, delivery: RawDelivery, outcome: Outcome) -> None:
-        """Queue the record and the event of a delivery settled already (a reclaim
+        """Queue the record and the event of a delivery settled already (the start gate
         dead-lettered it): its entry is not settled again."""
         if outcome.record is not None:
             self._records.append(outcome.record)
@@ -143,12 +152,14 @@ class Settler:
                 )
 
     async def _persist(self, write: Callable[[], Awaitable[object]], what: str) -> None:
-        # Never drop a batch: the entries stay unacknowledged until the write succeeds.
-        backoff = Backoff()
+        # Never drop a batch: the entries stay unacknowledged until the write succeeds, and
+        # a refusal that waiting cures (OOM, READONLY, NOREPLICAS...) is waited out too.
         while True:
             try:
                 await write()
-                return
-            except REDIS_ERRORS as exc:
-                log.warning("settle_write_failed", what=what, error=str(exc))
-                await backoff.sleep()
+            except ANY_REDIS_ERROR as exc:
+                log.debug("settle_write_failed", what=what, error=str(exc))
+                await self.guard.failed(exc)
+                continue
+            self.guard.worked()
+            return

@@ -14,11 +14,17 @@ from collections import defaultdict
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, Broker, RawDelivery, StartVerdict
+from waasp.runtime.broker import (
+    ANY_REDIS_ERROR,
+    Broker,
+    Outages,
+    RawDelivery,
+    StartVerdict,
+    check_cancelled,
+)
 from waasp.runtime.message import DecodeError, decode_message
-from waasp.runtime.worker.executor import max_deliveries_outcome
 from waasp.runtime.worker.inflight import Inflight
+from waasp.runtime.worker.outcomes import max_deliveries_outcome
 from waasp.runtime.worker.settler import Settler
 
 log = structlog.get_logger("waasp.runtime.worker.starts")
@@ -35,8 +41,11 @@ class StartGate:
         max_starts: int,
         inflight: Inflight,
         settler: Settler,
+        *,
+        outages: Outages | None = None,
     ) -> None:
         self.broker = broker
+        self.guard = (outages or Outages()).guard("starts")
         self.consumer = consumer
         self.max_starts = max_starts
         self.inflight = inflight
@@ -92,19 +101,20 @@ class StartGate:
             finally:
                 for _, future in batch:
                     future.cancel()  # the worker is stopping: what was not answered never runs
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                # redis-py can return normally from a command cancelled mid-flight.
-                raise asyncio.CancelledError
+            check_cancelled()  # redis-py can return normally from a command cancelled mid-flight
 
     async def _mark(self, queue: str, entry_ids: list[str]) -> list[StartVerdict]:
-        backoff = Backoff()
+        # A task must not run before its start is counted: wait Redis out (a refusal that
+        # waiting cannot cure stops the worker, as in every other loop).
         while True:
             try:
-                return await self.broker.start(queue, self.consumer, entry_ids, self.max_starts)
-            except REDIS_ERRORS as exc:
-                log.warning("start_mark_failed", queue=queue, error=str(exc))
-                await backoff.sleep()
+                verdicts = await self.broker.start(queue, self.consumer, entry_ids, self.max_starts)
+            except ANY_REDIS_ERROR as exc:
+                log.debug("start_mark_failed", queue=queue, error=str(exc))
+                await self.guard.failed(exc)
+                continue
+            self.guard.worked()
+            return verdicts
 
 
 def _identity(delivery: RawDelivery) -> dict[str, str]:

@@ -1,32 +1,42 @@
 """The worker: one reader fills a bounded buffer, N executors drain it, and beside them the
-settler, the lease keeper, the promoter and the heartbeat, all under one TaskGroup."""
+settler, the start gate, the lease keeper, the promoter, the heartbeat and the loop clock, all
+under one TaskGroup; the watchdog thread renews leases outside the event loop."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from waasp.runtime.backoff import Backoff
-from waasp.runtime.broker import REDIS_ERRORS, GroupMissing, RawDelivery
+from waasp.runtime.broker import (
+    ANY_REDIS_ERROR,
+    Fault,
+    LeaseRenewals,
+    Outages,
+    RawDelivery,
+    refused_alone,
+)
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
+from waasp.runtime.worker.eviction import check_eviction_policy
 from waasp.runtime.worker.executor import Executor
-from waasp.runtime.worker.heartbeat import Heartbeat
+from waasp.runtime.worker.heartbeat import Heartbeat, LoopClock
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
+from waasp.runtime.worker.reader import QueueReader
 from waasp.runtime.worker.settler import Settler
+from waasp.runtime.worker.shutdown import Drain, cancel_all
 from waasp.runtime.worker.starts import StartGate
+from waasp.runtime.worker.threads import TaskThreads
+from waasp.runtime.worker.watchdog import Watchdog
 
 if TYPE_CHECKING:
     from waasp.runtime.app import Runtime
@@ -36,11 +46,6 @@ log = structlog.get_logger("waasp.runtime.worker.worker")
 READ_BLOCK_MS = 1000
 BURST_READ_BLOCK_MS = 50
 MAX_READ_COUNT = 500
-
-
-def _cancel_requested() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
 
 
 def consumer_name() -> str:
@@ -62,6 +67,7 @@ class Worker:
         name: str | None = None,
         prefetch_multiplier: int | None = None,
         shutdown_timeout: float | None = None,
+        strict: bool = False,
     ) -> None:
         conf = runtime.conf
         self.runtime = runtime
@@ -69,6 +75,9 @@ class Worker:
         self.concurrency = concurrency or conf.worker_concurrency
         multiplier = prefetch_multiplier or conf.worker_prefetch_multiplier
         self.burst = burst
+        # Refuse to start (rather than warn) unless Redis's maxmemory-policy is noeviction.
+        self.strict = strict
+        self._policy_checked = False
         self.name = name or consumer_name()
         self.shutdown_timeout = (
             conf.worker_shutdown_timeout if shutdown_timeout is None else shutdown_timeout
@@ -77,15 +86,26 @@ class Worker:
         self.buffer: asyncio.Queue[RawDelivery | None] = asyncio.Queue()
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
-        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="waasp-task")
+        self.outages = Outages((self.broker.reconnect, self.results.reconnect), worker=self.name)
+        self.reader = QueueReader(self.broker, self.queues, self.name)
+        self.threads = TaskThreads(self.concurrency)
         events = (
-            EventRecorder(self.broker, conf, self.name) if conf.worker_send_task_events else None
+            EventRecorder(self.broker, conf, self.name, runtime.tasks)
+            if conf.worker_send_task_events
+            else None
         )
-        self.settler = Settler(self.broker, self.results, self.name, self._settled, events)
+        self.settler = Settler(
+            self.broker, self.results, self.name, self._settled, events, outages=self.outages
+        )
         self.starts = StartGate(
-            self.broker, self.name, conf.broker_max_deliveries, self.inflight, self.settler
+            self.broker,
+            self.name,
+            conf.broker_max_deliveries,
+            self.inflight,
+            self.settler,
+            outages=self.outages,
         )
-        self.executor = Executor(runtime, self.name, self.pool, self.settler.started)
+        self.executor = Executor(runtime, self.name, self.threads, self.settler.started)
         self.leases = LeaseKeeper(
             self.broker,
             self.name,
@@ -93,20 +113,42 @@ class Worker:
             self.inflight,
             conf.broker_visibility_timeout,
             self._enqueue_local,
+            dlq_max_len=conf.dlq_max_len,
+            outages=self.outages,
         )
-        self.promoter = Promoter(self.broker, self.queues)
+        self.clock = LoopClock()
+        self.watchdog = Watchdog(
+            LeaseRenewals(conf.broker_url, runtime.keys),
+            self.name,
+            self.inflight,
+            conf.broker_visibility_timeout,
+            self.clock,
+            self._culprit,
+        )
+        self.promoter = Promoter(self.broker, self.queues, outages=self.outages)
         self.heartbeat = Heartbeat(
             self.broker,
             self.name,
             conf.worker_heartbeat_interval,
             self.stats,
-            self.loop_age,
+            self.clock.age,
             stall_after=max(10.0, READ_BLOCK_MS / 1000 * 5),
+            outages=self.outages,
+        )
+        self.drain = Drain(
+            self.broker,
+            self.name,
+            self.queues,
+            self.buffer,
+            executor=self.executor,
+            settler=self.settler,
+            leases=self.leases,
+            heartbeat=self.heartbeat,
+            timeout=self.shutdown_timeout,
         )
         self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0}
         self._stop = asyncio.Event()
-        self._last_loop = time.monotonic()
-        self._running: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- public --------------------------------------------------------------------------
 
@@ -117,8 +159,8 @@ class Worker:
         self._stop.set()
 
     def loop_age(self) -> float:
-        """Seconds since the consumer loop last came round."""
-        return time.monotonic() - self._last_loop
+        """Seconds since the event loop last came round (busy executors do not count)."""
+        return self.clock.age()
 
     def stats(self) -> dict[str, Any]:
         """Live figures for the heartbeat."""
@@ -141,13 +183,15 @@ class Worker:
             concurrency=self.concurrency,
             burst=self.burst,
         )
-        await self._prepare()
-        for hook in self.runtime.startup_hooks:
-            await hook()
+        self._loop = asyncio.get_running_loop()
         try:
-            async with asyncio.TaskGroup() as group:
+            await self._prepare(check_server=True)
+            for hook in self.runtime.startup_hooks:
+                await hook()
+            async with refused_alone(), asyncio.TaskGroup() as group:
                 services = [
                     group.create_task(self.settler.run(), name="settler"),
+                    group.create_task(self.clock.run(), name="loop-clock"),
                     group.create_task(self.leases.run(), name="leases"),
                     group.create_task(self.promoter.run(), name="promoter"),
                     group.create_task(self.heartbeat.run(), name="heartbeat"),
@@ -158,10 +202,16 @@ class Worker:
                     group.create_task(self._execute_loop(), name=f"executor-{i}")
                     for i in range(self.concurrency)
                 ]
-                await self._stop.wait()
-                await self._drain(reader, executors, services)
+                self.watchdog.start()
+                try:
+                    await self._stop.wait()
+                except asyncio.CancelledError:
+                    await cancel_all([reader, *executors, *services])
+                    raise
+                await self.drain.run(reader, executors, services)
         finally:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            await self.watchdog.stop()
+            self.threads.shutdown()
             for hook in self.runtime.shutdown_hooks:
                 await hook()
             await self.results.close()
@@ -170,94 +220,53 @@ class Worker:
 
     # -- start and stop --------------------------------------------------------------------
 
-    async def _prepare(self) -> None:
-        backoff = Backoff()
+    async def _prepare(self, *, check_server: bool = False) -> None:
+        guard = self.outages.guard("prepare")
         while not self._stop.is_set():
             try:
+                if check_server:
+                    await self.broker.check_server()  # an old server: one line, no start
                 for queue in self.queues:
                     await self.broker.ensure_group(queue)
                 await self.broker.register_queues(self.queues)
-                return
-            except REDIS_ERRORS as exc:
-                log.warning("broker_unreachable", error=str(exc))
-                await backoff.sleep()
-
-    async def _drain(
-        self,
-        reader: asyncio.Task[None],
-        executors: list[asyncio.Task[None]],
-        services: list[asyncio.Task[None]],
-    ) -> None:
-        reader.cancel()
-        self.leases.reclaiming = False
-        unstarted = []
-        while not self.buffer.empty():
-            item = self.buffer.get_nowait()
-            if item is not None:
-                unstarted.append(item)
-        for _ in executors:
-            self.buffer.put_nowait(None)
-        _, late = await asyncio.wait(executors, timeout=self.shutdown_timeout)
-        for task in late:
-            task.cancel()
-        if late:
-            log.warning("tasks_abandoned_at_shutdown", count=self.inflight.running)
-        await self.settler.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(max(self.shutdown_timeout, 1.0)):
-                await services[0]
-        await self._hand_back()
-        for task in services:
-            task.cancel()
-        with contextlib.suppress(*REDIS_ERRORS):
-            await self.heartbeat.remove()
-
-    async def _hand_back(self) -> None:
-        # Whatever this consumer still holds (never started, abandoned, or read just as the
-        # reader was cancelled) goes back to the stream for other workers now.
-        for queue in self.queues:
-            try:
-                ids = await self.broker.owned(queue, self.name)
-                released = await self.broker.release(queue, self.name, ids)
-            except REDIS_ERRORS as exc:
-                log.warning("hand_back_failed", queue=queue, error=str(exc))
+                if not self._policy_checked:
+                    await check_eviction_policy(self.broker, strict=self.strict)
+                    self._policy_checked = True
+            except ANY_REDIS_ERROR as exc:
+                # Both calls raise CancelledError if start-up is being cancelled: redis-py can
+                # return normally from a command cancelled mid-flight, and a start-up that went
+                # on would wait for a stop() its canceller will never call.
+                await guard.failed(exc)
                 continue
-            if released:
-                log.info("entries_handed_back", queue=queue, count=released)
+            guard.worked()
+            return
 
     # -- the loops -------------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
-        backoff = Backoff()
+        guard = self.outages.guard("reader")
         block = BURST_READ_BLOCK_MS if self.burst else READ_BLOCK_MS
         while True:
-            self._last_loop = time.monotonic()
             await self.inflight.wait_free()
             try:
-                entries = await self.broker.read(
-                    self.queues, self.name, min(self.inflight.free, MAX_READ_COUNT), block
-                )
-                backoff.reset()
-                if _cancel_requested():
-                    # redis-py can return normally from a blocking XREADGROUP cancelled
-                    # mid-read; looping on would leave the TaskGroup waiting for this task
-                    # forever. What was just read stays pending for this consumer and is
-                    # handed back (drain) or reclaimed (crash).
-                    raise asyncio.CancelledError
-            except GroupMissing:
-                log.warning("consumer_group_recreated", queues=self.queues)
-                await self._prepare()
+                entries = await self.reader.read(min(self.inflight.free, MAX_READ_COUNT), block)
+                idle = not entries and self.burst and await self._idle()
+            except ANY_REDIS_ERROR as exc:
+                if await guard.failed(exc) is Fault.GROUP_MISSING:
+                    log.warning("consumer_group_recreated", queues=self.queues)
+                    await self._prepare()
                 continue
-            except REDIS_ERRORS as exc:
-                log.warning("broker_read_failed", error=str(exc))
-                await backoff.sleep()
-                continue
+            # redis-py can return normally from a blocking XREADGROUP cancelled mid-read;
+            # looping on would leave the TaskGroup waiting for this task forever. What was
+            # just read stays pending for this consumer and is handed back (drain) or
+            # reclaimed (crash).
+            guard.worked()
             self._enqueue_local(entries)
             if entries:
                 # Let the executors start these before this loop spends time sending the
                 # next blocking read: it is the enqueue-to-start latency.
                 await asyncio.sleep(0)
-            elif self.burst and await self._idle():
+            elif idle:
                 self.stop()
                 return
 
@@ -278,6 +287,13 @@ class Worker:
             self.settler.finish(delivery, outcome, time.perf_counter() - began)
 
     # -- callbacks -------------------------------------------------------------------------
+
+    def _culprit(self) -> Mapping[str, str]:
+        # Called from the watchdog thread while the loop is blocked: what the loop runs now.
+        current = asyncio.current_task(self._loop) if self._loop is not None else None
+        if current is None:
+            return {}
+        return self.executor.describe(current)
 
     def _enqueue_local(self, deliveries: list[RawDelivery]) -> None:
         for delivery in deliveries:

@@ -1,7 +1,9 @@
 -- Put a message in a queue's delay set, due at a time on the Redis server's clock.
 -- KEYS[1] delay set, KEYS[2] stream, KEYS[3] (optional) the task id's sent marker
--- ARGV[1] message, ARGV[2] "in" (ARGV[3] is a delay in ms) or "at" (ARGV[3] is epoch ms),
--- ARGV[4] wake channel, ARGV[5] (with KEYS[3]) how long the marker outlives the due time (ms)
+-- ARGV[1] message, ARGV[2] "in" (ARGV[3] is a delay in ms, from this server's clock: the
+-- runtime sends an absolute eta as one, so the producer's clock does not matter) or "at"
+-- (ARGV[3] is epoch ms by this server's clock), ARGV[4] wake channel, ARGV[5] (with KEYS[3])
+-- how long the marker outlives the due time (ms)
 -- Returns the due time in epoch ms; a due time already past goes straight into the stream.
 -- With KEYS[3], returns -1 and schedules nothing if the task id was sent already.
 local t = redis.call('TIME')

@@ -1,0 +1,38 @@
+"""The broker's one blocking client: lease renewals from the worker's watchdog thread.
+
+Renewals must go on while the event loop is blocked (a task made a blocking call), so they
+run in a thread of their own, on a connection of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from waasp.runtime.broker.client import WORKER_SOCKET_TIMEOUT, connect_blocking
+from waasp.runtime.broker.errors import group_errors
+from waasp.runtime.broker.replies import text
+from waasp.runtime.broker.scripts import read_script
+from waasp.runtime.keys import GROUP, Keys
+
+
+class LeaseRenewals:
+    """Renews the leases of held entries over a blocking connection (one thread's own)."""
+
+    def __init__(self, url: str, keys: Keys) -> None:
+        self.client = connect_blocking(url, WORKER_SOCKET_TIMEOUT)
+        self.keys = keys
+        self._renew = self.client.register_script(read_script("renew"))
+
+    def renew(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> list[str]:
+        """Reset the idle time of entries ``consumer`` holds (``lua/renew.lua``); return those
+        another consumer holds now. GroupMissing if the queue's group is gone."""
+        if not entry_ids:
+            return []
+        stream = self.keys.queue(queue).stream
+        with group_errors():
+            lost = self._renew(keys=[stream], args=[GROUP, consumer, *entry_ids])
+        return [text(i) for i in lost]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.client.close()

@@ -1,0 +1,105 @@
+"""How a delivery ends when it fails for good: its error as stored, its FAILURE record, its
+dead letter. Task code owns the exceptions rendered here, so rendering never raises."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from waasp.runtime.broker import RawDelivery, SettleOp
+from waasp.runtime.message import (
+    DeadLetterRecord,
+    DecodeError,
+    RemoteError,
+    ResultRecord,
+    TaskMessage,
+    TaskMeta,
+    decode_message,
+    max_deliveries_letter,
+)
+from waasp.runtime.states import FAILURE, TaskState
+
+TRACEBACK_LIMIT = 16_000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a delivery ended: the record to store (if any) and how to settle its entry."""
+
+    state: TaskState
+    op: SettleOp
+    record: ResultRecord | None = None
+
+
+def render(produce: Callable[[], str], fallback: str) -> str:
+    """``produce()``, or ``fallback`` if it raises anything."""
+    # Task code owns the exception: its __str__ (or a broken cause chain) may raise anything.
+    try:
+        return produce()
+    except BaseException:
+        return fallback
+
+
+def remote_error(exc: BaseException) -> RemoteError:
+    """An exception as stored and shown elsewhere: qualified type, message, traceback."""
+    kind = type(exc)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else (f"{kind.__module__}.{kind.__qualname__}")
+    )
+    message = render(lambda: str(exc), "<exception str() failed>")
+    text = render(lambda: "".join(traceback.format_exception(exc)), f"{name}: {message}\n")
+    return RemoteError(name, message, text[-TRACEBACK_LIMIT:])
+
+
+def failure_meta(
+    message: TaskMessage, delivery: RawDelivery, worker: str, error: RemoteError
+) -> TaskMeta:
+    """The FAILURE record of a task that will not run again."""
+    return TaskMeta(
+        id=message.id,
+        state=FAILURE,
+        name=message.task,
+        error=error,
+        retries=message.retries,
+        queue=delivery.queue,
+        worker=worker,
+        date_done=time.time(),
+        entry_id=delivery.entry_id,
+        deliveries=delivery.deliveries,
+    )
+
+
+def dead_outcome(
+    delivery: RawDelivery,
+    reason: str,
+    error: RemoteError,
+    worker: str,
+    message: TaskMessage | None = None,
+) -> Outcome:
+    """Dead-letter the delivery; if its id is known, record it as FAILURE."""
+    retries = message.retries if message else 0
+    letter = DeadLetterRecord(reason, delivery.raw, error, retries, delivery.deliveries, worker)
+    record = None
+    if message is not None:
+        record = ResultRecord(failure_meta(message, delivery, worker, error))
+    return Outcome(FAILURE, SettleOp.dead(delivery.entry_id, letter), record)
+
+
+def max_deliveries_outcome(delivery: RawDelivery, worker: str, starts: int) -> Outcome:
+    """How a delivery that had started ``starts`` times (``broker_max_deliveries``) ended:
+    ``lua/start.lua`` dead-lettered it, as ``max_deliveries_letter`` describes, instead of
+    starting it again."""
+    letter = max_deliveries_letter(delivery.raw, starts, delivery.deliveries, worker)
+    return dead_outcome(delivery, letter.reason, letter.error, worker, decoded(delivery))
+
+
+def decoded(delivery: RawDelivery) -> TaskMessage | None:
+    """The delivery's message, or None if it cannot be decoded."""
+    try:
+        return decode_message(delivery.raw)
+    except DecodeError:
+        return None
