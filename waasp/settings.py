@@ -86,7 +86,7 @@ class Settings:
             database_url=get("WAASP_DATABASE_URL", _postgres_url, None),
             api_token=get("WAASP_API_TOKEN", _token, None),
             host=get("WAASP_HOST", _plain, "127.0.0.1"),
-            port=get("WAASP_PORT", _port, 8000),
+            port=get("WAASP_PORT", parse_port, 8000),
             data_dir=get("WAASP_DATA_DIR", Path, Path(".waasp")),
             notify_webhook_url=get("WAASP_NOTIFY_WEBHOOK_URL", env.url(HTTP_SCHEMES), None),
             visibility_timeout=get("WAASP_VISIBILITY_TIMEOUT", env.positive_seconds, 30.0),
@@ -140,7 +140,8 @@ def _plain(value: str) -> str:
     return value
 
 
-def _port(value: str) -> int:
+def parse_port(value: str) -> int:
+    """A TCP port number (0 lets the system choose)."""
     try:
         port = int(value)
     except ValueError:

@@ -12,7 +12,7 @@ import orjson
 from waasp.db.pool import Database
 from waasp.errors import SettingsError, ValidationError
 from waasp.service import WhitelistService
-from waasp.settings import Settings
+from waasp.settings import Settings, parse_port
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -68,12 +68,9 @@ async def with_service(
 def port(value: str) -> int:
     """An argparse type: a TCP port number."""
     try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 65535, got {value!r}")
-    return number
+        return parse_port(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def page(args: argparse.Namespace, high: int) -> tuple[int, int]:
