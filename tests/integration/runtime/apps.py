@@ -207,10 +207,10 @@ async def reject_me(self: Task, tag: str) -> None:
 
 
 @runtime.task(bind=True)
-async def outlived(self: Task, tag: str, ending: str, blocking: bool) -> str:
-    """The first execution waits until a second one has finished (blocking the event loop
-    with sync sleeps while it waits, if ``blocking``), then ends as ``ending`` says: "retry"
-    (in 30 s), "fail", or "succeed" with "late". Later executions return "prompt" at once."""
+async def outlived(self: Task, tag: str, ending: str) -> str:
+    """The first execution waits until a second one has finished, then ends as ``ending``
+    says: "retry" (in 30 s), "fail", or "succeed" with "late". Later executions return
+    "prompt" at once."""
     count = await _note(f"outlived:{tag}")
     done = runs_key(runtime, f"outlived-done:{tag}")
     client = runtime.broker.client
@@ -219,15 +219,9 @@ async def outlived(self: Task, tag: str, ending: str, blocking: bool) -> str:
         return "prompt"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if blocking:
-            with redis.Redis.from_url(runtime.conf.broker_url) as sync_client:
-                if sync_client.exists(done):
-                    break
-            time.sleep(0.05)  # a sync call inside async def: the whole loop stops
-        elif await client.exists(done):
+        if await client.exists(done):
             break
-        else:
-            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)
     await client.incr(runs_key(runtime, f"outlived-late:{tag}"))
     if ending == "retry":
         raise self.retry(countdown=30)

@@ -68,7 +68,7 @@ async def test_a_stopped_workers_late_outcome_does_not_replace_the_final_state(
         runtime.conf.update(result_backend=server.url)
         env["WAASP_RESULT_URL"] = server.url
     tag = f"stop-{ending}-{results.replace(' ', '-')}"
-    first = await apps.outlived.delay(tag, ending, False)
+    first = await apps.outlived.delay(tag, ending)
     behind = [await apps.ping.delay(f"{tag}-{i}") for i in range(2)]
     stalled = workers.start(concurrency=1, env=env, extra_args=ONE_AT_A_TIME)
 
