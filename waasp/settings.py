@@ -7,7 +7,6 @@ The variables the task runtime reads too (``WAASP_REDIS_URL``, ``WAASP_RESULT_UR
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -100,7 +99,7 @@ class Settings:
             worker_concurrency=get("WAASP_WORKER_CONCURRENCY", _positive_int, 8),
             metrics_public=get("WAASP_METRICS_PUBLIC", _flag, False),
             check_token=get("WAASP_CHECK_TOKEN", _token, None),
-            check_rate=get("WAASP_CHECK_RATE", _positive_number, 20.0),
+            check_rate=get("WAASP_CHECK_RATE", env.positive_number, 20.0),
             check_burst=get("WAASP_CHECK_BURST", _positive_int, 40),
             notify_global_max=get("WAASP_NOTIFY_GLOBAL_MAX", _positive_int, 20),
             http_header_timeout=get("WAASP_HTTP_HEADER_TIMEOUT", env.positive_seconds, 10.0),
@@ -158,16 +157,6 @@ def _positive_int(value: str) -> int:
         number = 0
     if number <= 0:
         raise ValueError(f"must be an integer greater than 0, got {value!r}")
-    return number
-
-
-def _positive_number(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"must be a number greater than 0, got {value!r}")
     return number
 
 

@@ -46,15 +46,20 @@ def url(schemes: frozenset[str], *, host_required: bool = True) -> Callable[[str
 redis_url = url(REDIS_SCHEMES)
 
 
-def positive_seconds(value: str) -> float:
-    """A finite number of seconds greater than 0."""
+def positive_number(value: str, what: str = "a number") -> float:
+    """A finite number greater than 0 (``what`` names it in the error)."""
     try:
         number = float(value)
     except ValueError:
         number = math.nan
     if not (math.isfinite(number) and number > 0):
-        raise ValueError(f"must be a number of seconds greater than 0, got {value!r}")
+        raise ValueError(f"must be {what} greater than 0, got {value!r}")
     return number
+
+
+def positive_seconds(value: str) -> float:
+    """A finite number of seconds greater than 0."""
+    return positive_number(value, "a number of seconds")
 
 
 def key_prefix(value: str) -> str:
