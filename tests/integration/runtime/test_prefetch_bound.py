@@ -10,7 +10,6 @@ import asyncio
 import time
 
 import pytest
-from redis.exceptions import ResponseError
 
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import WorkerFactory, runs, wait_until
@@ -23,15 +22,14 @@ SECONDS = 0.2
 
 
 async def held(runtime: Runtime) -> int:
-    """Entries read and not yet acknowledged, across the test's queues."""
-    total = 0
-    for queue in QUEUES:
-        stream = runtime.keys.queue(queue).stream
-        try:
-            total += int((await runtime.broker.client.xpending(stream, GROUP))["pending"])
-        except ResponseError:  # no group yet: the worker has not read this queue
-            continue
-    return total
+    """Entries read and not yet acknowledged, across the test's queues, read in one MULTI so
+    that an entry settled on one queue and a new one read on another are never both counted."""
+    async with runtime.broker.client.pipeline(transaction=True) as pipe:
+        for queue in QUEUES:
+            pipe.xpending(runtime.keys.queue(queue).stream, GROUP)
+        replies = await pipe.execute(raise_on_error=False)
+    # a missing group (ResponseError): the worker has not read that queue yet
+    return sum(int(reply["pending"]) for reply in replies if isinstance(reply, dict))
 
 
 async def done_per_queue(runtime: Runtime) -> dict[str, int]:
