@@ -131,15 +131,14 @@ class Broker:
         queue: str,
         body: bytes,
         *,
-        delay_ms: float | None = None,
-        eta_ms: float | None = None,
+        delay_ms: float,
         once: SendOnce | None = None,
     ) -> int | None:
-        """Hold a message in the queue's delay set until due; return the due time (epoch ms),
-        or None when ``once`` says its task id was sent already."""
+        """Hold a message in the queue's delay set for ``delay_ms`` by the server's clock;
+        return the due time (epoch ms), or None when ``once`` says its task id was sent
+        already."""
         q = self.keys.queue(queue)
-        mode, when = ("in", delay_ms) if delay_ms is not None else ("at", eta_ms)
-        keys, args = [q.delayed, q.stream], [body, mode, when, q.wake]
+        keys, args = [q.delayed, q.stream], [body, delay_ms, q.wake]
         if once is not None:
             keys.append(q.sent(once.task_id))
             args.append(once.ttl_ms)
