@@ -20,7 +20,7 @@ from redis.exceptions import ResponseError
 
 from tests.faults import chaos_app
 from waasp.runtime import FAILURE, SUCCESS, Runtime
-from waasp.runtime.broker.errors import ANY_REDIS_ERROR, REDIS_ERRORS
+from waasp.runtime.broker.errors import ANY_REDIS_ERROR, REDIS_ERRORS, is_nogroup
 from waasp.runtime.keys import GROUP
 from waasp.runtime.message import DecodeError, decode_meta
 
@@ -260,7 +260,7 @@ async def held_by(runtime: Runtime, consumer: str, queue: str = "default") -> in
             runtime.keys.queue(queue).stream, GROUP, "-", "+", 100_000, consumername=consumer
         )
     except ResponseError as exc:
-        if not str(exc).startswith("NOGROUP"):
+        if not is_nogroup(exc):
             raise
         return 0
     return len(rows)
