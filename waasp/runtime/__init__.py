@@ -26,7 +26,7 @@ from waasp.runtime.errors import (
     TaskRuntimeError,
     TimeLimitExceeded,
 )
-from waasp.runtime.results import AsyncResult
+from waasp.runtime.results import AsyncResult, EagerResult
 from waasp.runtime.states import (
     EXCEPTION_STATES,
     FAILURE,
@@ -55,6 +55,7 @@ __all__ = [
     "Config",
     "ConfigurationError",
     "DeadLetterNotFound",
+    "EagerResult",
     "MaxRetriesExceededError",
     "NotRegistered",
     "RateDecision",

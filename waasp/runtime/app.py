@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, Literal, ParamSpec, TypeVar, overload
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import structlog
@@ -21,7 +21,9 @@ from waasp.runtime.broker import (
 from waasp.runtime.broker.ratelimit import RateLimiter
 from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
+from waasp.runtime.decorators import BoundTaskDecorator, TaskDecorator
 from waasp.runtime.dlq import DeadLetters
+from waasp.runtime.eager import run_eagerly
 from waasp.runtime.errors import NotRegistered
 from waasp.runtime.keys import Keys, check_queue_name
 from waasp.runtime.message import TaskMessage, encode_message, new_task_id
@@ -32,6 +34,9 @@ from waasp.runtime.task import Signature, Task
 log = structlog.get_logger("waasp.runtime.app")
 
 SEND_MANY_BATCH = 1000
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def default_result_url(broker_url: str) -> str:
@@ -142,15 +147,32 @@ class Runtime:
     # -- registry --------------------------------------------------------------------------
 
     @overload
-    def task(self, fn: Callable[..., Any], /) -> Task: ...
+    def task(
+        self, fn: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> Task[P, R, Coroutine[Any, Any, R]]: ...
 
     @overload
+    def task(self, fn: Callable[P, Awaitable[R]], /) -> Task[P, R, Awaitable[R]]: ...
+
+    @overload
+    def task(self, fn: Callable[P, R], /) -> Task[P, R, R]: ...
+
+    @overload
+    def task(self, /, *, bind: Literal[True], **options: Any) -> BoundTaskDecorator: ...
+
+    @overload
+    def task(self, /, *, bind: Literal[False] = False, **options: Any) -> TaskDecorator: ...
+
+    @overload  # options from a dict (``**options``): bind is not known, the task is untyped
     def task(self, /, **options: Any) -> Callable[[Callable[..., Any]], Task]: ...
 
-    def task(
-        self, fn: Callable[..., Any] | None = None, /, **options: Any
-    ) -> Task | Callable[[Callable[..., Any]], Task]:
-        """Register a function as a task: ``@runtime.task`` or ``@runtime.task(bind=True, ...)``."""
+    def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+        """Register a function as a task: ``@runtime.task`` or ``@runtime.task(bind=True, ...)``.
+
+        The task is typed from the function (``Task[P, R, C]``): ``delay`` checks its
+        arguments and an async function's task stores its awaited value. With ``bind=True``
+        the function's first parameter (the task) is left out of ``P``.
+        """
 
         def register(func: Callable[..., Any]) -> Task:
             name = options.pop("name", None) or f"{func.__module__}.{func.__qualname__}"
@@ -179,8 +201,8 @@ class Runtime:
         except KeyError:
             raise NotRegistered(f"task {name!r} is not registered") from None
 
-    def AsyncResult(self, task_id: str) -> _AsyncResult:
-        """A handle on the task with this id."""
+    def AsyncResult(self, task_id: str) -> _AsyncResult[Any]:
+        """A handle on the task with this id (its result type unknown here)."""
         return _AsyncResult(task_id, self)
 
     # -- sending ---------------------------------------------------------------------------
@@ -240,13 +262,21 @@ class Runtime:
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
-    ) -> _AsyncResult:
+    ) -> _AsyncResult[Any]:
         """Send a task by name (it need not be registered in this process).
 
         An ``eta`` is read on this process's clock: it becomes a countdown from now, which
         the schedule script adds to the Redis server's clock, so a producer whose clock is
         off still gets the delay it meant (``countdown`` wins when both are given).
+
+        With ``conf.task_always_eager`` the task runs here at once (countdown and eta are
+        not waited for) and the handle is a ready ``EagerResult``; see ``waasp.runtime.eager``.
         """
+        if self.conf.task_always_eager:
+            message = self.build_message(
+                name, args, kwargs, task=task, queue=queue, task_id=task_id, headers=headers
+            )
+            return await run_eagerly(self, message)
         eta_s = eta.timestamp() if eta is not None else None
         if eta_s is not None and countdown is None:
             countdown = eta_s - time.time()
@@ -276,9 +306,9 @@ class Runtime:
             log.info("task_send_skipped", task_id=message.id, task=name, reason="already_sent")
         return _AsyncResult(message.id, self)
 
-    async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult]:
+    async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult[Any]]:
         """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk)."""
-        out: list[_AsyncResult] = []
+        out: list[_AsyncResult[Any]] = []
         batch: list[tuple[str, bytes]] = []
         once: dict[int, SendOnce] = {}
         for sig in signatures:
@@ -292,6 +322,9 @@ class Runtime:
                 queue=options.get("queue"),
                 task_id=task_id,
             )
+            if self.conf.task_always_eager:
+                out.append(await run_eagerly(self, message))
+                continue
             if task_id:
                 once[len(batch)] = self._send_once(task_id)
             batch.append((message.queue, encode_message(message)))

@@ -51,6 +51,8 @@ class Config:
     task_time_limit: float | None = None
     task_soft_time_limit: float | None = None
     beat_schedule: dict[str, dict[str, Any]] = field(default_factory=dict)
+    task_always_eager: bool = False  # sends run the task in this process (tests)
+    task_eager_propagates: bool = False  # an eager send raises the task's failure
     # the runtime's own
     broker_visibility_timeout: float = 30.0
     broker_max_deliveries: int = 5

@@ -1,34 +1,52 @@
-"""``AsyncResult``: a handle on one task's state and result."""
+"""``AsyncResult``: a handle on one task's state and result; ``EagerResult``: one already run."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+import sys
+from typing import Any, Generic, Literal, Protocol, overload
 
 from waasp.runtime.errors import TaskFailed
-from waasp.runtime.message import TaskMeta
-from waasp.runtime.states import READY_STATES, SUCCESS, TaskState
+from waasp.runtime.message import RemoteError, TaskMeta
+from waasp.runtime.states import PENDING, READY_STATES, SUCCESS, TaskState
 
-if TYPE_CHECKING:
-    from waasp.runtime.broker.results import ResultBackend
+if sys.version_info >= (3, 13):
+    from typing import TypeVar
+else:  # type-parameter defaults (PEP 696) came to ``typing`` in 3.13
+    from typing_extensions import TypeVar
+
+R = TypeVar("R", default=Any)
+
+
+class ResultReader(Protocol):
+    """The reads of a result backend that a handle makes."""
+
+    async def get_meta(self, task_id: str) -> TaskMeta:
+        """The stored record, or a PENDING one."""
+
+    async def wait(self, task_id: str, timeout: float | None) -> TaskMeta:
+        """The record once the task is ready."""
+
+    async def forget(self, task_id: str) -> None:
+        """Delete the record."""
 
 
 class ResultSource(Protocol):
     """What an ``AsyncResult`` reads from: a runtime, whose result backend connects lazily."""
 
     @property
-    def results(self) -> ResultBackend:
+    def results(self) -> ResultReader:
         """The result backend."""
 
 
-class AsyncResult:
-    """A handle on one task's state and result."""
+class AsyncResult(Generic[R]):
+    """A handle on one task's state and result; ``R`` is the task's result type."""
 
     def __init__(self, task_id: str, runtime: ResultSource) -> None:
         self.id = task_id
         self._runtime = runtime
 
     def __repr__(self) -> str:
-        return f"<AsyncResult: {self.id}>"
+        return f"<{type(self).__name__}: {self.id}>"
 
     async def meta(self) -> TaskMeta:
         """The task's whole stored record."""
@@ -42,10 +60,22 @@ class AsyncResult:
         """Tell whether the task has finished (SUCCESS or FAILURE)."""
         return await self.state() in READY_STATES
 
-    async def get(self, timeout: float | None = None, propagate: bool = True) -> Any:
-        """Wait for the task and return its value, or raise TaskFailed with the remote error."""
+    @overload
+    async def get(self, timeout: float | None = None, propagate: Literal[True] = True) -> R: ...
+
+    @overload
+    async def get(
+        self, timeout: float | None = None, propagate: bool = True
+    ) -> R | RemoteError | None: ...
+
+    async def get(
+        self, timeout: float | None = None, propagate: bool = True
+    ) -> R | RemoteError | None:
+        """Wait for the task and return its value, or raise TaskFailed with the remote error
+        (with ``propagate=False``, return the remote error instead)."""
         meta = await self._runtime.results.wait(self.id, timeout)
         if meta.state == SUCCESS or not propagate:
+            # The stored JSON (Any) is an R by the task's signature: the worker stored its return.
             return meta.result if meta.state == SUCCESS else meta.error
         error = meta.error
         if error is None:
@@ -55,3 +85,31 @@ class AsyncResult:
     async def forget(self) -> None:
         """Delete the stored record."""
         await self._runtime.results.forget(self.id)
+
+
+class _Held:
+    """One record kept in memory: the result backend of an ``EagerResult``."""
+
+    def __init__(self, meta: TaskMeta) -> None:
+        self.meta = meta
+
+    @property
+    def results(self) -> _Held:
+        return self
+
+    async def get_meta(self, task_id: str) -> TaskMeta:
+        return self.meta
+
+    async def wait(self, task_id: str, timeout: float | None) -> TaskMeta:
+        return self.meta  # ready from the start: nothing to wait for
+
+    async def forget(self, task_id: str) -> None:
+        self.meta = TaskMeta(id=task_id, state=PENDING)
+
+
+class EagerResult(AsyncResult[R]):
+    """The result of a task run in this process (``task_always_eager``): ready at once,
+    read from memory, never from Redis; the same API as ``AsyncResult``."""
+
+    def __init__(self, meta: TaskMeta) -> None:
+        super().__init__(meta.id, _Held(meta))

@@ -1,20 +1,36 @@
-"""Tasks: the decorated function, its options, its calling API and its request context."""
+"""Tasks: the decorated function, its options, its calling API and its request context.
+
+``Task[P, R, C]`` is typed from the function it wraps: ``P`` its parameters (without the task
+itself for a ``bind=True`` task), ``R`` the result a worker stores (an async function's awaited
+value) and ``C`` what calling it here returns (the coroutine, for an async function). All three
+default to ``Any``, so a bare ``Task`` annotation still means "any task".
+"""
 
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol
 
 from waasp.runtime.errors import MaxRetriesExceededError, Reject, Retry
+
+if sys.version_info >= (3, 13):
+    from typing import ParamSpec, TypeVar
+else:  # type-parameter defaults (PEP 696) came to ``typing`` in 3.13
+    from typing_extensions import ParamSpec, TypeVar
 
 if TYPE_CHECKING:
     from waasp.runtime.config import Config
     from waasp.runtime.results import AsyncResult
+
+P = ParamSpec("P", default=...)
+R = TypeVar("R", default=Any)
+C = TypeVar("C", default=Any)
 
 
 class TaskHost(Protocol):
@@ -34,8 +50,15 @@ class TaskHost(Protocol):
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
-    ) -> AsyncResult:
+    ) -> AsyncResult[Any]:
         """Send a task by name."""
+
+
+class TaskRegistry(Protocol):
+    """What runs a task by name: the settings and the registered tasks."""
+
+    conf: Config
+    tasks: dict[str, Task]
 
 
 class _Default(Enum):
@@ -83,24 +106,24 @@ def reset_request(token: object) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class Signature:
-    """A task call not yet sent: ``task.s(*args, **kwargs)``."""
+class Signature(Generic[R]):
+    """A task call not yet sent: ``task.s(*args, **kwargs)``; ``R`` is the task's result."""
 
-    task: Task
+    task: Task[..., R]
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
 
-    def set(self, **options: Any) -> Signature:
+    def set(self, **options: Any) -> Signature[R]:
         """A copy with more ``apply_async`` options (queue, countdown, task_id...)."""
         return Signature(self.task, self.args, self.kwargs, {**self.options, **options})
 
-    async def delay(self) -> AsyncResult:
+    async def delay(self) -> AsyncResult[R]:
         """Send it."""
         return await self.task.apply_async(self.args, self.kwargs, **self.options)
 
 
-class Task:
+class Task(Generic[P, R, C]):
     """A registered task. Call ``delay``/``apply_async`` to run it on a worker."""
 
     def __init__(
@@ -169,19 +192,23 @@ class Task:
         """The delivery being executed in the current context."""
         return _current_request.get() or _NO_REQUEST
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the function here and now, as Celery does."""
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> C:
+        """Run the function here and now, as Celery does (an async task's coroutine)."""
         if self.bind:
-            return self.fn(self, *args, **kwargs)
-        return self.fn(*args, **kwargs)
+            return self.fn(self, *args, **kwargs)  # type: ignore[no-any-return]  # fn is C's
+        return self.fn(*args, **kwargs)  # type: ignore[no-any-return]  # fn is C's
 
-    def s(self, *args: Any, **kwargs: Any) -> Signature:
-        """A signature for ``runtime.send_many`` or a later ``delay``."""
+    def s(self, *args: Any, **kwargs: Any) -> Signature[R]:
+        """A signature for ``runtime.send_many`` or a later ``delay``.
+
+        Its arguments are not checked against the task's: a signature may hold only some of
+        them (a workflow passes the rest), which ``ParamSpec`` cannot express.
+        """
         return Signature(self, args, kwargs)
 
     signature = s
 
-    async def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
+    async def delay(self, *args: P.args, **kwargs: P.kwargs) -> AsyncResult[R]:
         """Send the task with these arguments."""
         return await self.runtime.send_task(self.name, args, kwargs, task=self)
 
@@ -195,7 +222,7 @@ class Task:
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
-    ) -> AsyncResult:
+    ) -> AsyncResult[R]:
         """Send the task with options: ``countdown`` seconds or an ``eta``, a queue, an id."""
         return await self.runtime.send_task(
             self.name,

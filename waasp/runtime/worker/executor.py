@@ -9,7 +9,7 @@ import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
@@ -28,7 +28,7 @@ from waasp.runtime.message import (
     encode_meta,
 )
 from waasp.runtime.states import RETRY, STARTED, SUCCESS, TaskState
-from waasp.runtime.task import Request, Task, reset_request, set_request
+from waasp.runtime.task import Request, Task, TaskRegistry, reset_request, set_request
 from waasp.runtime.worker.limits import Limits, own_cancellation, run_async, wait_thread
 from waasp.runtime.worker.outcomes import (
     Outcome,
@@ -38,9 +38,6 @@ from waasp.runtime.worker.outcomes import (
     render,
 )
 from waasp.runtime.worker.threads import TaskThreads, ThreadCall
-
-if TYPE_CHECKING:
-    from waasp.runtime.app import Runtime
 
 log = structlog.get_logger("waasp.runtime.worker.executor")
 
@@ -59,7 +56,7 @@ class Executor:
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: TaskRegistry,
         worker: str,
         threads: TaskThreads,
         on_started: Callable[[TaskMeta], None],
