@@ -10,6 +10,9 @@ from hypothesis import HealthCheck, settings
 
 from tests import chromium, servers
 
+# The runtime's own pytest plugin (key prefixes, in-process workers), as an app would use it.
+pytest_plugins = ["waasp.runtime.testing"]
+
 # The machines are shared and noisy: a slow example is load, not a failure of the property.
 settings.register_profile(
     "shared-machine", deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -21,6 +24,12 @@ settings.load_profile("shared-machine")
 def redis_url() -> str:
     """URL of the Redis server for this test session (db 0)."""
     return servers.redis_url()
+
+
+@pytest.fixture(scope="session")
+def runtime_redis_url(redis_url: str) -> str:
+    """The runtime plugin's server: the one this suite found or started (tests/servers.py)."""
+    return redis_url
 
 
 @pytest.fixture(scope="session")

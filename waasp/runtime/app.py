@@ -152,9 +152,6 @@ class Runtime:
     ) -> Task[P, R, Coroutine[Any, Any, R]]: ...
 
     @overload
-    def task(self, fn: Callable[P, Awaitable[R]], /) -> Task[P, R, Awaitable[R]]: ...
-
-    @overload
     def task(self, fn: Callable[P, R], /) -> Task[P, R, R]: ...
 
     @overload

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
 
 from waasp.runtime.task import Task
@@ -20,9 +20,6 @@ class TaskDecorator(Protocol):
     ) -> Task[P, R, Coroutine[Any, Any, R]]: ...
 
     @overload
-    def __call__(self, fn: Callable[P, Awaitable[R]], /) -> Task[P, R, Awaitable[R]]: ...
-
-    @overload
     def __call__(self, fn: Callable[P, R], /) -> Task[P, R, R]: ...
 
 
@@ -34,11 +31,6 @@ class BoundTaskDecorator(Protocol):
     def __call__(
         self, fn: Callable[Concatenate[Any, P], Coroutine[Any, Any, R]], /
     ) -> Task[P, R, Coroutine[Any, Any, R]]: ...
-
-    @overload
-    def __call__(
-        self, fn: Callable[Concatenate[Any, P], Awaitable[R]], /
-    ) -> Task[P, R, Awaitable[R]]: ...
 
     @overload
     def __call__(self, fn: Callable[Concatenate[Any, P], R], /) -> Task[P, R, R]: ...

@@ -4,7 +4,6 @@ test Redis, worker processes that are always reaped, and private redis-server pr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import os
 import signal
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from redis.exceptions import ResponseError
 
 from tests.integration.runtime import apps
@@ -26,6 +24,9 @@ from waasp.runtime.app import default_result_url
 from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.keys import GROUP
 from waasp.runtime.results import AsyncResult
+from waasp.runtime.testing import bound_runtime
+
+__all__ = ["bound_runtime"]  # the plugin's, imported from here by other suites
 
 ROOT = Path(__file__).resolve().parents[3]
 APP = "tests.integration.runtime.apps:runtime"
@@ -93,39 +94,9 @@ async def wait_settled(
 
 
 @pytest.fixture
-def key_prefix(redis_url: str) -> Iterator[str]:
-    """A fresh key prefix; its keys are deleted (by SCAN, never FLUSH) afterwards."""
-    prefix = f"wt{uuid.uuid4().hex[:12]}"
-    yield prefix
-    for url in (redis_url, default_result_url(redis_url)):
-        client = redis.Redis.from_url(url)
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
-            for i in range(0, len(keys), 500):
-                client.delete(*keys[i : i + 500])
-        finally:
-            client.close()
-
-
-@contextlib.asynccontextmanager
-async def bound_runtime(rt: Runtime, redis_url: str, key_prefix: str) -> AsyncIterator[Runtime]:
-    """Bind a test app's Runtime to ``redis_url`` (results on db 1) under ``key_prefix``;
-    put its configuration back afterwards."""
-    saved = dataclasses.replace(rt.conf)
-    await rt.close()
-    rt._announced.clear()  # the queue-name cache belongs to the previous prefix
-    rt.conf.update(
-        broker_url=redis_url,
-        result_backend=default_result_url(redis_url),
-        key_prefix=key_prefix,
-    )
-    try:
-        yield rt
-    finally:
-        await rt.close()
-        rt._announced.clear()
-        for field in dataclasses.fields(saved):
-            setattr(rt.conf, field.name, getattr(saved, field.name))
+def key_prefix(runtime_key_prefix: str) -> str:
+    """A fresh key prefix: the runtime plugin's, whose keys are deleted (by SCAN) afterwards."""
+    return runtime_key_prefix
 
 
 @pytest.fixture
