@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, settings
 
 from tests import chromium, servers
 
-# The runtime's own pytest plugin (key prefixes, in-process workers), as an app would use it.
-pytest_plugins = ["waasp.runtime.testing"]
+# The runtime's own pytest plugin (key prefixes, in-process workers), as an app would use it;
+# pytester runs it in a project of its own.
+pytest_plugins = ["waasp.runtime.testing", "pytester"]
 
 # The machines are shared and noisy: a slow example is load, not a failure of the property.
 settings.register_profile(
