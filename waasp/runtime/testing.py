@@ -9,8 +9,9 @@ Enable them in the project's top-level ``conftest.py`` (pytest-asyncio is requir
   the session and stopped at its end. Override the fixture to choose another server.
 - ``runtime_key_prefix``: a key prefix of the test's own; its keys are deleted afterwards
   (broker database and result database), so tests never FLUSH and can share a server.
-- ``runtime_app``: a fresh ``Runtime`` bound to both; override it to bind your application's
-  runtime with ``bound_runtime``.
+- ``runtime_instance``: the ``Runtime`` under test, a fresh one by default: override it to
+  return your application's runtime.
+- ``runtime_app``: ``runtime_instance`` bound to both (its configuration restored afterwards).
 - ``runtime_worker``: a worker running in the test's event loop on ``runtime_app``.
 
 And two helpers: ``await run_worker(runtime)`` runs a burst worker (until the queues are
@@ -41,6 +42,7 @@ __all__ = [
     "run_worker",
     "running_worker",
     "runtime_app",
+    "runtime_instance",
     "runtime_key_prefix",
     "runtime_redis_url",
     "runtime_worker",
@@ -124,10 +126,19 @@ async def bound_runtime(
             setattr(runtime.conf, field.name, getattr(saved, field.name))
 
 
+@pytest.fixture
+def runtime_instance() -> Runtime:
+    """The Runtime under test: a fresh one, without tasks (register them in the test), blind
+    to the environment. Override this fixture to return your application's runtime."""
+    return Runtime("waasp", environ={})
+
+
 @pytest_asyncio.fixture
-async def runtime_app(runtime_redis_url: str, runtime_key_prefix: str) -> AsyncIterator[Runtime]:
-    """A fresh Runtime (no tasks: register them in the test) on the test's Redis and prefix."""
-    async with bound_runtime(Runtime("waasp"), runtime_redis_url, runtime_key_prefix) as runtime:
+async def runtime_app(
+    runtime_instance: Runtime, runtime_redis_url: str, runtime_key_prefix: str
+) -> AsyncIterator[Runtime]:
+    """``runtime_instance`` on the test's Redis, under the test's key prefix."""
+    async with bound_runtime(runtime_instance, runtime_redis_url, runtime_key_prefix) as runtime:
         yield runtime
 
 

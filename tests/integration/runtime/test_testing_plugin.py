@@ -76,41 +76,70 @@ async def test_embedded_valkey_serves_the_runtime() -> None:
 def test_plugin_in_a_project_of_its_own(
     pytester: pytest.Pytester, runtime_redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A project that enables the plugin (pytest-asyncio in strict mode) sends a task, runs
-    a burst worker, and afterwards finds none of its test's keys left on the server."""
-    pytester.makeconftest('pytest_plugins = ["waasp.runtime.testing"]\n')
+    """A project that enables the plugin (pytest-asyncio in strict mode) and hands it its
+    app's runtime sends a task, runs a burst worker, and afterwards finds none of its test's
+    keys left on the server and its runtime's configuration restored."""
+    pytester.makeconftest(
+        textwrap.dedent(
+            """
+            import pytest
+
+            from innerapp import app
+
+            pytest_plugins = ["waasp.runtime.testing"]
+
+
+            @pytest.fixture
+            def runtime_instance():
+                return app
+            """
+        )
+    )
     record = pytester.path / "prefix.txt"
     pytester.makepyfile(
+        innerapp=textwrap.dedent(
+            """
+            from waasp.runtime import Runtime
+
+            app = Runtime("inner", broker_url="redis://127.0.0.1:1/0", environ={})
+
+
+            @app.task
+            async def add(x: int, y: int) -> int:
+                return x + y
+            """
+        ),
         test_app=textwrap.dedent(
             f"""
             from pathlib import Path
 
             import pytest
 
-            from waasp.runtime import Runtime
+            from innerapp import add, app
             from waasp.runtime.testing import run_worker
 
 
             @pytest.mark.asyncio
-            async def test_app(runtime_app: Runtime, runtime_key_prefix: str) -> None:
-                @runtime_app.task
-                async def add(x: int, y: int) -> int:
-                    return x + y
-
+            async def test_app(runtime_app, runtime_key_prefix):
+                assert runtime_app is app and app.conf.key_prefix == runtime_key_prefix
                 result = await add.delay(2, 3)
                 await run_worker(runtime_app)
                 assert await result.get(timeout=10) == 5
-                assert runtime_app.conf.key_prefix == runtime_key_prefix
                 Path({str(record)!r}).write_text(runtime_key_prefix)
+
+
+            def test_restored():
+                assert app.conf.broker_url == "redis://127.0.0.1:1/0"
+                assert app.conf.key_prefix == "waasp"
             """
-        )
+        ),
     )
     monkeypatch.setenv("WAASP_TEST_REDIS_URL", runtime_redis_url)
     monkeypatch.setenv(
         "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     )
     outcome = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
-    outcome.assert_outcomes(passed=1)
+    outcome.assert_outcomes(passed=2)
     prefix = Path(record).read_text()
     assert prefix
     for url in (runtime_redis_url, default_result_url(runtime_redis_url)):
