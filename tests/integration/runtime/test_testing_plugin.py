@@ -125,6 +125,7 @@ def test_plugin_in_a_project_of_its_own(
                 result = await add.delay(2, 3)
                 await run_worker(runtime_app)
                 assert await result.get(timeout=10) == 5
+                assert await app.broker.client.keys(f"{{runtime_key_prefix}}:*"), "keys to clean"
                 Path({str(record)!r}).write_text(runtime_key_prefix)
 
 
