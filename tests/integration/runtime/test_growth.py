@@ -4,34 +4,22 @@ event counters fed by junk messages, dead-letter streams under a flood."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 
 import orjson
 from structlog.testing import capture_logs
 
 from tests.integration.runtime.conftest import wait_until
-from waasp.runtime import Runtime, Worker, monitor
+from waasp.runtime import Runtime, monitor
 from waasp.runtime.broker import EventBatch
 from waasp.runtime.keys import GROUP
 from waasp.runtime.message import TaskMessage, encode_message
+from waasp.runtime.testing import run_worker, running_worker
 
 
 async def consumer_names(runtime: Runtime, queue: str = "default") -> set[str]:
     """The consumers of a queue's group."""
     found = await runtime.broker.client.xinfo_consumers(runtime.keys.queue(queue).stream, GROUP)
     return {str(c["name"], "utf-8") if isinstance(c["name"], bytes) else c["name"] for c in found}
-
-
-@contextlib.asynccontextmanager
-async def running(worker: Worker) -> AsyncIterator[Worker]:
-    """Run an in-process worker for the block, then stop it and wait for its exit."""
-    task = asyncio.create_task(worker.run())
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 30)
 
 
 # -- consumers --------------------------------------------------------------------------
@@ -41,7 +29,7 @@ async def test_clean_exits_leave_no_consumers(runtime: Runtime) -> None:
     """Ten workers that each run a task and exit cleanly leave no consumer in the group."""
     for i in range(10):
         result = await runtime.send_task("tests.integration.runtime.apps.noop", (i,))
-        await Worker(runtime, ["default"], 2, burst=True).run()
+        await run_worker(runtime, ["default"])
         assert await result.get(timeout=10) == i
     assert await consumer_names(runtime) == set()
 
@@ -61,7 +49,7 @@ async def test_reaper_deletes_dead_consumers_with_nothing_pending(runtime: Runti
     await client.xreadgroup(GROUP, "ghost-c", {stream: ">"}, count=1)  # dies holding it
     await asyncio.sleep(0.6)
     with capture_logs() as logs:
-        async with running(Worker(runtime, ["default"], 2)) as worker:
+        async with running_worker(runtime, ["default"]) as worker:
             assert await held.get(timeout=15) == 7
             expected = {worker.name, "idle-but-alive"}
             await wait_until(lambda: _names_are(runtime, expected), timeout=15)
@@ -100,7 +88,7 @@ async def test_junk_task_names_are_counted_under_one_name(runtime: Runtime) -> N
     await runtime.broker.client.xadd(stream, {"message": b"\xff not json"})
     ok = await runtime.send_task("tests.integration.runtime.apps.noop", (1,))
     await runtime.broker.register_queues(["default"])
-    await Worker(runtime, ["default"], 2, burst=True).run()
+    await run_worker(runtime, ["default"])
     assert await ok.get(timeout=10) == 1
     counts = (await runtime.broker.events.counters()).counts
     assert counts == {
@@ -133,7 +121,7 @@ async def test_dead_letter_streams_are_capped_and_say_so(runtime: Runtime) -> No
     runtime.conf.update(dlq_max_len=5, broker_visibility_timeout=0.4)
     ids = [(await runtime.send_task(f"tests.growth.unregistered_{i}")).id for i in range(12)]
     with capture_logs() as logs:
-        async with running(Worker(runtime, ["default"], 2)):
+        async with running_worker(runtime, ["default"]):
 
             async def trimmed() -> bool:
                 [stats] = await monitor.queue_stats(runtime, ["default"])
