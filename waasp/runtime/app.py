@@ -23,10 +23,12 @@ from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
 from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.errors import NotRegistered
+from waasp.runtime.hooks import send_publish
 from waasp.runtime.keys import Keys, check_queue_name
 from waasp.runtime.message import TaskMessage, encode_message, new_task_id
 from waasp.runtime.results import AsyncResult as _AsyncResult
 from waasp.runtime.routing import resolve_queue
+from waasp.runtime.signals import after_task_publish, before_task_publish
 from waasp.runtime.task import Signature, Task
 
 log = structlog.get_logger("waasp.runtime.app")
@@ -260,6 +262,8 @@ class Runtime:
             eta=eta_s,
             headers=headers,
         )
+        if before_task_publish.receivers:
+            await send_publish(before_task_publish, message)
         body = encode_message(message)
         await self._announce(message.queue)
         # An explicit id sends once while its result would live: a re-sent call (its reply
@@ -274,12 +278,15 @@ class Runtime:
             sent = await self.broker.enqueue(message.queue, body, once)
         if not sent:
             log.info("task_send_skipped", task_id=message.id, task=name, reason="already_sent")
+        if after_task_publish.receivers:
+            await send_publish(after_task_publish, message)
         return _AsyncResult(message.id, self)
 
     async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult]:
         """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk)."""
         out: list[_AsyncResult] = []
         batch: list[tuple[str, bytes]] = []
+        messages: list[TaskMessage] = []
         once: dict[int, SendOnce] = {}
         for sig in signatures:
             options = sig.options
@@ -294,19 +301,29 @@ class Runtime:
             )
             if task_id:
                 once[len(batch)] = self._send_once(task_id)
+            if before_task_publish.receivers:
+                await send_publish(before_task_publish, message)
             batch.append((message.queue, encode_message(message)))
+            messages.append(message)
             out.append(_AsyncResult(message.id, self))
             if len(batch) >= SEND_MANY_BATCH:
-                await self._send_batch(batch, once)
-                batch, once = [], {}
+                await self._send_batch(batch, once, messages)
+                batch, once, messages = [], {}, []
         if batch:
-            await self._send_batch(batch, once)
+            await self._send_batch(batch, once, messages)
         return out
 
-    async def _send_batch(self, batch: list[tuple[str, bytes]], once: dict[int, SendOnce]) -> None:
+    async def _send_batch(
+        self,
+        batch: list[tuple[str, bytes]],
+        once: dict[int, SendOnce],
+        messages: list[TaskMessage],
+    ) -> None:
         for queue in {q for q, _ in batch}:
             await self._announce(queue)
         await self.broker.enqueue_many(batch, once)
+        for message in messages if after_task_publish.receivers else ():
+            await send_publish(after_task_publish, message)
 
     def _send_once(self, task_id: str) -> SendOnce:
         return SendOnce(task_id, max(int(self.conf.result_expires * 1000), 1))

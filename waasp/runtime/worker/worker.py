@@ -23,6 +23,7 @@ from waasp.runtime.broker import (
     refused_alone,
 )
 from waasp.runtime.keys import check_queue_name
+from waasp.runtime.signals import worker_ready, worker_shutdown
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.eviction import check_eviction_policy
@@ -204,6 +205,7 @@ class Worker:
                 ]
                 self.watchdog.start()
                 try:
+                    await worker_ready.asend(self)
                     await self._stop.wait()
                 except asyncio.CancelledError:
                     await cancel_all([reader, *executors, *services])
@@ -212,6 +214,7 @@ class Worker:
         finally:
             await self.watchdog.stop()
             self.threads.shutdown()
+            await worker_shutdown.asend(self)
             for hook in self.runtime.shutdown_hooks:
                 await hook()
             await self.results.close()
