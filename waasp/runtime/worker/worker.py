@@ -189,6 +189,7 @@ class Worker:
             await self._prepare(check_server=True)
             for hook in self.runtime.startup_hooks:
                 await hook()
+            await worker_ready.asend(self)
             async with refused_alone(), asyncio.TaskGroup() as group:
                 services = [
                     group.create_task(self.settler.run(), name="settler"),
@@ -205,7 +206,6 @@ class Worker:
                 ]
                 self.watchdog.start()
                 try:
-                    await worker_ready.asend(self)
                     await self._stop.wait()
                 except asyncio.CancelledError:
                     await cancel_all([reader, *executors, *services])
