@@ -50,9 +50,7 @@ def record(hooks: Receivers) -> list[tuple[str, dict[str, Any]]]:
     return seen
 
 
-async def test_success_sends_publish_prerun_success_postrun(
-    rt: Runtime, hooks: Receivers
-) -> None:
+async def test_success_sends_publish_prerun_success_postrun(rt: Runtime, hooks: Receivers) -> None:
     """A task that succeeds: before/after publish (sender: its name), then prerun, success
     and postrun (sender: the Task) with its id, arguments and return value."""
 
@@ -87,9 +85,7 @@ async def test_success_sends_publish_prerun_success_postrun(
     assert by_name["task_postrun"]["state"] == SUCCESS
 
 
-async def test_failure_sends_task_failure_with_the_exception(
-    rt: Runtime, hooks: Receivers
-) -> None:
+async def test_failure_sends_task_failure_with_the_exception(rt: Runtime, hooks: Receivers) -> None:
     """A task that fails for good: task_failure with the exception, its traceback and the
     formatted one, then task_postrun with state FAILURE."""
 
