@@ -144,7 +144,7 @@ def test_a_group_is_one_bool_for_its_members() -> None:
 
 
 def test_the_runtime_exports_celerys_signal_names() -> None:
-    """Every Celery name the runtime sends exists, and nothing is connected at import."""
+    """Every Celery name the runtime sends exists as a Signal of that name."""
     names = [
         "task_prerun",
         "task_postrun",
@@ -160,4 +160,3 @@ def test_the_runtime_exports_celerys_signal_names() -> None:
     for name in names:
         sig = getattr(signals, name)
         assert isinstance(sig, Signal) and sig.name == name
-    assert not signals.AFTER_RUN.connected
