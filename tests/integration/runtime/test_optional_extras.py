@@ -14,7 +14,12 @@ from tests.integration.runtime.conftest import ROOT
 def run(code: str) -> subprocess.CompletedProcess[str]:
     """Run ``code`` in a fresh interpreter from the repository root."""
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code],
+        check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -38,7 +43,9 @@ def test_the_runtime_imports_neither_extra() -> None:
 )
 def test_a_missing_extra_is_named(module: str, blocked: str, extra: str) -> None:
     """Without the package, importing the contrib module raises ImportError naming the extra."""
-    done = run(f"import sys\nsys.modules[{blocked!r}] = None\nimport waasp.runtime.contrib.{module}")
+    done = run(
+        f"import sys\nsys.modules[{blocked!r}] = None\nimport waasp.runtime.contrib.{module}\n"
+    )
     assert done.returncode != 0
     assert "ImportError" in done.stderr
     assert f"pip install '{extra}'" in done.stderr

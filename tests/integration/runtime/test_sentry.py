@@ -76,9 +76,7 @@ def flaky_task(rt: Runtime) -> Any:
     return flaky
 
 
-async def test_a_final_failure_is_reported_with_the_task(
-    rt: Runtime, reported: Captured
-) -> None:
+async def test_a_final_failure_is_reported_with_the_task(rt: Runtime, reported: Captured) -> None:
     """Retried once, then failed: one event (the final failure), unhandled, with the task's
     name and id as tags and its arguments in the ``waasp task`` context."""
     flaky = flaky_task(rt)
