@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import structlog
 
@@ -67,7 +67,13 @@ class Signal:
     def __repr__(self) -> str:
         return f"<Signal {self.name}: {len(self.receivers)} receivers>"
 
-    def connect(self, receiver: R | None = None, *, sender: Any = _ANY) -> Any:
+    @overload
+    def connect(self, receiver: R, *, sender: Any = ...) -> R: ...
+
+    @overload
+    def connect(self, receiver: None = None, *, sender: Any = ...) -> Callable[[R], R]: ...
+
+    def connect(self, receiver: R | None = None, *, sender: Any = _ANY) -> R | Callable[[R], R]:
         """Connect ``receiver`` (also usable as ``@signal.connect`` or
         ``@signal.connect(sender="tasks.add")``); ``sender`` keeps it to one sender: a task's
         name, or the sender object itself. Connecting the same pair twice is a no-op."""
@@ -98,7 +104,7 @@ class Signal:
         """Call every receiver for ``sender``, awaiting the ``async`` ones; return each
         receiver with what it returned (or the exception it raised, which is logged)."""
         responses: list[tuple[Receiver, Any]] = []
-        # A copy: a receiver may connect or disconnect receivers while it runs.
+        # connect and disconnect replace the list, so a receiver may call them meanwhile.
         for receiver, wanted in self.receivers:
             if not _matches(wanted, sender):
                 continue
