@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar, overload
 
 import structlog
@@ -61,7 +61,7 @@ class Signal:
         self.group = group
         if group is not None:
             group.members.append(self)
-        # Strong references to what ``send`` scheduled, so those tasks are not collected.
+        # What ``send`` scheduled, kept so the tasks are not collected before they end.
         self._pending: set[asyncio.Task[Any]] = set()
 
     def __repr__(self) -> str:
@@ -104,17 +104,10 @@ class Signal:
         """Call every receiver for ``sender``, awaiting the ``async`` ones; return each
         receiver with what it returned (or the exception it raised, which is logged)."""
         responses: list[tuple[Receiver, Any]] = []
-        # connect and disconnect replace the list, so a receiver may call them meanwhile.
-        for receiver, wanted in self.receivers:
-            if not _matches(wanted, sender):
-                continue
-            try:
-                response = receiver(sender=sender, signal=self, **kwargs)
-                if inspect.isawaitable(response):
-                    response = await response
-            except Exception as exc:
-                self._failed(receiver, sender, kwargs)
-                response = exc
+        for receiver in self._for(sender):
+            response = self._call(receiver, sender, kwargs)
+            if inspect.isawaitable(response):
+                response = await self._awaited(response, receiver, sender, kwargs)
             responses.append((receiver, response))
         return responses
 
@@ -123,36 +116,40 @@ class Signal:
         the running event loop (its outcome is not waited for), or run to completion if no
         loop runs in this thread."""
         responses: list[tuple[Receiver, Any]] = []
-        for receiver, wanted in self.receivers:
-            if not _matches(wanted, sender):
-                continue
-            try:
-                response = receiver(sender=sender, signal=self, **kwargs)
-                if inspect.iscoroutine(response):
-                    response = self._run_later(response, receiver, sender, kwargs)
-            except Exception as exc:
-                self._failed(receiver, sender, kwargs)
-                response = exc
+        for receiver in self._for(sender):
+            response = self._call(receiver, sender, kwargs)
+            if inspect.iscoroutine(response):
+                response = self._run_later(self._awaited(response, receiver, sender, kwargs))
             responses.append((receiver, response))
         return responses
 
-    def _run_later(
-        self, coro: Any, receiver: Receiver, sender: Any, kwargs: dict[str, Any]
-    ) -> asyncio.Task[Any] | Any:
+    def _for(self, sender: Any) -> list[Receiver]:
+        # connect and disconnect replace the list, so a receiver may call them meanwhile.
+        return [receiver for receiver, wanted in self.receivers if _matches(wanted, sender)]
+
+    def _call(self, receiver: Receiver, sender: Any, kwargs: dict[str, Any]) -> Any:
+        try:
+            return receiver(sender=sender, signal=self, **kwargs)
+        except Exception as exc:
+            self._failed(receiver, sender, kwargs)
+            return exc
+
+    async def _awaited(
+        self, response: Awaitable[Any], receiver: Receiver, sender: Any, kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            return await response
+        except Exception as exc:
+            self._failed(receiver, sender, kwargs)
+            return exc
+
+    def _run_later(self, coro: Coroutine[Any, Any, Any]) -> Any:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return asyncio.run(coro)
-
-        async def guarded() -> Any:
-            try:
-                return await coro
-            except Exception:
-                self._failed(receiver, sender, kwargs)
-                return None
-
-        task = loop.create_task(guarded())
-        self._pending.add(task)
+        task = loop.create_task(coro)
+        self._pending.add(task)  # a strong reference until it is done
         task.add_done_callback(self._pending.discard)
         return task
 
