@@ -11,7 +11,17 @@ import pytest
 from structlog.testing import capture_logs
 
 from tests.integration.runtime.hooked import Receivers, own_runtime, receivers, run_burst
-from waasp.runtime import FAILURE, RETRY, SUCCESS, Runtime, Task, TaskFailed, Worker, signals
+from waasp.runtime import (
+    FAILURE,
+    RETRY,
+    SUCCESS,
+    Runtime,
+    Scheduler,
+    Task,
+    TaskFailed,
+    Worker,
+    signals,
+)
 
 TASK_SIGNALS = [
     signals.before_task_publish,
@@ -244,3 +254,36 @@ async def test_worker_ready_and_worker_shutdown(rt: Runtime, hooks: Receivers) -
     await noop.delay()
     worker = await run_burst(rt)
     assert order == [("ready", worker), ("run", None), ("shutdown", worker)]
+
+
+async def test_the_scheduler_sends_the_publish_signals(rt: Runtime, hooks: Receivers) -> None:
+    """A beat tick is published like a send: before/after publish, and a header a receiver
+    adds reaches the task beside the scheduler's own."""
+    published: list[str] = []
+    fired = asyncio.Event()
+
+    @rt.task(name="sig.beat", bind=True)
+    def beat(self: Task) -> dict[str, Any]:
+        return dict(self.request.headers)
+
+    def before(headers: dict[str, Any], **_: Any) -> None:
+        headers["traced"] = "yes"
+
+    def after(task_id: str, **_: Any) -> None:
+        published.append(task_id)
+        fired.set()
+
+    hooks.connect(signals.before_task_publish, before, sender="sig.beat")
+    hooks.connect(signals.after_task_publish, after, sender="sig.beat")
+    rt.conf.update(beat_schedule={"b": {"task": "sig.beat", "schedule": 1}})
+    scheduler = Scheduler(rt)
+    running = asyncio.create_task(scheduler.run())
+    try:
+        await asyncio.wait_for(fired.wait(), 20)
+    finally:
+        scheduler.stop()
+        await asyncio.wait_for(running, 10)
+    await run_burst(rt)
+    headers = await rt.AsyncResult(published[0]).get(timeout=10)
+    assert headers["traced"] == "yes"
+    assert headers["beat_entry"] == "b" and "scheduled_for" in headers
