@@ -34,6 +34,7 @@ from waasp.runtime.task import Signature, Task
 log = structlog.get_logger("waasp.runtime.app")
 
 SEND_MANY_BATCH = 1000
+SendBatch = list[tuple[TaskMessage, bytes]]  # send_many's messages, each with its encoding
 
 
 def default_result_url(broker_url: str) -> str:
@@ -285,8 +286,7 @@ class Runtime:
     async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult]:
         """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk)."""
         out: list[_AsyncResult] = []
-        batch: list[tuple[str, bytes]] = []
-        messages: list[TaskMessage] = []
+        batch: SendBatch = []
         once: dict[int, SendOnce] = {}
         for sig in signatures:
             options = sig.options
@@ -303,26 +303,20 @@ class Runtime:
                 once[len(batch)] = self._send_once(task_id)
             if before_task_publish.receivers:
                 await send_publish(before_task_publish, message)
-            batch.append((message.queue, encode_message(message)))
-            messages.append(message)
+            batch.append((message, encode_message(message)))
             out.append(_AsyncResult(message.id, self))
             if len(batch) >= SEND_MANY_BATCH:
-                await self._send_batch(batch, once, messages)
-                batch, once, messages = [], {}, []
+                await self._send_batch(batch, once)
+                batch, once = [], {}
         if batch:
-            await self._send_batch(batch, once, messages)
+            await self._send_batch(batch, once)
         return out
 
-    async def _send_batch(
-        self,
-        batch: list[tuple[str, bytes]],
-        once: dict[int, SendOnce],
-        messages: list[TaskMessage],
-    ) -> None:
-        for queue in {q for q, _ in batch}:
+    async def _send_batch(self, batch: SendBatch, once: dict[int, SendOnce]) -> None:
+        for queue in {m.queue for m, _ in batch}:
             await self._announce(queue)
-        await self.broker.enqueue_many(batch, once)
-        for message in messages if after_task_publish.receivers else ():
+        await self.broker.enqueue_many([(m.queue, body) for m, body in batch], once)
+        for message, _ in batch if after_task_publish.receivers else ():
             await send_publish(after_task_publish, message)
 
     def _send_once(self, task_id: str) -> SendOnce:
