@@ -5,6 +5,7 @@ It imports nothing from the rest of ``waasp``: any application can use it. This 
 module is private.
 """
 
+from waasp.runtime import signals
 from waasp.runtime.app import Runtime
 from waasp.runtime.broker import REDIS_ERRORS
 from waasp.runtime.broker.ratelimit import RateDecision, RateLimiter
@@ -77,4 +78,5 @@ __all__ = [
     "Worker",
     "crontab",
     "parse_entry_id",
+    "signals",
 ]

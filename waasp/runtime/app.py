@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Literal, ParamSpec, TypeVar, overload
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import structlog
@@ -21,22 +21,21 @@ from waasp.runtime.broker import (
 from waasp.runtime.broker.ratelimit import RateLimiter
 from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
-from waasp.runtime.decorators import BoundTaskDecorator, TaskDecorator
 from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.eager import run_eagerly
-from waasp.runtime.errors import NotRegistered
+from waasp.runtime.hooks import send_publish
 from waasp.runtime.keys import Keys, check_queue_name
 from waasp.runtime.message import TaskMessage, encode_message, new_task_id
+from waasp.runtime.registry import Registry
 from waasp.runtime.results import AsyncResult as _AsyncResult
 from waasp.runtime.routing import resolve_queue
+from waasp.runtime.signals import after_task_publish, before_task_publish
 from waasp.runtime.task import Signature, Task
 
 log = structlog.get_logger("waasp.runtime.app")
 
 SEND_MANY_BATCH = 1000
-
-P = ParamSpec("P")
-R = TypeVar("R")
+SendBatch = list[tuple[TaskMessage, bytes]]  # send_many's messages, each with its encoding
 
 
 def default_result_url(broker_url: str) -> str:
@@ -49,7 +48,7 @@ def default_result_url(broker_url: str) -> str:
     return urlunsplit(parts._replace(path="/1"))
 
 
-class Runtime:
+class Runtime(Registry):
     """A task runtime on Redis Streams, configured like a Celery app.
 
     ``Runtime("waasp")`` reads ``WAASP_REDIS_URL``, ``WAASP_RESULT_URL``, ``WAASP_KEY_PREFIX``
@@ -73,9 +72,7 @@ class Runtime:
             self.conf.result_backend = result_url
         if key_prefix:
             self.conf.update(key_prefix=key_prefix)
-        self.tasks: dict[str, Task] = {}
-        self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
-        self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
+        super().__init__()
         self._broker: Broker | None = None
         self._results: ResultBackend | None = None
         self._announced: set[tuple[str, str]] = set()
@@ -143,60 +140,6 @@ class Runtime:
         if self._broker is not None:
             await self._broker.close()
             self._broker = None
-
-    # -- registry --------------------------------------------------------------------------
-
-    @overload
-    def task(
-        self, fn: Callable[P, Coroutine[Any, Any, R]], /
-    ) -> Task[P, R, Coroutine[Any, Any, R]]: ...
-
-    @overload
-    def task(self, fn: Callable[P, R], /) -> Task[P, R, R]: ...
-
-    @overload
-    def task(self, /, *, bind: Literal[True], **options: Any) -> BoundTaskDecorator: ...
-
-    @overload
-    def task(self, /, *, bind: Literal[False] = False, **options: Any) -> TaskDecorator: ...
-
-    @overload  # options from a dict (``**options``): bind is not known, the task is untyped
-    def task(self, /, **options: Any) -> Callable[[Callable[..., Any]], Task]: ...
-
-    def task(self, fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
-        """Register a function as a task: ``@runtime.task`` or ``@runtime.task(bind=True, ...)``.
-
-        The task is typed from the function (``Task[P, R, C]``): ``delay`` checks its
-        arguments and an async function's task stores its awaited value. With ``bind=True``
-        the function's first parameter (the task) is left out of ``P``.
-        """
-
-        def register(func: Callable[..., Any]) -> Task:
-            name = options.pop("name", None) or f"{func.__module__}.{func.__qualname__}"
-            if options.get("queue"):
-                check_queue_name(options["queue"])
-            task = Task(self, func, name, **options)
-            self.tasks[name] = task
-            return task
-
-        return register(fn) if fn is not None else register
-
-    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-        """Register a coroutine function a worker awaits before it takes any task."""
-        self.startup_hooks.append(hook)
-        return hook
-
-    def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
-        """Register a coroutine function a worker awaits after its last task (resources)."""
-        self.shutdown_hooks.append(hook)
-        return hook
-
-    def get_task(self, name: str) -> Task:
-        """The registered task called ``name``."""
-        try:
-            return self.tasks[name]
-        except KeyError:
-            raise NotRegistered(f"task {name!r} is not registered") from None
 
     def AsyncResult(self, task_id: str) -> _AsyncResult[Any]:
         """A handle on the task with this id (its result type unknown here)."""
@@ -287,6 +230,8 @@ class Runtime:
             eta=eta_s,
             headers=headers,
         )
+        if before_task_publish.receivers:
+            await send_publish(before_task_publish, message)
         body = encode_message(message)
         await self._announce(message.queue)
         # An explicit id sends once while its result would live: a re-sent call (its reply
@@ -301,12 +246,14 @@ class Runtime:
             sent = await self.broker.enqueue(message.queue, body, once)
         if not sent:
             log.info("task_send_skipped", task_id=message.id, task=name, reason="already_sent")
+        if after_task_publish.receivers:
+            await send_publish(after_task_publish, message)
         return _AsyncResult(message.id, self)
 
     async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult[Any]]:
         """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk)."""
         out: list[_AsyncResult[Any]] = []
-        batch: list[tuple[str, bytes]] = []
+        batch: SendBatch = []
         once: dict[int, SendOnce] = {}
         for sig in signatures:
             options = sig.options
@@ -324,7 +271,9 @@ class Runtime:
                 continue
             if task_id:
                 once[len(batch)] = self._send_once(task_id)
-            batch.append((message.queue, encode_message(message)))
+            if before_task_publish.receivers:
+                await send_publish(before_task_publish, message)
+            batch.append((message, encode_message(message)))
             out.append(_AsyncResult(message.id, self))
             if len(batch) >= SEND_MANY_BATCH:
                 await self._send_batch(batch, once)
@@ -333,10 +282,12 @@ class Runtime:
             await self._send_batch(batch, once)
         return out
 
-    async def _send_batch(self, batch: list[tuple[str, bytes]], once: dict[int, SendOnce]) -> None:
-        for queue in {q for q, _ in batch}:
+    async def _send_batch(self, batch: SendBatch, once: dict[int, SendOnce]) -> None:
+        for queue in {m.queue for m, _ in batch}:
             await self._announce(queue)
-        await self.broker.enqueue_many(batch, once)
+        await self.broker.enqueue_many([(m.queue, body) for m, body in batch], once)
+        for message, _ in batch if after_task_publish.receivers else ():
+            await send_publish(after_task_publish, message)
 
     def _send_once(self, task_id: str) -> SendOnce:
         return SendOnce(task_id, max(int(self.conf.result_expires * 1000), 1))

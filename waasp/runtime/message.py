@@ -40,7 +40,8 @@ class TaskMessage:
 
     def next_attempt(self, eta: float | None) -> TaskMessage:
         """The message for the attempt after this one."""
-        return replace(self, retries=self.retries + 1, eta=eta)
+        # Headers of its own: a task_retry receiver may add to them (a trace context).
+        return replace(self, retries=self.retries + 1, eta=eta, headers=dict(self.headers))
 
 
 @dataclass(frozen=True, slots=True)

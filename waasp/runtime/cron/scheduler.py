@@ -32,7 +32,9 @@ from waasp.runtime.broker import ANY_REDIS_ERROR, Outages
 from waasp.runtime.cron.entries import Due, Entry, due, parse_entries
 from waasp.runtime.cron.schedules import from_ms, to_ms
 from waasp.runtime.errors import ConfigurationError, TaskRuntimeError
+from waasp.runtime.hooks import send_publish
 from waasp.runtime.message import encode_message
+from waasp.runtime.signals import after_task_publish, before_task_publish
 
 log = structlog.get_logger("waasp.runtime.cron.scheduler")
 
@@ -203,9 +205,14 @@ class Scheduler:
             task_id=task_id,
             headers={"scheduled_for": tick.isoformat(), "beat_entry": entry.name},
         )
-        return await self.runtime.broker.ticks.fire(
+        if before_task_publish.receivers:
+            await send_publish(before_task_publish, message)
+        fired = await self.runtime.broker.ticks.fire(
             entry.name, queue, to_ms(tick), message, tick_ttl_ms(entry, tick)
         )
+        if after_task_publish.receivers:
+            await send_publish(after_task_publish, message)
+        return fired
 
 
 async def schedule_status(runtime: Runtime) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ import structlog
 from waasp.runtime.backoff import exponential_backoff
 from waasp.runtime.broker import RawDelivery, SettleOp
 from waasp.runtime.errors import Reject, Retry
+from waasp.runtime.hooks import send_after_run, send_prerun
 from waasp.runtime.message import (
     TASK_FAILED,
     DecodeError,
@@ -27,6 +28,7 @@ from waasp.runtime.message import (
     decode_message,
     encode_meta,
 )
+from waasp.runtime.signals import AFTER_RUN, task_prerun
 from waasp.runtime.states import RETRY, STARTED, SUCCESS, TaskState
 from waasp.runtime.task import Request, Task, TaskRegistry, reset_request, set_request
 from waasp.runtime.worker.limits import Limits, own_cancellation, run_async, wait_thread
@@ -135,6 +137,19 @@ class Executor:
         if self.track_started and not task.ignore_result:
             self.on_started(self._meta(message, delivery, STARTED, started_at=started))
         token = set_request(request)
+        try:
+            if task_prerun.receivers:
+                await send_prerun(task, request)
+            outcome = await self._attempt(task, message, delivery, started)
+            if AFTER_RUN.connected:
+                await send_after_run(task, request, outcome)
+        finally:
+            reset_request(token)
+        return outcome
+
+    async def _attempt(
+        self, task: Task, message: TaskMessage, delivery: RawDelivery, started: float
+    ) -> Outcome:
         current = asyncio.current_task()
         running = Running(message.task, message.id)
         if current is not None:
@@ -159,7 +174,6 @@ class Executor:
                 raise
             return self._failed(task, message, delivery, exc, started)
         finally:
-            reset_request(token)
             if current is not None:
                 self.running.pop(current, None)
         return self._succeeded(task, message, delivery, result, started)
@@ -203,7 +217,7 @@ class Executor:
     ) -> Outcome:
         op = SettleOp.ack(delivery.entry_id)
         if task.ignore_result:
-            return Outcome(SUCCESS, op)
+            return Outcome(SUCCESS, op, retval=result)
         meta = self._meta(
             message, delivery, SUCCESS, result=result, started_at=started, date_done=time.time()
         )
@@ -212,7 +226,7 @@ class Executor:
         except EncodeError as exc:
             return self._failed(task, message, delivery, exc, started)
         log.debug("task_succeeded", runtime_ms=round((time.time() - started) * 1000, 3))
-        return Outcome(SUCCESS, op, ResultRecord(meta, encoded))
+        return Outcome(SUCCESS, op, ResultRecord(meta, encoded), retval=result)
 
     def _failed(
         self,
@@ -237,7 +251,7 @@ class Executor:
             retries=message.retries,
             traceback=error.traceback,
         )
-        return dead_outcome(delivery, TASK_FAILED, error, self.worker, message)
+        return replace(dead_outcome(delivery, TASK_FAILED, error, self.worker, message), exc=exc)
 
     @staticmethod
     def _autoretry_countdown(task: Task, retries: int) -> float:
@@ -269,4 +283,4 @@ class Executor:
             error=f"{error.type}: {error.message}" if error else None,
         )
         op = SettleOp.retry(delivery.entry_id, following, int(delay * 1000))
-        return Outcome(RETRY, op, ResultRecord(meta))
+        return Outcome(RETRY, op, ResultRecord(meta), exc=retry if retry.exc is None else retry.exc)

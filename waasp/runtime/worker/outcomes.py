@@ -7,6 +7,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from waasp.runtime.broker import RawDelivery, SettleOp
 from waasp.runtime.message import (
@@ -31,6 +32,8 @@ class Outcome:
     state: TaskState
     op: SettleOp
     record: ResultRecord | None = None
+    retval: Any = None  # SUCCESS: what the task returned (for task_success)
+    exc: BaseException | None = None  # RETRY and FAILURE: why (for task_retry, task_failure)
 
 
 def render(produce: Callable[[], str], fallback: str) -> str:

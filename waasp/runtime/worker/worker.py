@@ -23,6 +23,7 @@ from waasp.runtime.broker import (
     refused_alone,
 )
 from waasp.runtime.keys import check_queue_name
+from waasp.runtime.signals import worker_ready, worker_shutdown
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.eviction import check_eviction_policy
@@ -188,6 +189,7 @@ class Worker:
             await self._prepare(check_server=True)
             for hook in self.runtime.startup_hooks:
                 await hook()
+            await worker_ready.asend(self)
             async with refused_alone(), asyncio.TaskGroup() as group:
                 services = [
                     group.create_task(self.settler.run(), name="settler"),
@@ -212,6 +214,7 @@ class Worker:
         finally:
             await self.watchdog.stop()
             self.threads.shutdown()
+            await worker_shutdown.asend(self)
             for hook in self.runtime.shutdown_hooks:
                 await hook()
             await self.results.close()
