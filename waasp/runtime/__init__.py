@@ -10,10 +10,12 @@ from waasp.runtime.broker import REDIS_ERRORS
 from waasp.runtime.broker.ratelimit import RateDecision, RateLimiter
 from waasp.runtime.broker.stream_ids import parse_entry_id
 from waasp.runtime.broker.windows import WindowCounter, WindowHit
+from waasp.runtime.canvas import GroupResult, chain, chord, group
 from waasp.runtime.config import Config
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
+    ChordError,
     ConfigurationError,
     DeadLetterNotFound,
     MaxRetriesExceededError,
@@ -52,9 +54,11 @@ __all__ = [
     "SUCCESS",
     "UNREADY_STATES",
     "AsyncResult",
+    "ChordError",
     "Config",
     "ConfigurationError",
     "DeadLetterNotFound",
+    "GroupResult",
     "MaxRetriesExceededError",
     "NotRegistered",
     "RateDecision",
@@ -74,6 +78,9 @@ __all__ = [
     "WindowCounter",
     "WindowHit",
     "Worker",
+    "chain",
+    "chord",
     "crontab",
+    "group",
     "parse_entry_id",
 ]

@@ -291,6 +291,7 @@ class Runtime:
                 task=sig.task,
                 queue=options.get("queue"),
                 task_id=task_id,
+                headers=options.get("headers"),
             )
             if task_id:
                 once[len(batch)] = self._send_once(task_id)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from waasp.runtime.errors import TaskFailed
 from waasp.runtime.message import TaskMeta
-from waasp.runtime.states import READY_STATES, SUCCESS, TaskState
+from waasp.runtime.states import EXCEPTION_STATES, READY_STATES, SUCCESS, TaskState
 
 if TYPE_CHECKING:
     from waasp.runtime.broker.results import ResultBackend
@@ -34,8 +34,9 @@ class AsyncResult:
         """The task's whole stored record."""
         return await self._runtime.results.get_meta(self.id)
 
-    async def state(self) -> TaskState:
-        """PENDING, STARTED, RETRY, SUCCESS or FAILURE."""
+    async def state(self) -> TaskState | str:
+        """PENDING, STARTED, RETRY, SUCCESS or FAILURE, or a state the task set itself with
+        ``update_state`` ("PROGRESS")."""
         return (await self.meta()).state
 
     async def ready(self) -> bool:
@@ -51,6 +52,16 @@ class AsyncResult:
         if error is None:
             raise TaskFailed("UnknownError", "task failed without an error record")
         raise TaskFailed(error.type, error.message, error.traceback)
+
+    async def info(self) -> Any:
+        """Celery's ``.info``: the meta of a state the task set with ``update_state``
+        ("PROGRESS"), the value of a SUCCESS, the error of a FAILURE or RETRY as a
+        ``TaskFailed`` (returned, not raised), None while PENDING or STARTED."""
+        meta = await self.meta()
+        if meta.state in EXCEPTION_STATES and meta.error is not None:
+            error = meta.error
+            return TaskFailed(error.type, error.message, error.traceback)
+        return meta.result
 
     async def forget(self) -> None:
         """Delete the stored record."""

@@ -27,8 +27,10 @@ from waasp.runtime.message import (
     decode_message,
     encode_meta,
 )
+from waasp.runtime.progress import ProgressSink, reset_sink, set_sink
 from waasp.runtime.states import RETRY, STARTED, SUCCESS, TaskState
 from waasp.runtime.task import Request, Task, reset_request, set_request
+from waasp.runtime.worker.flow import Flow, in_workflow
 from waasp.runtime.worker.limits import Limits, own_cancellation, run_async, wait_thread
 from waasp.runtime.worker.outcomes import (
     Outcome,
@@ -63,13 +65,16 @@ class Executor:
         worker: str,
         threads: TaskThreads,
         on_started: Callable[[TaskMeta], None],
+        on_progress: Callable[[TaskMeta], None],
     ) -> None:
         self.runtime = runtime
         self.worker = worker
         self.threads = threads
         self.on_started = on_started
+        self.on_progress = on_progress
         self.track_started = runtime.conf.task_track_started
         self.running: dict[asyncio.Task[Any], Running] = {}
+        self.flow = Flow(runtime, worker)
 
     async def run(self, delivery: RawDelivery) -> Outcome:
         """Execute a delivery; never raises except on the executor's own cancellation."""
@@ -115,7 +120,10 @@ class Executor:
         with structlog.contextvars.bound_contextvars(
             task_id=message.id, task=message.task, queue=delivery.queue
         ):
-            return await self._run_task(task, message, delivery)
+            outcome = await self._run_task(task, message, delivery)
+            if in_workflow(message):  # before the acknowledgement: see worker/flow.py
+                await self.flow.advance(message, outcome)
+            return outcome
 
     async def _run_task(self, task: Task, message: TaskMessage, delivery: RawDelivery) -> Outcome:
         started = time.time()
@@ -135,9 +143,12 @@ class Executor:
             },
             hostname=self.worker,
         )
+        base = self._meta(message, delivery, STARTED, started_at=started)
         if self.track_started and not task.ignore_result:
-            self.on_started(self._meta(message, delivery, STARTED, started_at=started))
+            self.on_started(base)
         token = set_request(request)
+        sink = ProgressSink(base, self.on_progress, asyncio.get_running_loop())
+        sink_token = set_sink(sink)
         current = asyncio.current_task()
         running = Running(message.task, message.id)
         if current is not None:
@@ -162,6 +173,8 @@ class Executor:
                 raise
             return self._failed(task, message, delivery, exc, started)
         finally:
+            sink.close()
+            reset_sink(sink_token)
             reset_request(token)
             if current is not None:
                 self.running.pop(current, None)
@@ -206,7 +219,7 @@ class Executor:
     ) -> Outcome:
         op = SettleOp.ack(delivery.entry_id)
         if task.ignore_result:
-            return Outcome(SUCCESS, op)
+            return Outcome(SUCCESS, op, value=result)
         meta = self._meta(
             message, delivery, SUCCESS, result=result, started_at=started, date_done=time.time()
         )
@@ -215,7 +228,7 @@ class Executor:
         except EncodeError as exc:
             return self._failed(task, message, delivery, exc, started)
         log.debug("task_succeeded", runtime_ms=round((time.time() - started) * 1000, 3))
-        return Outcome(SUCCESS, op, ResultRecord(meta, encoded))
+        return Outcome(SUCCESS, op, ResultRecord(meta, encoded), result)
 
     def _failed(
         self,

@@ -7,6 +7,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from waasp.runtime.broker import RawDelivery, SettleOp
 from waasp.runtime.message import (
@@ -31,6 +32,7 @@ class Outcome:
     state: TaskState
     op: SettleOp
     record: ResultRecord | None = None
+    value: Any = None  # what a task that succeeded returned (a workflow passes it on)
 
 
 def render(produce: Callable[[], str], fallback: str) -> str:

@@ -105,7 +105,9 @@ class Worker:
             self.settler,
             outages=self.outages,
         )
-        self.executor = Executor(runtime, self.name, self.threads, self.settler.started)
+        self.executor = Executor(
+            runtime, self.name, self.threads, self.settler.started, self.settler.progress
+        )
         self.leases = LeaseKeeper(
             self.broker,
             self.name,

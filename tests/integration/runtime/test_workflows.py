@@ -1,0 +1,189 @@
+"""Chains, groups and chords on an in-process worker, and the chord counter's Lua."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.integration.runtime import flow_app
+from tests.integration.runtime.conftest import bound_runtime, stream_state, wait_until
+from waasp.runtime import (
+    FAILURE,
+    PENDING,
+    SUCCESS,
+    Runtime,
+    TaskFailed,
+    Worker,
+    chain,
+    chord,
+    group,
+)
+from waasp.runtime.broker import RawDelivery, SettleOp
+from waasp.runtime.message import TaskMessage, encode_message
+from waasp.runtime.states import STARTED
+from waasp.runtime.worker.flow import Flow
+from waasp.runtime.worker.outcomes import Outcome
+from waasp.runtime.workflow import CHORD, ChordMembership, Step
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def rt(redis_url: str, key_prefix: str) -> AsyncIterator[Runtime]:
+    """The workflow test app, bound to the test Redis under a fresh prefix."""
+    async with bound_runtime(flow_app.runtime, redis_url, key_prefix) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def worker(rt: Runtime) -> AsyncIterator[Worker]:
+    """An in-process worker on the default queue for the test's duration."""
+    running = Worker(rt, ["default"], 4)
+    task = asyncio.create_task(running.run())
+    yield running
+    running.stop()
+    await asyncio.wait_for(task, 30)
+
+
+async def counted(rt: Runtime, name: str) -> int:
+    """A counter the test app's tasks keep."""
+    return int(await rt.broker.client.get(flow_app.key(rt, name)) or 0)
+
+
+async def test_chain_passes_each_result_on(rt: Runtime, worker: Worker) -> None:
+    """A chain of three runs in order, each task given the previous result first; its handle
+    is the last task's."""
+    res = await chain(flow_app.add.s(1, 2), flow_app.add.s(3), flow_app.mul.s(10)).apply_async()
+    assert await res.get(timeout=30) == 60
+    assert await res.state() == SUCCESS
+    assert (await res.meta()).name == flow_app.mul.name
+
+
+async def test_chain_delay_prepends_arguments(rt: Runtime, worker: Worker) -> None:
+    """``chain(...).delay(args)`` passes the arguments to the first task; ``sig.set`` options
+    (a task id) are kept."""
+    res = await chain(flow_app.add.s(1), flow_app.mul.s(2).set(task_id="last-step")).delay(4)
+    assert res.id == "last-step"
+    assert await res.get(timeout=30) == 10
+
+
+async def test_failing_middle_task_stops_the_chain(rt: Runtime, worker: Worker) -> None:
+    """A task that fails stops its chain: what follows never runs, and the chain's handle
+    says FAILURE with the failing task's error."""
+    after = flow_app.count_runs.s("after_failure")
+    res = await chain(flow_app.add.s(1, 2), flow_app.explode.s(), after).apply_async()
+    with pytest.raises(TaskFailed) as failed:
+        await res.get(timeout=30)
+    assert failed.value.exc_type == "ValueError"
+    assert failed.value.message == "exploded on [3]"
+    assert await res.state() == FAILURE
+    await wait_until(lambda: _settled(rt), timeout=30)
+    assert await counted(rt, "after_failure") == 0
+
+
+async def _settled(rt: Runtime) -> bool:
+    return await stream_state(rt) == (0, 0)
+
+
+async def test_group_of_100_returns_results_in_order(rt: Runtime, worker: Worker) -> None:
+    """A group of 100 runs in parallel; ``get`` lists the results in the group's order."""
+    res = await group(flow_app.square.s(i) for i in range(100)).apply_async()
+    assert len(res) == 100
+    assert await res.get(timeout=60) == [i * i for i in range(100)]
+    assert await res.ready() and await res.successful() and not await res.failed()
+    assert await res.completed_count() == 100
+
+
+async def test_group_with_a_failure(rt: Runtime, worker: Worker) -> None:
+    """A group with a failing member: ``get`` raises it, or lists its error in its place."""
+    res = await group([flow_app.add.s(1, 1), flow_app.explode.s(), flow_app.add.s(2, 2)]).delay()
+    with pytest.raises(TaskFailed):
+        await res.get(timeout=30)
+    values = await res.get(timeout=30, propagate=False)
+    assert values[0] == 2 and values[2] == 4 and values[1].type == "ValueError"
+    assert await res.failed() and await res.completed_count() == 2
+
+
+async def test_chord_of_100_calls_back_once_with_ordered_results(
+    rt: Runtime, worker: Worker
+) -> None:
+    """A chord's callback runs once, with every member's result in member order."""
+    res = await chord((flow_app.square.s(i) for i in range(100)), flow_app.total.s(7)).delay()
+    assert await res.get(timeout=60) == sum(i * i for i in range(100)) + 7
+    await wait_until(lambda: _settled(rt), timeout=30)
+    assert await counted(rt, "callback_runs") == 1
+    args = await rt.broker.client.lrange(flow_app.key(rt, "callback_args"), 0, -1)
+    assert args == [repr([i * i for i in range(100)]).encode()]
+
+
+async def test_chord_header_then_callback_and_chained_callback(rt: Runtime, worker: Worker) -> None:
+    """Celery's ``chord(header)(callback)``, with a chain as the callback: the handle is the
+    chain's last task's."""
+    header = [flow_app.square.s(i) for i in range(5)]
+    res = await chord(header)(chain(flow_app.total.s(), flow_app.mul.s(2)))
+    assert await res.get(timeout=30) == 2 * sum(i * i for i in range(5))
+
+
+async def test_empty_chord_calls_back_with_nothing(rt: Runtime, worker: Worker) -> None:
+    """A chord without members calls its callback at once with an empty list (as Celery)."""
+    res = await chord([], flow_app.total.s()).apply_async()
+    assert await res.get(timeout=30) == 0
+
+
+async def test_failed_member_fails_the_chord(rt: Runtime, worker: Worker) -> None:
+    """A member that fails for good: the callback never runs, and its record says FAILURE
+    with a ChordError naming the member's error."""
+    header = [flow_app.square.s(1), flow_app.explode.s(), flow_app.square.s(2)]
+    res = await chord(header, flow_app.total.s()).apply_async()
+    with pytest.raises(TaskFailed) as failed:
+        await res.get(timeout=30)
+    assert failed.value.exc_type == "waasp.runtime.errors.ChordError"
+    assert "ValueError: exploded on []" in failed.value.message
+    await wait_until(lambda: _settled(rt), timeout=30)
+    assert await counted(rt, "square_runs") == 2
+    assert await counted(rt, "callback_runs") == 0
+
+
+async def test_workflow_step_refuses_unknown_options(rt: Runtime) -> None:
+    """An option a workflow step cannot carry is refused when the workflow is applied."""
+    with pytest.raises(ValueError, match="not supported"):
+        await chain(flow_app.add.s(1, 2).set(bogus=1), flow_app.mul.s(2)).apply_async()
+
+
+async def test_chord_counter_counts_each_member_once(rt: Runtime) -> None:
+    """``lua/chord_done.lua``: a member counted twice (redelivered) counts once and keeps its
+    first result; every finish after the last member's returns the results; a failure after
+    completion changes nothing, and before it the chord never completes."""
+    chords = rt.broker.chords
+    assert await chords.member_done("c1", 0, 2, b"10", 60_000) is None
+    assert await chords.member_done("c1", 0, 2, b"11", 60_000) is None
+    assert await chords.member_done("c1", 1, 2, b"20", 60_000) == [b"10", b"20"]
+    assert await chords.member_done("c1", 1, 2, b"21", 60_000) == [b"10", b"20"]
+    assert not await chords.fail("c1", 2, 60_000)
+    assert await chords.fail("c2", 2, 60_000)
+    assert await chords.member_done("c2", 0, 2, b"1", 60_000) is None
+    assert await chords.member_done("c2", 1, 2, b"2", 60_000) is None
+    assert await chords.fail("c2", 2, 60_000)  # a redelivered failure still writes its record
+    assert 0 < await rt.broker.client.pttl(rt.keys.chord("c1")) <= 60_000
+
+
+async def test_last_member_redelivered_sends_the_callback_once(rt: Runtime) -> None:
+    """The last member's step, done twice (its worker died before acknowledging), enqueues
+    the callback once: its send is idempotent by its fixed task id."""
+    callback = Step(flow_app.total.name, "callback-id")
+    membership = ChordMembership("chord-x", 0, 1, callback)
+    message = TaskMessage(
+        id="member-0", task=flow_app.square.name, headers={CHORD: membership.as_header()}
+    )
+    delivery = RawDelivery("default", "1-0", encode_message(message))
+    outcome = Outcome(SUCCESS, SettleOp.ack(delivery.entry_id), value=9)
+    flow = Flow(rt, "test-worker")
+    await flow.advance(message, outcome)
+    await flow.advance(message, outcome)
+    assert await stream_state(rt) == (1, 0)
+    assert await rt.AsyncResult("callback-id").state() == PENDING
+    # A retry or a start moves nothing on.
+    await flow.advance(message, Outcome(STARTED, SettleOp.ack("1-0")))
+    assert await stream_state(rt) == (1, 0)
