@@ -187,3 +187,19 @@ async def test_last_member_redelivered_sends_the_callback_once(rt: Runtime) -> N
     # A retry or a start moves nothing on.
     await flow.advance(message, Outcome(STARTED, SettleOp.ack("1-0")))
     assert await stream_state(rt) == (1, 0)
+
+
+async def test_member_that_keeps_killing_workers_fails_the_chord(rt: Runtime) -> None:
+    """A member dead-lettered by the start gate (it started ``broker_max_deliveries`` times)
+    fails its chord too: the callback's record says FAILURE and the callback never runs."""
+    res = await chord([flow_app.square.s(3)], flow_app.total.s()).apply_async()
+    q = rt.keys.queue("default")
+    [(entry_id, _)] = await rt.broker.client.xrange(q.stream)
+    await rt.broker.client.hset(q.starts, entry_id, rt.conf.broker_max_deliveries)
+    await Worker(rt, ["default"], 2, burst=True).run()
+    with pytest.raises(TaskFailed) as failed:
+        await res.get(timeout=30)
+    assert failed.value.exc_type == "waasp.runtime.errors.ChordError"
+    assert "MaxDeliveriesExceeded" in failed.value.message
+    assert await counted(rt, "square_runs") == 0
+    assert await counted(rt, "callback_runs") == 0
