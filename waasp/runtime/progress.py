@@ -13,6 +13,7 @@ abandoned at its hard time limit may run on) its updates are dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -46,7 +47,8 @@ class ProgressSink:
         if running is self.loop:
             self._put(record)
         else:
-            self.loop.call_soon_threadsafe(self._put, record)
+            with contextlib.suppress(RuntimeError):  # the loop closed: the task ended long ago
+                self.loop.call_soon_threadsafe(self._put, record)
 
     def close(self) -> None:
         """The task ended: drop any later update (on the loop's thread)."""
