@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tests.integration.runtime import flow_app
@@ -13,7 +10,6 @@ from tests.integration.runtime.conftest import (
     bound_runtime,
     stream_state,
     wait_until,
-    worker_env,
 )
 from waasp.runtime import chord
 
@@ -22,27 +18,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 MEMBERS = 100
 
 
-@pytest.fixture
-def flow_workers(redis_url: str, key_prefix: str, tmp_path: Path) -> Iterator[WorkerFactory]:
-    """Worker processes of the workflow test app (visibility timeout 2 s)."""
-    env = worker_env(redis_url, key_prefix, 2.0)
-    factory = WorkerFactory(env, tmp_path, app="tests.integration.runtime.flow_app:runtime")
-    try:
-        yield factory
-    finally:
-        factory.reap()
-
-
 async def test_chord_survives_a_sigkilled_worker(
-    redis_url: str, key_prefix: str, flow_workers: WorkerFactory
+    redis_url: str, key_prefix: str, workers: WorkerFactory
 ) -> None:
     """100 members; the worker running them is SIGKILLed once a third have run, and another
     finishes: the members it held are redelivered, and the callback runs exactly once, with
     every result in order."""
+    workers.app = "tests.integration.runtime.flow_app:runtime"
     async with bound_runtime(flow_app.runtime, redis_url, key_prefix) as rt:
         header = (flow_app.square.s(i, 0.2) for i in range(MEMBERS))
         res = await chord(header, flow_app.total.s()).apply_async()
-        first = flow_workers.start(concurrency=8)
+        first = workers.start(concurrency=8)
         runs_key = flow_app.key(rt, "square_runs")
 
         async def a_third_ran() -> bool:
@@ -52,7 +38,7 @@ async def test_chord_survives_a_sigkilled_worker(
         first.kill()
         callback_key = flow_app.key(rt, "callback_runs")
         assert await rt.broker.client.get(callback_key) is None  # killed mid-chord
-        flow_workers.start(concurrency=8)
+        workers.start(concurrency=8)
         assert await res.get(timeout=120) == sum(i * i for i in range(MEMBERS))
 
         async def settled() -> bool:

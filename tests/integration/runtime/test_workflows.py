@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import pytest
 
 from tests.integration.runtime import flow_app
-from tests.integration.runtime.conftest import bound_runtime, stream_state, wait_until
+from tests.integration.runtime.conftest import stream_state, wait_until
+from tests.integration.runtime.flow_fixtures import rt, worker
 from waasp.runtime import (
     FAILURE,
     PENDING,
@@ -27,24 +25,9 @@ from waasp.runtime.worker.flow import Flow
 from waasp.runtime.worker.outcomes import Outcome
 from waasp.runtime.workflow import CHORD, ChordMembership, Step
 
+__all__ = ["rt", "worker"]  # the fixtures, shared
+
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-async def rt(redis_url: str, key_prefix: str) -> AsyncIterator[Runtime]:
-    """The workflow test app, bound to the test Redis under a fresh prefix."""
-    async with bound_runtime(flow_app.runtime, redis_url, key_prefix) as runtime:
-        yield runtime
-
-
-@pytest.fixture
-async def worker(rt: Runtime) -> AsyncIterator[Worker]:
-    """An in-process worker on the default queue for the test's duration."""
-    running = Worker(rt, ["default"], 4)
-    task = asyncio.create_task(running.run())
-    yield running
-    running.stop()
-    await asyncio.wait_for(task, 30)
 
 
 async def counted(rt: Runtime, name: str) -> int:
