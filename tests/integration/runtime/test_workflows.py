@@ -162,7 +162,7 @@ async def test_last_member_redelivered_sends_the_callback_once(rt: Runtime) -> N
     )
     delivery = RawDelivery("default", "1-0", encode_message(message))
     outcome = Outcome(SUCCESS, SettleOp.ack(delivery.entry_id), value=9)
-    flow = Flow(rt, "test-worker")
+    flow = Flow(rt)
     await flow.advance(message, outcome)
     await flow.advance(message, outcome)
     assert await stream_state(rt) == (1, 0)

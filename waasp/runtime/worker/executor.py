@@ -75,7 +75,7 @@ class Executor:
         self.on_progress = on_progress
         self.track_started = runtime.conf.task_track_started
         self.running: dict[asyncio.Task[Any], Running] = {}
-        self.flow = flow or Flow(runtime, worker)
+        self.flow = flow or Flow(runtime)
 
     async def run(self, delivery: RawDelivery) -> Outcome:
         """Execute a delivery; never raises except on the executor's own cancellation."""

@@ -58,9 +58,8 @@ def in_workflow(message: TaskMessage) -> bool:
 class Flow:
     """Moves the workflows of one worker's tasks on."""
 
-    def __init__(self, runtime: Runtime, worker: str, outages: Outages | None = None) -> None:
+    def __init__(self, runtime: Runtime, outages: Outages | None = None) -> None:
         self.runtime = runtime
-        self.worker = worker
         self.guard = (outages or Outages()).guard("workflow")
 
     async def advance(self, message: TaskMessage, outcome: Outcome) -> None:

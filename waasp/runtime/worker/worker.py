@@ -98,7 +98,7 @@ class Worker:
         self.settler = Settler(
             self.broker, self.results, self.name, self._settled, events, outages=self.outages
         )
-        flow = Flow(runtime, self.name, self.outages)  # workflows: what follows a step
+        flow = Flow(runtime, self.outages)  # workflows: what follows a step
         self.starts = StartGate(
             self.broker,
             self.name,
