@@ -98,14 +98,20 @@ class group:  # lowercase: Celery's name
     async def apply_async(
         self, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None
     ) -> GroupResult:
-        """Send every task (``args`` before each one's own), in one round trip per 1,000."""
+        """Send every task (``args`` before each one's own), in one round trip per 1,000;
+        members with a ``countdown`` (which ``send_many`` does not take) one by one."""
         if not self.tasks:
             return GroupResult(new_task_id(), [])
         signatures = [
             Signature(sig.task, (*args, *sig.args), {**sig.kwargs, **(kwargs or {})}, sig.options)
             for sig in self.tasks
         ]
-        results = await _runtime(self.tasks[0]).send_many(signatures)
+        at_once = [sig for sig in signatures if sig.options.get("countdown") is None]
+        sent = iter(await _runtime(self.tasks[0]).send_many(at_once))
+        results = [
+            next(sent) if sig.options.get("countdown") is None else await sig.delay()
+            for sig in signatures
+        ]
         return GroupResult(new_task_id(), results)
 
     async def delay(self, *args: Any, **kwargs: Any) -> GroupResult:

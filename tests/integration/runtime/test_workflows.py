@@ -19,7 +19,7 @@ from waasp.runtime import (
     group,
 )
 from waasp.runtime.broker import RawDelivery, SettleOp
-from waasp.runtime.message import TaskMessage, encode_message
+from waasp.runtime.message import TaskMessage, decode_message, encode_message
 from waasp.runtime.states import STARTED
 from waasp.runtime.worker.flow import Flow
 from waasp.runtime.worker.outcomes import Outcome
@@ -186,3 +186,16 @@ async def test_member_that_keeps_killing_workers_fails_the_chord(rt: Runtime) ->
     assert "MaxDeliveriesExceeded" in failed.value.message
     assert await counted(rt, "square_runs") == 0
     assert await counted(rt, "callback_runs") == 0
+
+
+async def test_group_and_chord_members_keep_their_countdown(rt: Runtime) -> None:
+    """A member with a countdown waits in the delay set (``send_many`` takes none); the
+    others go to the stream at once; results stay in member order."""
+    delayed = flow_app.add.s(3, 3).set(countdown=600)
+    res = await group([flow_app.add.s(1, 1), delayed, flow_app.add.s(2, 2)]).apply_async()
+    queue = rt.keys.queue("default")
+    [raw] = await rt.broker.client.zrange(queue.delayed, 0, -1)
+    assert decode_message(raw).id == res.results[1].id
+    assert await stream_state(rt) == (2, 0)
+    await chord([delayed], flow_app.total.s()).apply_async()
+    assert await rt.broker.client.zcard(queue.delayed) == 2
