@@ -19,7 +19,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from waasp.runtime.app import Runtime
 from waasp.runtime.message import new_task_id
@@ -49,38 +49,94 @@ def _signatures(tasks: tuple[Signature | Iterable[Signature], ...]) -> tuple[Sig
     return tuple(out)
 
 
+# What a chain links: its classes are defined below.
+Link: TypeAlias = "Signature | group | chord | chain"
+
+
+def _links(tasks: tuple[Link | Iterable[Link], ...]) -> tuple[Link, ...]:
+    """``chain(a, b)`` or ``chain([a, b])``: signatures, groups, chords and chains."""
+    items: Iterable[object] = tasks
+    if len(tasks) == 1 and not isinstance(tasks[0], Signature | group | chord | chain):
+        items = tasks[0]
+    out: list[Link] = []
+    for item in items:
+        if not isinstance(item, Signature | group | chord | chain):
+            raise TypeError(f"a chain takes signatures, groups, chords and chains, not {item!r}")
+        out.append(item)
+    return tuple(out)
+
+
+def _flat(links: Iterable[Link]) -> list[Step]:
+    """The steps of ``links`` in order, each without what follows it (a chord is its group
+    step then its callback's steps)."""
+    steps: list[Step] = []
+    for link in links:
+        if isinstance(link, Signature):
+            steps.append(Step.of(link))
+        elif isinstance(link, group):
+            steps.append(Step.group([Step.of(sig) for sig in link.tasks]))
+        elif isinstance(link, chord):
+            steps += _flat([link.header, link.callback()])
+        else:
+            steps += _flat(link.tasks)
+    return steps
+
+
+def _first_signature(link: Link) -> Signature:
+    if isinstance(link, Signature):
+        return link
+    if isinstance(link, chord):
+        return _first_signature(link.callback())
+    for item in link.tasks:
+        return _first_signature(item)
+    raise ValueError("an empty group has no task")
+
+
 class chain:  # lowercase: Celery's name
     """Tasks run one after another, each given the previous one's result as its first
     argument. A failure stops the chain: the tasks after it are not run and their records
-    (the chain's handle among them) say FAILURE with the failing task's error."""
+    (the chain's handle among them) say FAILURE with the failing task's error. A group in a
+    chain runs its members in parallel, each given the previous result, and with the task
+    after it forms a chord (as in Celery); a group cannot end a chain."""
 
-    def __init__(self, *tasks: Signature | Iterable[Signature]) -> None:
-        self.tasks = _signatures(tasks)
+    def __init__(self, *tasks: Link | Iterable[Link]) -> None:
+        self.tasks = _links(tasks)
         if not self.tasks:
             raise ValueError("a chain needs at least one task")
 
     def __repr__(self) -> str:
-        return " | ".join(repr(sig.task) for sig in self.tasks)
+        return " | ".join(repr(link) for link in self.tasks)
 
     def step(self) -> Step:
-        """The first task, with the rest of the chain behind it (ids fixed now)."""
-        rest = [Step.of(sig) for sig in self.tasks[1:]]
-        return Step.of(self.tasks[0], rest)
+        """The first step, with the rest of the chain behind it (ids fixed now)."""
+        steps = _flat(self.tasks)
+        if steps[-1].members is not None:
+            raise ValueError("a chain cannot end with a group: add a callback (a chord)")
+        return dataclasses.replace(steps[0], chain=tuple(steps[1:]))
 
     async def apply_async(
         self, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None
     ) -> AsyncResult:
         """Send the first task (``args`` before its own); return the last task's handle."""
-        step = self.step()
-        if kwargs:
-            step = dataclasses.replace(step, kwargs={**step.kwargs, **kwargs})
-        runtime = _runtime(self.tasks[0])
+        step = _with_kwargs(self.step(), kwargs or {})
+        runtime = _runtime(_first_signature(self))
         await send_step(runtime, step, tuple(args))
         return runtime.AsyncResult(step.last_id)
 
     async def delay(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """``apply_async(args, kwargs)``."""
         return await self.apply_async(args, kwargs)
+
+
+def _with_kwargs(step: Step, kwargs: Mapping[str, Any]) -> Step:
+    """``step`` with more keyword arguments (for a group step, each member's)."""
+    if not kwargs:
+        return step
+    if step.members is not None:
+        return dataclasses.replace(
+            step, members=tuple(_with_kwargs(m, kwargs) for m in step.members)
+        )
+    return dataclasses.replace(step, kwargs={**step.kwargs, **kwargs})
 
 
 class group:  # lowercase: Celery's name
@@ -136,6 +192,12 @@ class chord:  # lowercase: Celery's name
     def __repr__(self) -> str:
         return f"chord({self.header!r}, {self.body!r})"
 
+    def callback(self) -> chain:
+        """The callback as a chain (of one task, if it is a signature)."""
+        if self.body is None:
+            raise ValueError("a chord needs a callback: chord(header, callback)")
+        return chain(self.body)
+
     async def __call__(self, body: Signature | chain | None = None) -> AsyncResult:
         """Celery's ``chord(header)(callback)``: apply it with this callback."""
         return await self.apply_async(body=body)
@@ -149,12 +211,9 @@ class chord:  # lowercase: Celery's name
     ) -> AsyncResult:
         """Send the members; return the callback's handle (of the last task, if the callback
         is a chain)."""
-        body = body or self.body
-        if body is None:
-            raise ValueError("a chord needs a callback: chord(header, callback)")
-        callback = body.step() if isinstance(body, chain) else Step.of(body)
-        first = body.tasks[0] if isinstance(body, chain) else body
-        runtime = _runtime(first)
+        body_chain = chord(self.header, body or self.body).callback()
+        callback = body_chain.step()
+        runtime = _runtime(_first_signature(body_chain))
         size = len(self.header)
         if size == 0:  # as Celery: nothing to wait for, the callback runs at once with []
             await send_step(runtime, callback, ([],))

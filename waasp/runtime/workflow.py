@@ -12,6 +12,7 @@ A chord member carries ``chord: {id, index, size, callback}``; see ``worker/flow
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,15 @@ class Step:
     queue: str | None = None
     countdown: float | None = None
     chain: tuple[Step, ...] = ()  # each gets the previous step's result as first argument
+    # A group inside a chain (not None, then ``task`` is empty and ``task_id`` is the chord's
+    # id): its members run in parallel, each given the previous result, and the step after
+    # it is their chord's callback.
+    members: tuple[Step, ...] | None = None
+
+    @classmethod
+    def group(cls, members: Sequence[Step]) -> Step:
+        """A group step (it must be followed by a step: its callback)."""
+        return cls(task="", task_id=new_task_id(), members=tuple(members))
 
     @classmethod
     def of(cls, sig: Signature, chain: Sequence[Step] = ()) -> Step:
@@ -67,9 +77,16 @@ class Step:
         return self.chain[-1].task_id if self.chain else self.task_id
 
     @property
+    def own_ids(self) -> list[str]:
+        """The ids of its task, or of a group's members."""
+        if self.members is None:
+            return [self.task_id]
+        return [i for member in self.members for i in member.own_ids]
+
+    @property
     def ids(self) -> list[str]:
-        """Its own id and those of the steps that follow."""
-        return [self.task_id, *(step.task_id for step in self.chain)]
+        """The ids of its own tasks and of the steps that follow."""
+        return [*self.own_ids, *(i for step in self.chain for i in step.own_ids)]
 
     def as_header(self) -> dict[str, Any]:
         """The JSON-ready form carried in message headers."""
@@ -82,6 +99,8 @@ class Step:
             data["countdown"] = self.countdown
         if self.chain:
             data[CHAIN] = [step.as_header() for step in self.chain]
+        if self.members is not None:
+            data["members"] = [step.as_header() for step in self.members]
         return data
 
     @classmethod
@@ -108,6 +127,7 @@ class Step:
             queue=queue,
             countdown=countdown,
             chain=steps_from_header(data.get(CHAIN, [])),
+            members=steps_from_header(data["members"]) if "members" in data else None,
         )
 
 
@@ -155,7 +175,10 @@ async def send_step(
     first: tuple[Any, ...] = (),
     headers: Mapping[str, Any] | None = None,
 ) -> AsyncResult:
-    """Send ``step`` with ``first`` before its own arguments, and its chain in the headers."""
+    """Send ``step`` with ``first`` before its own arguments, and its chain in the headers;
+    return the handle of its chain's last task."""
+    if step.members is not None:
+        return await _send_chord(runtime, step, first)
     extra = dict(headers or {})
     if step.chain:
         extra[CHAIN] = [s.as_header() for s in step.chain]
@@ -168,3 +191,19 @@ async def send_step(
         countdown=step.countdown,
         headers=extra or None,
     )
+
+
+async def _send_chord(runtime: Runtime, step: Step, first: tuple[Any, ...]) -> AsyncResult:
+    """Send a group step's members, each with ``first`` and its chord membership (the step
+    after the group is the callback); one by one, each with its fixed id, so a redelivered
+    step that sends them again enqueues none twice."""
+    if not step.chain:
+        raise ValueError("a group inside a chain must be followed by a task (its callback)")
+    callback = dataclasses.replace(step.chain[0], chain=step.chain[1:])
+    members = step.members or ()
+    if not members:  # as Celery: nothing to wait for, the callback runs at once with []
+        return await send_step(runtime, callback, ([],))
+    for index, member in enumerate(members):
+        membership = ChordMembership(step.task_id, index, len(members), callback)
+        await send_step(runtime, member, first, {CHORD: membership.as_header()})
+    return runtime.AsyncResult(callback.last_id)

@@ -199,3 +199,52 @@ async def test_group_and_chord_members_keep_their_countdown(rt: Runtime) -> None
     assert await stream_state(rt) == (2, 0)
     await chord([delayed], flow_app.total.s()).apply_async()
     assert await rt.broker.client.zcard(queue.delayed) == 2
+
+
+async def test_groups_and_chords_inside_a_chain(rt: Runtime, worker: Worker) -> None:
+    """A group in a chain gets the previous result in each member and, with the task after
+    it, forms a chord; a chord in a chain passes its callback's result on; a chain may start
+    with a group."""
+    members = group(flow_app.mul.s(i) for i in (1, 2, 3))
+    res = await chain(flow_app.add.s(1, 1), members, flow_app.total.s()).apply_async()
+    assert await res.get(timeout=30) == 2 + 4 + 6
+    inner = chord([flow_app.mul.s(1), flow_app.mul.s(2)], flow_app.total.s())
+    res = await chain(flow_app.add.s(1, 1), inner, flow_app.add.s(100)).delay()
+    assert await res.get(timeout=30) == 106
+    res = await chain(group(flow_app.square.s(i) for i in range(4)), flow_app.total.s()).delay()
+    assert await res.get(timeout=30) == 0 + 1 + 4 + 9
+    res = await chain(flow_app.add.s(1), group([]), flow_app.total.s(5)).delay(1)
+    assert await res.get(timeout=30) == 5
+
+
+async def test_failure_before_a_group_fails_everything_after(rt: Runtime, worker: Worker) -> None:
+    """A step failing before a group: no member runs, and the members' and the callback's
+    records say FAILURE with its error."""
+    header = group(flow_app.square.s(i) for i in range(3))
+    res = await chain(flow_app.explode.s(), header, flow_app.total.s()).apply_async()
+    with pytest.raises(TaskFailed) as failed:
+        await res.get(timeout=30)
+    assert failed.value.exc_type == "ValueError"
+    await wait_until(lambda: _settled(rt), timeout=30)
+    assert await counted(rt, "square_runs") == 0
+
+
+async def test_a_group_cannot_end_a_chain(rt: Runtime) -> None:
+    """A chain ending with a group is refused (it would have no single handle)."""
+    with pytest.raises(ValueError, match="cannot end with a group"):
+        await chain(flow_app.add.s(1, 1), group([flow_app.mul.s(2)])).apply_async()
+
+
+async def test_step_that_sends_a_group_redelivered_sends_it_once(rt: Runtime) -> None:
+    """The step before a group, done twice (redelivered), enqueues each member once."""
+    step = chain(
+        flow_app.add.s(1, 1), group(flow_app.mul.s(i) for i in range(5)), flow_app.total.s()
+    ).step()
+    message = TaskMessage(
+        id=step.task_id, task=step.task, headers={"chain": [s.as_header() for s in step.chain]}
+    )
+    outcome = Outcome(SUCCESS, SettleOp.ack("1-0"), value=2)
+    flow = Flow(rt)
+    await flow.advance(message, outcome)
+    await flow.advance(message, outcome)
+    assert await stream_state(rt) == (5, 0)

@@ -76,3 +76,16 @@ def test_workflows_take_only_signatures() -> None:
         chain()
     assert len(group(add.s(i, i) for i in range(3))) == 3
     assert len(chord([add.s(1, 1)]).header) == 1
+
+
+def test_group_steps_round_trip_and_list_their_members_ids() -> None:
+    """A group inside a chain travels as a step with members; the ids that would fail with an
+    earlier step are the members' and the callback's, not the group's own."""
+    step = chain(add.s(1, 2), group([add.s(1), add.s(2)]), add.s(3)).step()
+    assert Step.from_header(orjson.loads(orjson.dumps(step.as_header()))) == step
+    grouped = step.chain[0]
+    assert grouped.members is not None and grouped.task == ""
+    members = [m.task_id for m in grouped.members]
+    assert step.ids == [step.task_id, *members, step.chain[1].task_id]
+    with pytest.raises(DecodeError):
+        Step.from_header({**grouped.as_header(), "members": {}})

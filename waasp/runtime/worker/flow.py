@@ -124,7 +124,7 @@ class Flow:
         member: ChordMembership | None,
     ) -> None:
         error = error or RemoteError("UnknownError", f"task {message.id} failed")
-        downstream = [step.task_id for step in chain]
+        downstream = [i for step in chain for i in step.own_ids]
         if member is not None:
             chords = self.runtime.broker.chords
             if await chords.fail(member.chord_id, member.size, self._ttl_ms()):
