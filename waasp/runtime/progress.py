@@ -31,14 +31,17 @@ log = structlog.get_logger("waasp.runtime.progress")
 class ProgressSink:
     """Where the running delivery's ``update_state`` records go."""
 
-    base: TaskMeta  # the delivery's STARTED record: id, name, queue, worker, entry, start
+    task_id: str
+    # The delivery's STARTED record (id, name, queue, worker, entry, start), built on the first
+    # update only: most tasks never call update_state, and the sink is on the hot path.
+    started: Callable[[], TaskMeta]
     put: Callable[[TaskMeta], None]  # the settler's, called on the loop's thread only
     loop: asyncio.AbstractEventLoop
     open: bool = True
 
     def update(self, state: str, meta: Any) -> None:
         """Queue ``state`` with ``meta`` as the task's record (from any thread)."""
-        record = dataclasses.replace(self.base, state=state_of(state), result=meta)
+        record = dataclasses.replace(self.started(), state=state_of(state), result=meta)
         encode_meta(record)  # EncodeError here, in the task that passed the meta
         try:
             running = asyncio.get_running_loop()
@@ -81,6 +84,6 @@ def update_state(task_id: str | None, state: str | TaskState, meta: Any) -> None
     if sink is None:
         log.debug("update_state_ignored", reason="not_running_on_a_worker", state=name)
         return
-    if task_id is not None and task_id != sink.base.id:
+    if task_id is not None and task_id != sink.task_id:
         raise ValueError("update_state sets the running task's own state only")
     sink.update(name, meta)

@@ -16,7 +16,7 @@ async def test_updates_reach_the_settler_until_the_task_ends() -> None:
     ended; an abandoned thread may run on) they are dropped."""
     got: list[TaskMeta] = []
     base = TaskMeta(id="t1", state=STARTED, name="n", worker="w", entry_id="1-0", deliveries=1)
-    sink = ProgressSink(base, got.append, asyncio.get_running_loop())
+    sink = ProgressSink("t1", lambda: base, got.append, asyncio.get_running_loop())
     token = set_sink(sink)
     try:
         update_state(None, "PROGRESS", {"n": 1})
@@ -34,7 +34,8 @@ async def test_updates_reach_the_settler_until_the_task_ends() -> None:
 async def test_what_update_state_refuses() -> None:
     """Final states, another task's id and a meta JSON cannot hold are refused."""
     base = TaskMeta(id="t1", state=STARTED)
-    token = set_sink(ProgressSink(base, lambda meta: None, asyncio.get_running_loop()))
+    sink = ProgressSink("t1", lambda: base, lambda meta: None, asyncio.get_running_loop())
+    token = set_sink(sink)
     try:
         for state in ("SUCCESS", "FAILURE", ""):
             with pytest.raises(ValueError):

@@ -144,11 +144,11 @@ class Executor:
             },
             hostname=self.worker,
         )
-        base = self._meta(message, delivery, STARTED, started_at=started)
         if self.track_started and not task.ignore_result:
-            self.on_started(base)
+            self.on_started(self._meta(message, delivery, STARTED, started_at=started))
         token = set_request(request)
-        sink = ProgressSink(base, self.on_progress, asyncio.get_running_loop())
+        base = functools.partial(self._meta, message, delivery, STARTED, started_at=started)
+        sink = ProgressSink(message.id, base, self.on_progress, asyncio.get_running_loop())
         sink_token = set_sink(sink)
         current = asyncio.current_task()
         running = Running(message.task, message.id)
