@@ -159,7 +159,7 @@ class Flow:
                 state = "PENDING"
                 if raw is not None:
                     try:
-                        state = decode_meta(raw).state.value
+                        state = str(decode_meta(raw).state)
                     except DecodeError:
                         state = "CORRUPT"
                 out[index] = state

@@ -50,9 +50,14 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "name": {"type": ["string", "null"]},
             "state": {
                 "type": "string",
-                "enum": ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE"],
+                "description": "PENDING, STARTED, RETRY, SUCCESS, FAILURE, or a state the "
+                "task set itself with update_state (e.g. PROGRESS)",
+                "examples": ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "PROGRESS"],
             },
             "result": {},
+            "progress": {
+                "description": "the meta of a state the task set itself (update_state), else null",
+            },
             "error": _ERROR_OBJECT,
             "retries": {"type": "integer"},
             "queue": {"type": ["string", "null"]},

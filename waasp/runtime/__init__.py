@@ -11,10 +11,12 @@ from waasp.runtime.broker import REDIS_ERRORS
 from waasp.runtime.broker.ratelimit import RateDecision, RateLimiter
 from waasp.runtime.broker.stream_ids import parse_entry_id
 from waasp.runtime.broker.windows import WindowCounter, WindowHit
+from waasp.runtime.canvas import GroupResult, chain, chord, group
 from waasp.runtime.config import Config
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
+    ChordError,
     ConfigurationError,
     DeadLetterNotFound,
     MaxRetriesExceededError,
@@ -53,10 +55,12 @@ __all__ = [
     "SUCCESS",
     "UNREADY_STATES",
     "AsyncResult",
+    "ChordError",
     "Config",
     "ConfigurationError",
     "DeadLetterNotFound",
     "EagerResult",
+    "GroupResult",
     "MaxRetriesExceededError",
     "NotRegistered",
     "RateDecision",
@@ -76,7 +80,10 @@ __all__ = [
     "WindowCounter",
     "WindowHit",
     "Worker",
+    "chain",
+    "chord",
     "crontab",
+    "group",
     "parse_entry_id",
     "signals",
 ]

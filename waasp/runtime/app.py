@@ -265,6 +265,7 @@ class Runtime(Registry):
                 task=sig.task,
                 queue=options.get("queue"),
                 task_id=task_id,
+                headers=options.get("headers"),
             )
             if self.conf.task_always_eager:
                 out.append(await run_eagerly(self, message))

@@ -54,7 +54,9 @@ async def run_eagerly(runtime: TaskRegistry, message: TaskMessage) -> EagerResul
     if message.task not in runtime.tasks:
         raise NotRegistered(f"task {message.task!r} is not registered")
     threads = TaskThreads(1, prefix="waasp-eager")
-    executor = _EagerExecutor(runtime, EAGER_WORKER, threads, lambda meta: None)
+    executor = _EagerExecutor(
+        runtime, EAGER_WORKER, threads, on_started=lambda meta: None, on_progress=lambda meta: None
+    )
     try:
         attempt = 0
         while True:

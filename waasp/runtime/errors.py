@@ -53,6 +53,10 @@ class SoftTimeLimitExceeded(TaskRuntimeError):
     (catch it to clean up); a sync task fails with it when its thread returns."""
 
 
+class ChordError(TaskRuntimeError):
+    """A chord's callback did not run: one of its members failed (the callback's record)."""
+
+
 class MaxRetriesExceededError(TaskRuntimeError):
     """``retry()`` was called past ``max_retries`` without an exception to re-raise."""
 

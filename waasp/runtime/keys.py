@@ -11,6 +11,7 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{default}:sent:ID    a send of task id ID was accepted (expires with its result)
     waasp:{default}:starts     hash: entry id -> times its task started without finishing
     waasp:result:ID            task state and result (on the result backend)
+    waasp:chord:ID             hash: a chord's finished members and their results (expires)
     waasp:worker:NAME          a worker's heartbeat hash
     waasp:workers              sorted set of worker names by last heartbeat
     waasp:queues               set of known queue names
@@ -98,6 +99,10 @@ class Keys:
     def result(self, task_id: str) -> str:
         """Key (and pub/sub channel) of a task's state and result."""
         return f"{self.prefix}:result:{task_id}"
+
+    def chord(self, chord_id: str) -> str:
+        """A chord's hash of finished members' results (one key: one Cluster slot)."""
+        return f"{self.prefix}:chord:{chord_id}"
 
     def worker(self, name: str) -> str:
         """A worker's heartbeat hash."""

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from waasp.runtime.errors import TaskRuntimeError
-from waasp.runtime.states import TaskState
+from waasp.runtime.states import TaskState, state_of
 
 
 class EncodeError(TaskRuntimeError, TypeError):
@@ -62,7 +62,9 @@ class TaskMeta:
     """A task's state and outcome as stored on the result backend."""
 
     id: str
-    state: TaskState
+    # A ``TaskState``, or a custom state a task set with ``update_state`` ("PROGRESS"), whose
+    # ``result`` is the meta it passed.
+    state: TaskState | str
     name: str | None = None
     result: Any = None
     error: RemoteError | None = None
@@ -89,6 +91,19 @@ def _dumps(value: Any, what: str) -> bytes:
         return orjson.dumps(value)
     except TypeError as exc:
         raise EncodeError(f"{what} is not JSON-serializable: {exc}") from exc
+
+
+def encode_value(value: Any, what: str) -> bytes:
+    """Encode one value (a chord member's result) as JSON; EncodeError if it cannot be."""
+    return _dumps(value, what)
+
+
+def decode_value(raw: bytes) -> Any:
+    """Decode a value ``encode_value`` encoded; DecodeError if it is not JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(f"value is not JSON: {exc}") from exc
 
 
 def encode_message(message: TaskMessage) -> bytes:
@@ -161,7 +176,7 @@ def encode_meta(meta: TaskMeta) -> bytes:
     """Encode a result record; a result JSON cannot hold raises EncodeError."""
     payload: dict[str, Any] = {
         "id": meta.id,
-        "state": meta.state.value,
+        "state": str(meta.state),
         "name": meta.name,
         "result": meta.result,
         "retries": meta.retries,
@@ -184,7 +199,7 @@ def decode_meta(raw: bytes) -> TaskMeta:
         error = data.get("error")
         return TaskMeta(
             id=data["id"],
-            state=TaskState(data["state"]),
+            state=state_of(data["state"]),
             name=data.get("name"),
             result=data.get("result"),
             error=RemoteError(error["type"], error["message"], error.get("traceback"))

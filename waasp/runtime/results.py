@@ -7,7 +7,7 @@ from typing import Any, Generic, Literal, Protocol, overload
 
 from waasp.runtime.errors import TaskFailed
 from waasp.runtime.message import RemoteError, TaskMeta
-from waasp.runtime.states import PENDING, READY_STATES, SUCCESS, TaskState
+from waasp.runtime.states import EXCEPTION_STATES, PENDING, READY_STATES, SUCCESS, TaskState
 
 if sys.version_info >= (3, 13):
     from typing import TypeVar
@@ -52,8 +52,9 @@ class AsyncResult(Generic[R]):
         """The task's whole stored record."""
         return await self._runtime.results.get_meta(self.id)
 
-    async def state(self) -> TaskState:
-        """PENDING, STARTED, RETRY, SUCCESS or FAILURE."""
+    async def state(self) -> TaskState | str:
+        """PENDING, STARTED, RETRY, SUCCESS or FAILURE, or a state the task set itself with
+        ``update_state`` ("PROGRESS")."""
         return (await self.meta()).state
 
     async def ready(self) -> bool:
@@ -81,6 +82,16 @@ class AsyncResult(Generic[R]):
         if error is None:
             raise TaskFailed("UnknownError", "task failed without an error record")
         raise TaskFailed(error.type, error.message, error.traceback)
+
+    async def info(self) -> Any:
+        """Celery's ``.info``: the meta of a state the task set with ``update_state``
+        ("PROGRESS"), the value of a SUCCESS, the error of a FAILURE or RETRY as a
+        ``TaskFailed`` (returned, not raised), None while PENDING or STARTED."""
+        meta = await self.meta()
+        if meta.state in EXCEPTION_STATES and meta.error is not None:
+            error = meta.error
+            return TaskFailed(error.type, error.message, error.traceback)
+        return meta.result
 
     async def forget(self) -> None:
         """Delete the stored record."""

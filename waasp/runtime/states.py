@@ -24,3 +24,15 @@ FAILURE = TaskState.FAILURE
 READY_STATES = frozenset({SUCCESS, FAILURE})
 UNREADY_STATES = frozenset({PENDING, STARTED, RETRY})
 EXCEPTION_STATES = frozenset({RETRY, FAILURE})
+
+
+def state_of(name: object) -> TaskState | str:
+    """``name`` as a ``TaskState`` when it is one, else the custom state itself (a task may set
+    any state string with ``update_state``, as in Celery: ``"PROGRESS"``). Raise ValueError for
+    anything but a non-empty string."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"invalid task state {name!r}")
+    try:
+        return TaskState(name)
+    except ValueError:
+        return name

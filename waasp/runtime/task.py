@@ -18,6 +18,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Generic, Protocol
 
 from waasp.runtime.errors import MaxRetriesExceededError, Reject, Retry
+from waasp.runtime.progress import update_state
 
 if sys.version_info >= (3, 13):
     from typing import ParamSpec, TypeVar
@@ -258,6 +259,16 @@ class Task(Generic[P, R, C]):
         if countdown is None and eta is None:
             countdown = self.default_retry_delay
         return Retry(exc=exc, countdown=countdown, eta=eta, max_retries=limit)
+
+    def update_state(
+        self, task_id: str | None = None, state: str = "PROGRESS", meta: Any = None
+    ) -> None:
+        """Record a state of the running task, with ``meta`` (JSON) as what ``info()`` reads:
+        ``self.update_state(state="PROGRESS", meta={"done": 3, "total": 10})``. Any state
+        string but SUCCESS and FAILURE; callable from ``async def`` and ``def`` tasks alike.
+        Written by the worker shortly after (see ``waasp.runtime.progress``); outside a
+        worker it does nothing."""
+        update_state(task_id, state, meta)
 
     def send_to_dlq(self, reason: str = "rejected") -> Exception:
         """Dead-letter the current message by hand: ``raise self.send_to_dlq("why")``."""

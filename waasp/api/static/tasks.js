@@ -67,7 +67,7 @@ function renderTask(task) {
   field(fields, "Retries", task.retries);
   field(fields, "Started", task.started_at ? when(task.started_at) : null);
   field(fields, "Finished", task.date_done ? when(task.date_done) : null);
-  field(fields, "Progress", task.progress === undefined ? null : JSON.stringify(task.progress));
+  field(fields, "Progress", task.progress == null ? null : JSON.stringify(task.progress));
   const body = [];
   if (message && message.task) {
     body.push(block("Arguments", callText(message.args, message.kwargs), "args"));

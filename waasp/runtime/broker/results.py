@@ -70,7 +70,7 @@ class ResultBackend:
             for record in records[start : start + STORE_BATCH]:
                 meta = record.meta
                 encoded = record.encoded if record.encoded is not None else encode_meta(meta)
-                ready = meta.state.value if meta.state in READY_STATES else ""
+                ready = str(meta.state) if meta.state in READY_STATES else ""
                 keys.append(self.keys.result(meta.id))
                 args += [encoded, ready, meta.entry_id or "", meta.deliveries]
             stored += [bool(x) for x in await self._store(keys=keys, args=args)]

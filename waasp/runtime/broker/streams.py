@@ -19,6 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from waasp.runtime.broker.chords import ChordStore
 from waasp.runtime.broker.cron import TickStore
 from waasp.runtime.broker.dead import DeadLetterStore
 from waasp.runtime.broker.errors import (
@@ -72,6 +73,7 @@ class Broker:
         self.ticks = TickStore(client, keys, self.scripts)
         self.workers = WorkerRegistry(client, keys, self.scripts)
         self.peek = QueuePeek(client, keys)
+        self.chords = ChordStore(client, keys)
 
     async def ping(self) -> None:
         """Raise unless the server answers."""

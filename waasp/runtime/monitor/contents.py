@@ -90,7 +90,9 @@ async def _find(
 async def locate(runtime: Runtime, meta: TaskMeta) -> PeekedTask | None:
     """Where the message of the task ``meta`` describes sits now (None: nowhere it can be
     read: done, expired, unknown, or deeper than SCAN_LIMIT)."""
-    places = _PLACES.get(meta.state)
+    # A custom state (update_state's "PROGRESS") is set by a running task: like STARTED.
+    state = meta.state if isinstance(meta.state, TaskState) else TaskState.STARTED
+    places = _PLACES.get(state)
     if places is None:  # SUCCESS: the message is gone
         return None
     queues = [meta.queue] if meta.queue else await runtime.broker.known_queues()

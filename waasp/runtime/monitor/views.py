@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from waasp.runtime.message import DeadLetter, TaskMeta
+from waasp.runtime.states import TaskState
 
 WORKER_TIMES = ("started_at", "last_heartbeat")
 
@@ -48,7 +49,7 @@ def task_dict(meta: TaskMeta) -> dict[str, Any]:
     return {
         "id": meta.id,
         "name": meta.name,
-        "state": meta.state.value,
+        "state": str(meta.state),
         "result": meta.result,
         "error": None if meta.error is None else meta.error.as_dict(),
         "retries": meta.retries,
@@ -56,6 +57,8 @@ def task_dict(meta: TaskMeta) -> dict[str, Any]:
         "worker": meta.worker,
         "started_at": iso_time(meta.started_at),
         "date_done": iso_time(meta.date_done),
+        # The meta of a state the task set itself (update_state), as ``info()`` reads it.
+        "progress": None if isinstance(meta.state, TaskState) else meta.result,
     }
 
 

@@ -28,9 +28,11 @@ from waasp.runtime.message import (
     decode_message,
     encode_meta,
 )
+from waasp.runtime.progress import ProgressSink, reset_sink, set_sink
 from waasp.runtime.signals import AFTER_RUN, task_prerun
 from waasp.runtime.states import RETRY, STARTED, SUCCESS, TaskState
 from waasp.runtime.task import Request, Task, TaskRegistry, reset_request, set_request
+from waasp.runtime.worker.flow import Flow, in_workflow
 from waasp.runtime.worker.limits import Limits, own_cancellation, run_async, wait_thread
 from waasp.runtime.worker.outcomes import (
     Outcome,
@@ -62,13 +64,17 @@ class Executor:
         worker: str,
         threads: TaskThreads,
         on_started: Callable[[TaskMeta], None],
+        on_progress: Callable[[TaskMeta], None],
+        flow: Flow | None = None,
     ) -> None:
         self.runtime = runtime
         self.worker = worker
         self.threads = threads
         self.on_started = on_started
+        self.on_progress = on_progress
         self.track_started = runtime.conf.task_track_started
         self.running: dict[asyncio.Task[Any], Running] = {}
+        self.flow = flow  # a worker's; eager mode runs no workflows
 
     async def run(self, delivery: RawDelivery) -> Outcome:
         """Execute a delivery; never raises except on the executor's own cancellation."""
@@ -114,7 +120,12 @@ class Executor:
         with structlog.contextvars.bound_contextvars(
             task_id=message.id, task=message.task, queue=delivery.queue
         ):
-            return await self._run_task(task, message, delivery)
+            outcome = await self._run_task(task, message, delivery)
+            if self.flow is not None and in_workflow(
+                message
+            ):  # before the acknowledgement: see worker/flow.py
+                await self.flow.advance(message, outcome)
+            return outcome
 
     async def _run_task(self, task: Task, message: TaskMessage, delivery: RawDelivery) -> Outcome:
         started = time.time()
@@ -137,6 +148,9 @@ class Executor:
         if self.track_started and not task.ignore_result:
             self.on_started(self._meta(message, delivery, STARTED, started_at=started))
         token = set_request(request)
+        base = functools.partial(self._meta, message, delivery, STARTED, started_at=started)
+        sink = ProgressSink(message.id, base, self.on_progress, asyncio.get_running_loop())
+        sink_token = set_sink(sink)
         try:
             if task_prerun.receivers:
                 await send_prerun(task, request)
@@ -144,6 +158,8 @@ class Executor:
             if AFTER_RUN.connected:
                 await send_after_run(task, request, outcome)
         finally:
+            sink.close()
+            reset_sink(sink_token)
             reset_request(token)
         return outcome
 

@@ -32,7 +32,7 @@ class Outcome:
     state: TaskState
     op: SettleOp
     record: ResultRecord | None = None
-    retval: Any = None  # SUCCESS: what the task returned (for task_success)
+    retval: Any = None  # SUCCESS: what the task returned (task_success; a workflow passes it on)
     exc: BaseException | None = None  # RETRY and FAILURE: why (for task_retry, task_failure)
 
 

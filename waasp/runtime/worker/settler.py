@@ -68,6 +68,12 @@ class Settler:
             self.events.started(meta)
         self._wake.set()
 
+    def progress(self, meta: TaskMeta) -> None:
+        """Queue a running task's own state (``update_state``): it replaces the task's STARTED
+        record or earlier update still queued, and a final record in the same flush wins."""
+        self._started[meta.id] = meta
+        self._wake.set()
+
     def settled_elsewhere(self, delivery: RawDelivery, outcome: Outcome) -> None:
         """Queue the record and the event of a delivery settled already (the start gate
         dead-lettered it): its entry is not settled again."""

@@ -23,8 +23,9 @@ from waasp.runtime.broker import (
     check_cancelled,
 )
 from waasp.runtime.message import DecodeError, decode_message
+from waasp.runtime.worker.flow import Flow, in_workflow
 from waasp.runtime.worker.inflight import Inflight
-from waasp.runtime.worker.outcomes import max_deliveries_outcome
+from waasp.runtime.worker.outcomes import decoded, max_deliveries_outcome
 from waasp.runtime.worker.settler import Settler
 
 log = structlog.get_logger("waasp.runtime.worker.starts")
@@ -43,8 +44,10 @@ class StartGate:
         settler: Settler,
         *,
         outages: Outages | None = None,
+        flow: Flow | None = None,
     ) -> None:
         self.broker = broker
+        self.flow = flow
         self.guard = (outages or Outages()).guard("starts")
         self.consumer = consumer
         self.max_starts = max_starts
@@ -74,6 +77,10 @@ class StartGate:
                 log.error("delivery_dead_lettered", reason="max_deliveries", starts=self.max_starts)
                 outcome = max_deliveries_outcome(delivery, self.consumer, self.max_starts)
                 self.settler.settled_elsewhere(delivery, outcome)
+                message = decoded(delivery)
+                if self.flow is not None and message is not None and in_workflow(message):
+                    # Dead-lettered already: best effort, so its chain or chord fails visibly.
+                    await self.flow.advance(message, outcome)
             else:
                 # Another worker claimed it while this one stalled, and runs it.
                 log.warning("delivery_dropped", reason="lease_lost")

@@ -28,6 +28,7 @@ from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.eviction import check_eviction_policy
 from waasp.runtime.worker.executor import Executor
+from waasp.runtime.worker.flow import Flow
 from waasp.runtime.worker.heartbeat import Heartbeat, LoopClock
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
@@ -98,6 +99,7 @@ class Worker:
         self.settler = Settler(
             self.broker, self.results, self.name, self._settled, events, outages=self.outages
         )
+        flow = Flow(runtime, self.outages)  # workflows: what follows a step
         self.starts = StartGate(
             self.broker,
             self.name,
@@ -105,8 +107,11 @@ class Worker:
             self.inflight,
             self.settler,
             outages=self.outages,
+            flow=flow,
         )
-        self.executor = Executor(runtime, self.name, self.threads, self.settler.started)
+        self.executor = Executor(
+            runtime, self.name, self.threads, self.settler.started, self.settler.progress, flow
+        )
         self.leases = LeaseKeeper(
             self.broker,
             self.name,
