@@ -11,6 +11,7 @@ from waasp.runtime.broker.ratelimit import RateDecision, RateLimiter
 from waasp.runtime.broker.stream_ids import parse_entry_id
 from waasp.runtime.broker.windows import WindowCounter, WindowHit
 from waasp.runtime.config import Config
+from waasp.runtime.control import Control, RevokeReport
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
@@ -23,6 +24,7 @@ from waasp.runtime.errors import (
     Retry,
     SoftTimeLimitExceeded,
     TaskFailed,
+    TaskRevoked,
     TaskRuntimeError,
     TimeLimitExceeded,
 )
@@ -33,6 +35,7 @@ from waasp.runtime.states import (
     PENDING,
     READY_STATES,
     RETRY,
+    REVOKED,
     STARTED,
     SUCCESS,
     UNREADY_STATES,
@@ -48,12 +51,14 @@ __all__ = [
     "READY_STATES",
     "REDIS_ERRORS",
     "RETRY",
+    "REVOKED",
     "STARTED",
     "SUCCESS",
     "UNREADY_STATES",
     "AsyncResult",
     "Config",
     "ConfigurationError",
+    "Control",
     "DeadLetterNotFound",
     "MaxRetriesExceededError",
     "NotRegistered",
@@ -62,12 +67,14 @@ __all__ = [
     "Reject",
     "ResultTimeout",
     "Retry",
+    "RevokeReport",
     "Runtime",
     "Scheduler",
     "Signature",
     "SoftTimeLimitExceeded",
     "Task",
     "TaskFailed",
+    "TaskRevoked",
     "TaskRuntimeError",
     "TaskState",
     "TimeLimitExceeded",

@@ -21,8 +21,10 @@ from waasp.runtime.broker import (
 from waasp.runtime.broker.ratelimit import RateLimiter
 from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
+from waasp.runtime.control import Control
 from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.errors import NotRegistered
+from waasp.runtime.expiry import Expires, deadline
 from waasp.runtime.keys import Keys, check_queue_name
 from waasp.runtime.message import TaskMessage, encode_message, new_task_id
 from waasp.runtime.results import AsyncResult as _AsyncResult
@@ -122,6 +124,11 @@ class Runtime:
         return RateLimiter(self.broker.client, self.conf.key_prefix)
 
     @property
+    def control(self) -> Control:
+        """Remote control of tasks (``revoke``), shared with every worker through Redis."""
+        return Control(self.broker, self.results, self.conf.result_expires)
+
+    @property
     def dlq(self) -> DeadLetters:
         """The dead-letter streams of every queue."""
         return DeadLetters(self.broker, self.results, self.build_message, self.conf.dlq_max_len)
@@ -215,17 +222,24 @@ class Runtime:
         task_id: str | None = None,
         eta: float | None = None,
         headers: Mapping[str, Any] | None = None,
+        expires: Expires | None = None,
     ) -> TaskMessage:
-        """The message that ``send_task`` would send."""
+        """The message that ``send_task`` would send (``expires``: see ``expiry.py``; the
+        task's own ``expires=`` if None)."""
+        if expires is None:
+            own = task or self.tasks.get(name)
+            expires = own.expires if own is not None else None
+        now = time.time()
         return TaskMessage(
             id=task_id or new_task_id(),
             task=name,
             args=tuple(args),
             kwargs=dict(kwargs or {}),
             queue=self.route(name, queue, task),
-            enqueued_at=time.time(),
+            enqueued_at=now,
             eta=eta,
             headers=dict(headers or {}),
+            expires=deadline(expires, now),
         )
 
     async def send_task(
@@ -240,6 +254,7 @@ class Runtime:
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        expires: Expires | None = None,
     ) -> _AsyncResult:
         """Send a task by name (it need not be registered in this process).
 
@@ -259,6 +274,7 @@ class Runtime:
             task_id=task_id,
             eta=eta_s,
             headers=headers,
+            expires=expires,
         )
         body = encode_message(message)
         await self._announce(message.queue)
@@ -277,7 +293,8 @@ class Runtime:
         return _AsyncResult(message.id, self)
 
     async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult]:
-        """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk)."""
+        """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk; a
+        signature's ``expires`` option applies)."""
         out: list[_AsyncResult] = []
         batch: list[tuple[str, bytes]] = []
         once: dict[int, SendOnce] = {}
@@ -291,6 +308,7 @@ class Runtime:
                 task=sig.task,
                 queue=options.get("queue"),
                 task_id=task_id,
+                expires=options.get("expires"),
             )
             if task_id:
                 once[len(batch)] = self._send_once(task_id)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from waasp.runtime.errors import TaskFailed
-from waasp.runtime.message import TaskMeta
-from waasp.runtime.states import READY_STATES, SUCCESS, TaskState
+from waasp.runtime.errors import TaskFailed, TaskRevoked
+from waasp.runtime.message import REVOKED_REASON, TaskMeta
+from waasp.runtime.states import READY_STATES, REVOKED, SUCCESS, TaskState
 
 if TYPE_CHECKING:
     from waasp.runtime.broker.results import ResultBackend
+    from waasp.runtime.control import Control, RevokeReport
 
 
 class ResultSource(Protocol):
@@ -18,6 +19,10 @@ class ResultSource(Protocol):
     @property
     def results(self) -> ResultBackend:
         """The result backend."""
+
+    @property
+    def control(self) -> Control:
+        """Remote control of tasks."""
 
 
 class AsyncResult:
@@ -35,22 +40,30 @@ class AsyncResult:
         return await self._runtime.results.get_meta(self.id)
 
     async def state(self) -> TaskState:
-        """PENDING, STARTED, RETRY, SUCCESS or FAILURE."""
+        """PENDING, STARTED, RETRY, SUCCESS, FAILURE or REVOKED."""
         return (await self.meta()).state
 
     async def ready(self) -> bool:
-        """Tell whether the task has finished (SUCCESS or FAILURE)."""
+        """Tell whether the task has finished (SUCCESS, FAILURE or REVOKED)."""
         return await self.state() in READY_STATES
 
     async def get(self, timeout: float | None = None, propagate: bool = True) -> Any:
-        """Wait for the task and return its value, or raise TaskFailed with the remote error."""
+        """Wait for the task and return its value; raise TaskFailed with the remote error, or
+        TaskRevoked (its ``reason``: revoked, terminated or expired)."""
         meta = await self._runtime.results.wait(self.id, timeout)
         if meta.state == SUCCESS or not propagate:
             return meta.result if meta.state == SUCCESS else meta.error
         error = meta.error
+        if meta.state == REVOKED:
+            raise TaskRevoked(self.id, error.message if error is not None else REVOKED_REASON)
         if error is None:
             raise TaskFailed("UnknownError", "task failed without an error record")
         raise TaskFailed(error.type, error.message, error.traceback)
+
+    async def revoke(self, terminate: bool = False) -> RevokeReport:
+        """Revoke the task (``runtime.control.revoke``): it will not start; with
+        ``terminate``, a running async task is cancelled too."""
+        return await self._runtime.control.revoke(self.id, terminate=terminate)
 
     async def forget(self) -> None:
         """Delete the stored record."""

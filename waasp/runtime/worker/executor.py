@@ -18,6 +18,7 @@ from waasp.runtime.broker import RawDelivery, SettleOp
 from waasp.runtime.errors import Reject, Retry
 from waasp.runtime.message import (
     TASK_FAILED,
+    TERMINATED_REASON,
     DecodeError,
     EncodeError,
     RemoteError,
@@ -36,6 +37,7 @@ from waasp.runtime.worker.outcomes import (
     decoded,
     remote_error,
     render,
+    revoked_outcome,
 )
 from waasp.runtime.worker.threads import TaskThreads, ThreadCall
 
@@ -47,11 +49,20 @@ log = structlog.get_logger("waasp.runtime.worker.executor")
 
 @dataclass(slots=True)
 class Running:
-    """What an executor runs: the watchdog names it, the drain waits for its thread."""
+    """What an executor runs: the watchdog names it, the drain waits for its thread, the
+    revoke watch marks it revoked (and, to terminate it, cancels an async one)."""
 
     task: str
     task_id: str
     thread: ThreadCall | None = None
+    is_async: bool = True
+    revoked: bool = False  # revoked while it runs: ``self.request.is_revoked()``
+    terminate: bool = False  # revoked with terminate=True: its outcome is REVOKED
+    cancelled: bool = False  # the revoke watch cancelled its executor to stop it
+
+    def is_revoked(self) -> bool:
+        """Tell whether the task was revoked while it runs (as this worker last learned)."""
+        return self.revoked
 
 
 class Executor:
@@ -89,6 +100,16 @@ class Executor:
         running = self.running.get(executor)
         return running is not None and running.thread is not None and running.thread.running
 
+    def terminate(self, executor: asyncio.Task[Any], running: Running) -> None:
+        """Stop the task ``executor`` runs, if it still runs it: cancel an async one where
+        it awaits; a sync one's thread runs on, and its result is discarded."""
+        if self.running.get(executor) is not running or running.terminate:
+            return
+        running.terminate = running.revoked = True
+        if running.is_async:
+            running.cancelled = True
+            executor.cancel()
+
     def describe(self, executor: asyncio.Task[Any]) -> dict[str, str]:
         """The task ``executor`` runs (its asyncio task's name if it runs none), for logs."""
         running = self.running.get(executor)
@@ -119,6 +140,7 @@ class Executor:
 
     async def _run_task(self, task: Task, message: TaskMessage, delivery: RawDelivery) -> Outcome:
         started = time.time()
+        running = Running(message.task, message.id, is_async=task.is_async)
         request = Request(
             id=message.id,
             task=message.task,
@@ -134,14 +156,41 @@ class Executor:
                 "worker": self.worker,
             },
             hostname=self.worker,
+            is_revoked=running.is_revoked,
         )
         if self.track_started and not task.ignore_result:
             self.on_started(self._meta(message, delivery, STARTED, started_at=started))
         token = set_request(request)
         current = asyncio.current_task()
-        running = Running(message.task, message.id)
         if current is not None:
             self.running[current] = running
+        try:
+            outcome = await self._attempt(task, message, delivery, running, started)
+        except asyncio.CancelledError:
+            if not running.cancelled:
+                raise
+            outcome = None  # the revoke watch stopped it
+        finally:
+            reset_request(token)
+            if current is not None:
+                self.running.pop(current, None)
+        if running.cancelled and current is not None:
+            current.uncancel()
+            if current.cancelling():
+                raise asyncio.CancelledError  # the executor itself is stopping too
+        if running.terminate or outcome is None:
+            log.warning("task_terminated", thread=not running.is_async)
+            return revoked_outcome(delivery, message, self.worker, TERMINATED_REASON, started)
+        return outcome
+
+    async def _attempt(
+        self,
+        task: Task,
+        message: TaskMessage,
+        delivery: RawDelivery,
+        running: Running,
+        started: float,
+    ) -> Outcome:
         try:
             result = await self._call(task, message, running)
         except Retry as retry:
@@ -161,10 +210,6 @@ class Executor:
             if isinstance(exc, asyncio.CancelledError) and own_cancellation():
                 raise
             return self._failed(task, message, delivery, exc, started)
-        finally:
-            reset_request(token)
-            if current is not None:
-                self.running.pop(current, None)
         return self._succeeded(task, message, delivery, result, started)
 
     async def _call(self, task: Task, message: TaskMessage, running: Running) -> Any:
