@@ -50,7 +50,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "name": {"type": ["string", "null"]},
             "state": {
                 "type": "string",
-                "enum": ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE"],
+                "enum": ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"],
             },
             "result": {},
             "error": _ERROR_OBJECT,
@@ -97,6 +97,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "done": {"type": "integer"},
             "failed": {"type": "integer"},
             "retried": {"type": "integer"},
+            "revoked": {"type": "integer"},
             "started_at": _TIME,
             "last_heartbeat": {**_TIME, "description": "ISO 8601, UTC, server clock"},
             "stalled": {"type": "boolean"},
@@ -126,7 +127,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
         "properties": {
             "event": {
                 "type": "string",
-                "enum": ["succeeded", "retried", "failed", "dead_lettered"],
+                "enum": ["succeeded", "retried", "failed", "dead_lettered", "revoked"],
             },
             "task": {"type": "string"},
             "id": {"type": ["string", "null"]},

@@ -11,7 +11,7 @@ from waasp.runtime.broker.ratelimit import RateDecision, RateLimiter
 from waasp.runtime.broker.stream_ids import parse_entry_id
 from waasp.runtime.broker.windows import WindowCounter, WindowHit
 from waasp.runtime.config import Config
-from waasp.runtime.control import Control, RevokeReport
+from waasp.runtime.control import Control, RevokeReport, check_task_id
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
@@ -81,6 +81,7 @@ __all__ = [
     "WindowCounter",
     "WindowHit",
     "Worker",
+    "check_task_id",
     "crontab",
     "parse_entry_id",
 ]
