@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,6 +15,7 @@ import pytest
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import runs, stream_state, wait_settled, wait_until
 from waasp.runtime import (
+    FAILURE,
     PENDING,
     RETRY,
     REVOKED,
@@ -203,3 +205,25 @@ async def test_revoke_checks_its_input(runtime: Runtime) -> None:
 
 async def _ran(runtime: Runtime, tag: str) -> bool:
     return await runs(runtime, tag) > 0
+
+
+async def test_a_replayed_dead_letter_runs_despite_an_old_revoke_and_deadline(
+    runtime: Runtime,
+) -> None:
+    """Replaying a dead letter by hand is the later wish: it runs although its task was
+    revoked after it failed and its ``expires`` deadline has passed meanwhile."""
+    result = await apps.permanent_error.apply_async(("replayed",), expires=0.5)
+    await Worker(runtime, ["default"], 1, burst=True).run()
+    (letter,) = await runtime.dlq.list()
+    assert letter.message is not None and letter.message.expires is not None
+    assert (await result.revoke()).previous == FAILURE
+    await wait_until(lambda: _past(letter.message.expires if letter.message else 0), 10)
+    assert await runtime.dlq.replay(letter.id) == result.id
+    await Worker(runtime, ["default"], 1, burst=True).run()
+    assert await runs(runtime, "permanent:replayed") == 2
+    assert (await result.meta()).error is not None  # it ran, and failed again: not REVOKED
+    assert await result.state() == FAILURE
+
+
+async def _past(deadline: float) -> bool:
+    return time.time() > deadline

@@ -41,6 +41,13 @@ class RevokeStore:
         args = [task_id, max(int(ttl_ms), 1), "1" if terminate else "0"]
         return bool(await self.scripts.revoke(keys=keys, args=args))
 
+    async def discard(self, task_id: str) -> None:
+        """Forget a revoke of ``task_id`` (a dead letter replayed by hand runs again)."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.zrem(self.keys.revoked, task_id)
+            pipe.zrem(self.keys.revoked_terminate, task_id)
+            await pipe.execute()
+
     async def marks(self, task_ids: Sequence[str]) -> list[RevokeMark]:
         """Per task id, whether (and how) it is revoked: one round trip."""
         if not task_ids:
