@@ -101,7 +101,7 @@ async def test_a_prefetched_task_revoked_never_runs(runtime: Runtime) -> None:
     async with running(worker):
 
         async def both_read() -> bool:
-            return await stream_state(runtime) == (2, 2) and await runs(runtime, "sleepy:busy")
+            return await stream_state(runtime) == (2, 2) and await _ran(runtime, "sleepy:busy")
 
         await wait_until(both_read, timeout=20)
         assert worker.inflight.count == 2  # the worker holds both, runs one
@@ -215,9 +215,10 @@ async def test_a_replayed_dead_letter_runs_despite_an_old_revoke_and_deadline(
     result = await apps.permanent_error.apply_async(("replayed",), expires=0.5)
     await Worker(runtime, ["default"], 1, burst=True).run()
     (letter,) = await runtime.dlq.list()
-    assert letter.message is not None and letter.message.expires is not None
+    deadline = letter.message.expires if letter.message is not None else None
+    assert deadline is not None
     assert (await result.revoke()).previous == FAILURE
-    await wait_until(lambda: _past(letter.message.expires if letter.message else 0), 10)
+    await wait_until(lambda: _past(deadline), 10)
     assert await runtime.dlq.replay(letter.id) == result.id
     await Worker(runtime, ["default"], 1, burst=True).run()
     assert await runs(runtime, "permanent:replayed") == 2

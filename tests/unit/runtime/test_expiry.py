@@ -46,7 +46,12 @@ async def test_apply_async_and_task_option_validate_expires() -> None:
         runtime.task(expires=-5)(lambda: None)
     task = runtime.task(name="t.ok", expires=timedelta(minutes=15))(lambda: None)
     assert task.expires == 900.0
-    for bad, error in ((math.nan, ValueError), ("soon", TypeError), (-1, ValueError)):
+    bad_values: list[tuple[Any, type[Exception]]] = [
+        (math.nan, ValueError),
+        ("soon", TypeError),
+        (-1, ValueError),
+    ]
+    for bad, error in bad_values:
         with pytest.raises(error, match="expires"):
             await task.apply_async(expires=bad)
     message = runtime.build_message("t.ok", task=task)
