@@ -5,15 +5,18 @@ TaskRevoked."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 
 from tests.integration.runtime import apps
-from tests.integration.runtime.conftest import runs, stream_state, wait_settled, wait_until
+from tests.integration.runtime.conftest import (
+    running,
+    runs,
+    stream_state,
+    wait_settled,
+    wait_until,
+)
 from waasp.runtime import (
     FAILURE,
     PENDING,
@@ -27,17 +30,6 @@ from waasp.runtime import (
     Worker,
 )
 from waasp.runtime.monitor import task_counters
-
-
-@contextlib.asynccontextmanager
-async def running(worker: Worker) -> AsyncIterator[Worker]:
-    """Run an in-process worker for the block, then stop it and wait for its exit."""
-    task = asyncio.create_task(worker.run())
-    try:
-        yield worker
-    finally:
-        worker.stop()
-        await asyncio.wait_for(task, 30)
 
 
 async def assert_revoked(result: AsyncResult, reason: str = "revoked") -> None:
