@@ -4,11 +4,13 @@ event counters fed by junk messages, dead-letter streams under a flood."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import orjson
 from structlog.testing import capture_logs
 
-from tests.integration.runtime.conftest import running, wait_until
+from tests.integration.runtime.conftest import wait_until
 from waasp.runtime import Runtime, Worker, monitor
 from waasp.runtime.broker import EventBatch
 from waasp.runtime.keys import GROUP
@@ -19,6 +21,17 @@ async def consumer_names(runtime: Runtime, queue: str = "default") -> set[str]:
     """The consumers of a queue's group."""
     found = await runtime.broker.client.xinfo_consumers(runtime.keys.queue(queue).stream, GROUP)
     return {str(c["name"], "utf-8") if isinstance(c["name"], bytes) else c["name"] for c in found}
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[Worker]:
+    """Run an in-process worker for the block, then stop it and wait for its exit."""
+    task = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
 
 
 # -- consumers --------------------------------------------------------------------------
