@@ -5,17 +5,24 @@ TaskRevoked."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
 import pytest
 
+from tests import servers
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import (
+    WorkerFactory,
+    get_when_reachable,
+    rebind,
     running,
     runs,
     stream_state,
     wait_settled,
     wait_until,
+    worker_env,
 )
 from waasp.runtime import (
     FAILURE,
@@ -29,6 +36,7 @@ from waasp.runtime import (
     TaskRevoked,
     Worker,
 )
+from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.monitor import task_counters
 
 
@@ -220,3 +228,40 @@ async def test_a_replayed_dead_letter_runs_despite_an_old_revoke_and_deadline(
 
 async def _past(deadline: float) -> bool:
     return time.time() > deadline
+
+
+@pytest.mark.slow
+async def test_terminate_reaches_a_worker_across_a_redis_restart(
+    runtime: Runtime, private_redis: servers.PrivateRedis, key_prefix: str, tmp_path: Path
+) -> None:
+    """redis-server killed and restarted under a worker process running a long async task:
+    its revoke watch rides out the outage, and a terminate sent afterwards still stops it."""
+    await rebind(runtime, private_redis.url)
+    factory = WorkerFactory(worker_env(private_redis.url, key_prefix, 5.0), tmp_path)
+    try:
+        worker = factory.start(concurrency=2)
+        result = await apps.sleepy.delay("outage", 120.0)
+
+        async def started() -> bool:
+            return await result.state() == STARTED
+
+        await wait_until(started, timeout=30)
+        private_redis.kill()
+        await asyncio.sleep(0.5)  # the worker's revoke watch meets the outage
+        private_redis.restart(keep_data=True)
+        deadline = time.monotonic() + 20
+        while True:  # the client's own pooled connections are stale once
+            try:
+                await result.revoke(terminate=True)
+                break
+            except REDIS_ERRORS:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+        with pytest.raises(TaskRevoked) as caught:
+            await get_when_reachable(result, timeout=30)
+        assert caught.value.reason == "terminated", worker.output()
+        assert await runs(runtime, "sleepy-done:outage") == 0
+        assert worker.alive(), worker.output()
+    finally:
+        factory.reap()
