@@ -37,7 +37,7 @@ from waasp.runtime import (
     Worker,
 )
 from waasp.runtime.broker.errors import REDIS_ERRORS
-from waasp.runtime.monitor import task_counters
+from waasp.runtime.monitor import task_counters, task_detail
 
 
 async def assert_revoked(result: AsyncResult, reason: str = "revoked") -> None:
@@ -265,3 +265,15 @@ async def test_terminate_reaches_a_worker_across_a_redis_restart(
         assert worker.alive(), worker.output()
     finally:
         factory.reap()
+
+
+async def test_a_revoked_task_is_shown_where_it_waits_until_dropped(runtime: Runtime) -> None:
+    """``inspect task`` (and the API) show a revoked task's message while it still waits in
+    its delay set; once a worker dropped it, nothing."""
+    result = await apps.ping.apply_async(("shown",), countdown=0.3)
+    await result.revoke()
+    detail = await task_detail(runtime, result.id)
+    assert detail["state"] == "REVOKED"
+    assert detail["message"] is not None and detail["message"]["place"] == "delayed"
+    await Worker(runtime, ["default"], 1, burst=True).run()
+    assert (await task_detail(runtime, result.id))["message"] is None
