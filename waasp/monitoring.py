@@ -20,6 +20,7 @@ from waasp.runtime import (
     DeadLetterNotFound,
     Runtime,
     TaskRuntimeError,
+    check_task_id,
     parse_entry_id,
 )
 from waasp.runtime import monitor as runtime_events
@@ -118,6 +119,15 @@ class MonitoringService:
         """Delete one dead letter."""
         _check_dead_id(dead_id)
         await self._redis(self.runtime.dlq.delete(dead_id))
+
+    async def revoke(self, task_id: str, terminate: bool) -> dict[str, Any]:
+        """Revoke a task (``runtime.control.revoke``) and report what happens to it."""
+        try:
+            check_task_id(task_id)
+        except ValueError as exc:
+            raise ValidationError("task_id", str(exc)) from None
+        report = await self._redis(self.runtime.control.revoke(task_id, terminate=terminate))
+        return report.as_dict()
 
     async def schedule(self) -> list[dict[str, Any]]:
         """The beat entries with their next and last runs."""

@@ -15,6 +15,9 @@ from waasp import slack
 from waasp.runtime import RateLimiter, Task
 
 GLOBAL_BUCKET = "notify:global"
+# Seconds a notification may wait for a worker before it is worthless: past it the task is
+# not run (REVOKED, reason expired). A delayed one gets its delay on top.
+NOTIFY_EXPIRES = 15 * 60.0
 
 
 def summary_message(held_back: int, window: float) -> dict[str, Any]:
@@ -46,7 +49,9 @@ class NotificationCap:
             await self.deliver_task.delay(payload)
             return True
         if decision.denied == 1:
-            await self.summary_task.apply_async(countdown=self.window)
+            await self.summary_task.apply_async(
+                countdown=self.window, expires=self.window + NOTIFY_EXPIRES
+            )
         return False
 
 

@@ -24,13 +24,17 @@ from waasp.db.repositories import maintenance
 from waasp.errors import SettingsError
 from waasp.instance import environ_with_instance
 from waasp.notify import BlockFolder, Fold, WebhookFailed, blocked_message, post_json
-from waasp.notify_cap import NotificationCap, send_summary
+from waasp.notify_cap import NOTIFY_EXPIRES, NotificationCap, send_summary
 from waasp.runtime import ConfigurationError, Runtime, Task, crontab
 from waasp.settings import Settings
 
 log = structlog.get_logger("waasp.tasks")
 
 CLEANUP_BATCH = 5000
+# Expiries (docs/runtime.md, "Revoke and expiry"): a delivery of a notification may retry
+# with backoff for up to an hour; a webhook delivery is worth making for six.
+DELIVER_EXPIRES = 60 * 60.0
+WEBHOOK_EXPIRES = 6 * 60 * 60.0
 ROUTES = {
     "waasp.tasks.notify_*": {"queue": "high"},
     "waasp.tasks.cleanup_*": {"queue": "low"},
@@ -97,11 +101,17 @@ class WaaspRuntime(Runtime):
         retries = settings.notify_max_retries
         # Nobody reads a notification's result: storing none keeps a flood out of Redis.
         quiet = {"bind": True, "ignore_result": True}
-        self.notify_blocked_sender = self.task(**quiet)(notify_blocked_sender)
+        self.notify_blocked_sender = self.task(**quiet, expires=NOTIFY_EXPIRES)(
+            notify_blocked_sender
+        )
         self.notify_blocked_followup = self.task(**quiet)(notify_blocked_followup)
-        self.notify_deliver = self.task(**quiet, max_retries=retries)(notify_deliver)
+        self.notify_deliver = self.task(**quiet, max_retries=retries, expires=DELIVER_EXPIRES)(
+            notify_deliver
+        )
         self.notify_summary = self.task(**quiet)(notify_summary)
-        self.send_webhook = self.task(bind=True, max_retries=3)(send_webhook)
+        self.send_webhook = self.task(bind=True, max_retries=3, expires=WEBHOOK_EXPIRES)(
+            send_webhook
+        )
         self.cleanup_old_audit_logs = self.task(bind=True)(cleanup_old_audit_logs)
         self.aggregate_audit_stats = self.task(bind=True)(aggregate_audit_stats)
 
@@ -182,7 +192,9 @@ async def notify_blocked_sender(self: Task, sender_id: str, channel: str | None 
         await rt.notification_cap().deliver(blocked_message(sender_id, channel))
     elif decision.fold is Fold.FOLLOW_UP:
         await rt.notify_blocked_followup.apply_async(
-            (sender_id, channel), countdown=decision.window_left
+            (sender_id, channel),
+            countdown=decision.window_left,
+            expires=decision.window_left + NOTIFY_EXPIRES,
         )
     return decision.fold.value
 

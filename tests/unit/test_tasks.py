@@ -98,3 +98,22 @@ def test_only_the_notification_tasks_store_no_result() -> None:
     quiet = {name for name, task in runtime.tasks.items() if task.ignore_result}
     assert quiet == {name for name in NAMES if name.startswith("waasp.tasks.notify_")}
     assert runtime.route("waasp.tasks.notify_summary") == "high"
+
+
+def test_notifications_and_webhooks_expire() -> None:
+    """A blocked-sender notification not started within 15 minutes is not run, a delivery
+    within an hour, a webhook within six; maintenance tasks never expire."""
+    runtime = WaaspRuntime(Settings())
+    expires = {name: task.expires for name, task in runtime.tasks.items()}
+    assert expires == {
+        "waasp.tasks.notify_blocked_sender": 900.0,
+        "waasp.tasks.notify_deliver": 3600.0,
+        "waasp.tasks.send_webhook": 21600.0,
+        # sent with a countdown: their expiry is the countdown plus 15 minutes, at the send
+        "waasp.tasks.notify_blocked_followup": None,
+        "waasp.tasks.notify_summary": None,
+        "waasp.tasks.cleanup_old_audit_logs": None,
+        "waasp.tasks.aggregate_audit_stats": None,
+    }
+    message = runtime.build_message("waasp.tasks.notify_blocked_sender", ("s",))
+    assert message.expires == message.enqueued_at + 900.0

@@ -50,9 +50,17 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "name": {"type": ["string", "null"]},
             "state": {
                 "type": "string",
-                "description": "PENDING, STARTED, RETRY, SUCCESS, FAILURE, or a state the "
-                "task set itself with update_state (e.g. PROGRESS)",
-                "examples": ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "PROGRESS"],
+                "description": "PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a state "
+                "the task set itself with update_state (e.g. PROGRESS)",
+                "examples": [
+                    "PENDING",
+                    "STARTED",
+                    "RETRY",
+                    "SUCCESS",
+                    "FAILURE",
+                    "REVOKED",
+                    "PROGRESS",
+                ],
             },
             "result": {},
             "progress": {
@@ -102,6 +110,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
             "done": {"type": "integer"},
             "failed": {"type": "integer"},
             "retried": {"type": "integer"},
+            "revoked": {"type": "integer"},
             "started_at": _TIME,
             "last_heartbeat": {**_TIME, "description": "ISO 8601, UTC, server clock"},
             "stalled": {"type": "boolean"},
@@ -131,7 +140,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
         "properties": {
             "event": {
                 "type": "string",
-                "enum": ["succeeded", "retried", "failed", "dead_lettered"],
+                "enum": ["succeeded", "retried", "failed", "dead_lettered", "revoked"],
             },
             "task": {"type": "string"},
             "id": {"type": ["string", "null"]},

@@ -26,6 +26,7 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     "/api/v1/audit/stats": {"GET": require_token(audit.audit_stats)},
     "/api/v1/audit/recent-blocked": {"GET": require_token(audit.recent_blocked)},
     "/api/v1/tasks/{task_id}": {"GET": require_token(monitor.get_task)},
+    "/api/v1/tasks/{task_id}/revoke": {"POST": require_token(monitor.revoke_task)},
     "/api/v1/queues": {"GET": require_token(monitor.list_queues)},
     "/api/v1/queues/{name}/tasks": {"GET": require_token(monitor.queue_tasks)},
     "/api/v1/workers": {"GET": require_token(monitor.list_workers)},

@@ -13,6 +13,7 @@ from waasp.runtime.broker.stream_ids import parse_entry_id
 from waasp.runtime.broker.windows import WindowCounter, WindowHit
 from waasp.runtime.canvas import GroupResult, chain, chord, group
 from waasp.runtime.config import Config
+from waasp.runtime.control import Control, RevokeReport, check_task_id
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.cron.schedules import crontab
 from waasp.runtime.errors import (
@@ -26,6 +27,7 @@ from waasp.runtime.errors import (
     Retry,
     SoftTimeLimitExceeded,
     TaskFailed,
+    TaskRevoked,
     TaskRuntimeError,
     TimeLimitExceeded,
 )
@@ -36,6 +38,7 @@ from waasp.runtime.states import (
     PENDING,
     READY_STATES,
     RETRY,
+    REVOKED,
     STARTED,
     SUCCESS,
     UNREADY_STATES,
@@ -51,6 +54,7 @@ __all__ = [
     "READY_STATES",
     "REDIS_ERRORS",
     "RETRY",
+    "REVOKED",
     "STARTED",
     "SUCCESS",
     "UNREADY_STATES",
@@ -58,6 +62,7 @@ __all__ = [
     "ChordError",
     "Config",
     "ConfigurationError",
+    "Control",
     "DeadLetterNotFound",
     "EagerResult",
     "GroupResult",
@@ -68,12 +73,14 @@ __all__ = [
     "Reject",
     "ResultTimeout",
     "Retry",
+    "RevokeReport",
     "Runtime",
     "Scheduler",
     "Signature",
     "SoftTimeLimitExceeded",
     "Task",
     "TaskFailed",
+    "TaskRevoked",
     "TaskRuntimeError",
     "TaskState",
     "TimeLimitExceeded",
@@ -81,6 +88,7 @@ __all__ = [
     "WindowHit",
     "Worker",
     "chain",
+    "check_task_id",
     "chord",
     "crontab",
     "group",

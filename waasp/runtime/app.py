@@ -21,8 +21,10 @@ from waasp.runtime.broker import (
 from waasp.runtime.broker.ratelimit import RateLimiter
 from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
+from waasp.runtime.control import Control
 from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.eager import run_eagerly
+from waasp.runtime.expiry import Expires, deadline
 from waasp.runtime.hooks import send_publish
 from waasp.runtime.keys import Keys, check_queue_name
 from waasp.runtime.message import TaskMessage, encode_message, new_task_id
@@ -124,6 +126,11 @@ class Runtime(Registry):
         return RateLimiter(self.broker.client, self.conf.key_prefix)
 
     @property
+    def control(self) -> Control:
+        """Remote control of tasks (``revoke``), shared with every worker through Redis."""
+        return Control(self.broker, self.results, self.conf.result_expires)
+
+    @property
     def dlq(self) -> DeadLetters:
         """The dead-letter streams of every queue."""
         return DeadLetters(self.broker, self.results, self.build_message, self.conf.dlq_max_len)
@@ -177,17 +184,24 @@ class Runtime(Registry):
         task_id: str | None = None,
         eta: float | None = None,
         headers: Mapping[str, Any] | None = None,
+        expires: Expires | None = None,
     ) -> TaskMessage:
-        """The message that ``send_task`` would send."""
+        """The message that ``send_task`` would send (``expires``: see ``expiry.py``; the
+        task's own ``expires=`` if None)."""
+        if expires is None:
+            own = task or self.tasks.get(name)
+            expires = own.expires if own is not None else None
+        now = time.time()
         return TaskMessage(
             id=task_id or new_task_id(),
             task=name,
             args=tuple(args),
             kwargs=dict(kwargs or {}),
             queue=self.route(name, queue, task),
-            enqueued_at=time.time(),
+            enqueued_at=now,
             eta=eta,
             headers=dict(headers or {}),
+            expires=deadline(expires, now),
         )
 
     async def send_task(
@@ -202,6 +216,7 @@ class Runtime(Registry):
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        expires: Expires | None = None,
     ) -> _AsyncResult[Any]:
         """Send a task by name (it need not be registered in this process).
 
@@ -229,6 +244,7 @@ class Runtime(Registry):
             task_id=task_id,
             eta=eta_s,
             headers=headers,
+            expires=expires,
         )
         if before_task_publish.receivers:
             await send_publish(before_task_publish, message)
@@ -251,7 +267,8 @@ class Runtime(Registry):
         return _AsyncResult(message.id, self)
 
     async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult[Any]]:
-        """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk)."""
+        """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk; a
+        signature's ``expires`` option applies)."""
         out: list[_AsyncResult[Any]] = []
         batch: SendBatch = []
         once: dict[int, SendOnce] = {}
@@ -266,6 +283,7 @@ class Runtime(Registry):
                 queue=options.get("queue"),
                 task_id=task_id,
                 headers=options.get("headers"),
+                expires=options.get("expires"),
             )
             if self.conf.task_always_eager:
                 out.append(await run_eagerly(self, message))

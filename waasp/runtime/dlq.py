@@ -74,11 +74,14 @@ class DeadLetters:
             message,
             retries=0,
             eta=None,
+            expires=None,  # a replay is asked for now: the old deadline no longer applies
             queue=queue,
             headers={**message.headers, "replayed": replays},
         )
-        # Forget the FAILURE first: once re-queued, a worker may store the new outcome.
+        # Forget the FAILURE first: once re-queued, a worker may store the new outcome. And a
+        # revoke of it: the replay is the later wish.
         await self.results.forget(message.id)
+        await self.broker.revokes.discard(message.id)
         if not await self.broker.dead.replay(queue, entry_id, again):
             raise DeadLetterNotFound(f"no dead letter {dead_id}")
         return message.id

@@ -43,6 +43,16 @@ class TaskFailed(TaskRuntimeError):
         self.traceback = traceback
 
 
+class TaskRevoked(TaskRuntimeError):
+    """The task ended REVOKED: revoked before it started (``reason`` "revoked"), aborted while
+    it ran ("terminated"), or not started before its ``expires`` deadline ("expired")."""
+
+    def __init__(self, task_id: str, reason: str) -> None:
+        super().__init__(f"task {task_id} was revoked ({reason})")
+        self.task_id = task_id
+        self.reason = reason
+
+
 class TimeLimitExceeded(TaskRuntimeError):
     """The task ran past its ``time_limit``: it was stopped (an async task is cancelled, a
     sync task's thread abandoned) and fails with this error (retryable by ``autoretry_for``)."""

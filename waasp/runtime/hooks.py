@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from waasp.runtime import signals
+from waasp.runtime.message import EXPIRED_REASON, TERMINATED_REASON
 from waasp.runtime.states import FAILURE, RETRY, SUCCESS
 
 if TYPE_CHECKING:
@@ -71,3 +72,19 @@ async def send_after_run(task: Task, request: Request, outcome: Outcome) -> None
         )
     retval = outcome.retval if outcome.state == SUCCESS else outcome.exc
     await signals.task_postrun.asend(task, retval=retval, state=outcome.state, **common)
+
+
+async def send_revoked(
+    task: Task | None, message: TaskMessage, request: Request | None, reason: str
+) -> None:
+    """Send ``task_revoked`` for a task dropped at its start (``request`` None) or stopped
+    while it ran (``reason``: revoked, terminated or expired); the sender is the ``Task``, or
+    its name where the worker has none."""
+    await signals.task_revoked.asend(
+        task if task is not None else message.task,
+        request=request,
+        task_id=message.id,
+        task=task,
+        terminated=reason == TERMINATED_REASON,
+        expired=reason == EXPIRED_REASON,
+    )

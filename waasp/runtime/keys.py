@@ -15,6 +15,8 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:worker:NAME          a worker's heartbeat hash
     waasp:workers              sorted set of worker names by last heartbeat
     waasp:queues               set of known queue names
+    waasp:{revoked}:ids        sorted set: revoked task ids, by when the revoke is forgotten (ms)
+    waasp:{revoked}:terminate  sorted set: those of them revoked with terminate=True
     waasp:{events}:stream      capped stream of recent task events (with a TTL)
     waasp:{events}:failures    capped stream of recent failures, with tracebacks
     waasp:{events}:counts      hash: tasks per (task name, event)
@@ -117,6 +119,16 @@ class Keys:
     def queues(self) -> str:
         """Set of known queue names."""
         return f"{self.prefix}:queues"
+
+    @property
+    def revoked(self) -> str:
+        """Sorted set of revoked task ids, scored by when the revoke is forgotten (ms)."""
+        return f"{self.prefix}:{{revoked}}:ids"
+
+    @property
+    def revoked_terminate(self) -> str:
+        """Sorted set of the task ids revoked with terminate=True (same slot as ``revoked``)."""
+        return f"{self.prefix}:{{revoked}}:terminate"
 
     @property
     def events(self) -> str:

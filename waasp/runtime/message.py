@@ -37,6 +37,7 @@ class TaskMessage:
     enqueued_at: float = 0.0
     eta: float | None = None
     headers: dict[str, Any] = field(default_factory=dict)
+    expires: float | None = None  # epoch seconds: not started by then, it is not run
 
     def next_attempt(self, eta: float | None) -> TaskMessage:
         """The message for the attempt after this one."""
@@ -121,6 +122,8 @@ def encode_message(message: TaskMessage) -> bytes:
         payload["eta"] = message.eta
     if message.headers:
         payload["headers"] = message.headers
+    if message.expires is not None:
+        payload["expires"] = message.expires
     return _dumps(payload, f"arguments of {message.task}")
 
 
@@ -148,10 +151,12 @@ def decode_message(raw: bytes) -> TaskMessage:
     retries = _field(data, "retries", int)
     if retries < 0:
         raise DecodeError("message field 'retries' is negative")
-    eta = data.get("eta")
+    eta, expires = data.get("eta"), data.get("expires")
     headers = data.get("headers", {})
-    if (eta is not None and not isinstance(eta, int | float)) or not isinstance(headers, dict):
-        raise DecodeError("message field 'eta' or 'headers' is of the wrong type")
+    if any(
+        v is not None and not isinstance(v, int | float) for v in (eta, expires)
+    ) or not isinstance(headers, dict):
+        raise DecodeError("message field 'eta', 'expires' or 'headers' is of the wrong type")
     # Checked like the others: float("soon") would raise ValueError, and a decode must raise
     # nothing but DecodeError, or a poison message would stop the executor that read it.
     enqueued_at = data.get("enqueued_at")
@@ -169,6 +174,7 @@ def decode_message(raw: bytes) -> TaskMessage:
         enqueued_at=float(enqueued_at),
         eta=float(eta) if eta is not None else None,
         headers=headers,
+        expires=float(expires) if expires is not None else None,
     )
 
 
@@ -243,6 +249,11 @@ class DeadLetterRecord:
 # ``dlq.send`` give reasons of their own).
 TASK_FAILED = "failed"  # it ran, and failed for good
 MAX_DELIVERIES = "max_deliveries"  # it kept killing its workers
+# Why a task ended REVOKED (the message of its record's error, type REVOKED_ERROR).
+REVOKED_ERROR = "TaskRevoked"
+REVOKED_REASON = "revoked"  # revoked before it started
+TERMINATED_REASON = "terminated"  # revoked with terminate=True while it ran
+EXPIRED_REASON = "expired"  # not started before its expires deadline
 # A %-format of the start count: lua/start.lua, which dead-letters it, formats it too.
 MAX_DELIVERIES_MESSAGE = "started %d times without finishing"
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Generic, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, overload
 
-from waasp.runtime.errors import TaskFailed
-from waasp.runtime.message import RemoteError, TaskMeta
-from waasp.runtime.states import EXCEPTION_STATES, PENDING, READY_STATES, SUCCESS, TaskState
+from waasp.runtime.errors import TaskFailed, TaskRevoked, TaskRuntimeError
+from waasp.runtime.message import REVOKED_REASON, RemoteError, TaskMeta
+from waasp.runtime.states import (
+    EXCEPTION_STATES,
+    PENDING,
+    READY_STATES,
+    REVOKED,
+    SUCCESS,
+    TaskState,
+)
+
+if TYPE_CHECKING:
+    from waasp.runtime.control import Control, RevokeReport
 
 if sys.version_info >= (3, 13):
     from typing import TypeVar
@@ -37,6 +47,10 @@ class ResultSource(Protocol):
     def results(self) -> ResultReader:
         """The result backend."""
 
+    @property
+    def control(self) -> Control:
+        """Remote control of tasks."""
+
 
 class AsyncResult(Generic[R]):
     """A handle on one task's state and result; ``R`` is the task's result type."""
@@ -53,12 +67,12 @@ class AsyncResult(Generic[R]):
         return await self._runtime.results.get_meta(self.id)
 
     async def state(self) -> TaskState | str:
-        """PENDING, STARTED, RETRY, SUCCESS or FAILURE, or a state the task set itself with
-        ``update_state`` ("PROGRESS")."""
+        """PENDING, STARTED, RETRY, SUCCESS, FAILURE or REVOKED, or a state the task set
+        itself with ``update_state`` ("PROGRESS")."""
         return (await self.meta()).state
 
     async def ready(self) -> bool:
-        """Tell whether the task has finished (SUCCESS or FAILURE)."""
+        """Tell whether the task has finished (SUCCESS, FAILURE or REVOKED)."""
         return await self.state() in READY_STATES
 
     @overload
@@ -73,12 +87,15 @@ class AsyncResult(Generic[R]):
         self, timeout: float | None = None, propagate: bool = True
     ) -> R | RemoteError | None:
         """Wait for the task and return its value, or raise TaskFailed with the remote error
-        (with ``propagate=False``, return the remote error instead)."""
+        (with ``propagate=False``, return the remote error instead), or TaskRevoked (its
+        ``reason``: revoked, terminated or expired)."""
         meta = await self._runtime.results.wait(self.id, timeout)
         if meta.state == SUCCESS or not propagate:
             # The stored JSON (Any) is an R by the task's signature: the worker stored its return.
             return meta.result if meta.state == SUCCESS else meta.error
         error = meta.error
+        if meta.state == REVOKED:
+            raise TaskRevoked(self.id, error.message if error is not None else REVOKED_REASON)
         if error is None:
             raise TaskFailed("UnknownError", "task failed without an error record")
         raise TaskFailed(error.type, error.message, error.traceback)
@@ -92,6 +109,11 @@ class AsyncResult(Generic[R]):
             error = meta.error
             return TaskFailed(error.type, error.message, error.traceback)
         return meta.result
+
+    async def revoke(self, terminate: bool = False) -> RevokeReport:
+        """Revoke the task (``runtime.control.revoke``): it will not start; with
+        ``terminate``, a running async task is cancelled too."""
+        return await self._runtime.control.revoke(self.id, terminate=terminate)
 
     async def forget(self) -> None:
         """Delete the stored record."""
@@ -107,6 +129,10 @@ class _Held:
     @property
     def results(self) -> _Held:
         return self
+
+    @property
+    def control(self) -> Control:
+        raise TaskRuntimeError("an eager task has run already: there is nothing to revoke")
 
     async def get_meta(self, task_id: str) -> TaskMeta:
         return self.meta

@@ -13,6 +13,7 @@ class TaskState(StrEnum):
     RETRY = "RETRY"
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
+    REVOKED = "REVOKED"  # revoked, terminated or expired: it will not run (again)
 
 
 PENDING = TaskState.PENDING
@@ -20,10 +21,11 @@ STARTED = TaskState.STARTED
 RETRY = TaskState.RETRY
 SUCCESS = TaskState.SUCCESS
 FAILURE = TaskState.FAILURE
+REVOKED = TaskState.REVOKED
 
-READY_STATES = frozenset({SUCCESS, FAILURE})
+READY_STATES = frozenset({SUCCESS, FAILURE, REVOKED})
 UNREADY_STATES = frozenset({PENDING, STARTED, RETRY})
-EXCEPTION_STATES = frozenset({RETRY, FAILURE})
+EXCEPTION_STATES = frozenset({RETRY, FAILURE, REVOKED})
 
 
 def state_of(name: object) -> TaskState | str:

@@ -13,11 +13,12 @@ import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Generic, Protocol
 
 from waasp.runtime.errors import MaxRetriesExceededError, Reject, Retry
+from waasp.runtime.expiry import Expires, expires_seconds
 from waasp.runtime.progress import update_state
 
 if sys.version_info >= (3, 13):
@@ -51,6 +52,7 @@ class TaskHost(Protocol):
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        expires: Expires | None = None,
     ) -> AsyncResult[Any]:
         """Send a task by name."""
 
@@ -84,6 +86,10 @@ class Request:
     headers: dict[str, Any] = field(default_factory=dict)
     delivery_info: dict[str, Any] = field(default_factory=dict)
     hostname: str | None = None
+    # ``self.request.is_revoked()``: whether the task was revoked while it runs, as its
+    # worker last learned (it looks every REVOKE_POLL seconds; no I/O here, so a sync task
+    # may call it too, at its safe points). False outside a worker.
+    is_revoked: Callable[[], bool] = field(default=lambda: False, repr=False, compare=False)
 
     @property
     def scheduled_for(self) -> str | None:
@@ -144,6 +150,7 @@ class Task(Generic[P, R, C]):
         retry_backoff_max: float = 600.0,
         retry_jitter: bool = True,
         ignore_result: bool | None = None,
+        expires: float | timedelta | None = None,
     ) -> None:
         self.runtime = runtime
         self.fn = fn
@@ -159,6 +166,8 @@ class Task(Generic[P, R, C]):
         self.retry_backoff_max = retry_backoff_max
         self.retry_jitter = retry_jitter
         self._ignore_result = ignore_result
+        # Seconds from its send after which a task not started is not run (None: never).
+        self.expires = expires_seconds(expires)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", name)
@@ -223,8 +232,10 @@ class Task(Generic[P, R, C]):
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        expires: Expires | None = None,
     ) -> AsyncResult[R]:
-        """Send the task with options: ``countdown`` seconds or an ``eta``, a queue, an id."""
+        """Send the task with options: ``countdown`` seconds or an ``eta``, a queue, an id,
+        ``expires`` (seconds, a timedelta or a datetime: not started by then, it is not run)."""
         return await self.runtime.send_task(
             self.name,
             tuple(args or ()),
@@ -235,6 +246,7 @@ class Task(Generic[P, R, C]):
             queue=queue,
             task_id=task_id,
             headers=headers,
+            expires=expires,
         )
 
     def retry(

@@ -32,6 +32,7 @@ ROUTES = [
     *(("GET", path) for path in GET_ROUTES),
     ("POST", "/api/v1/dlq/default:1-0/replay"),
     ("DELETE", "/api/v1/dlq/default:1-0"),
+    ("POST", "/api/v1/tasks/some-id/revoke"),
 ]
 
 

@@ -235,3 +235,28 @@ async def hangs(tag: str) -> None:
     """Run far longer than any test waits (a task a drain abandons)."""
     await _note(f"hangs:{tag}")
     await asyncio.sleep(3600)
+
+
+@runtime.task(bind=True)
+async def until_revoked(self: Task, tag: str, seconds: float = 30.0) -> str:
+    """Wait, at safe points, until ``self.request.is_revoked()`` says so (or ``seconds``)."""
+    await _note(f"until-revoked:{tag}")
+    deadline = time.monotonic() + seconds
+    while not self.request.is_revoked():
+        if time.monotonic() > deadline:
+            return "never revoked"
+        await asyncio.sleep(0.02)
+    return "noticed"
+
+
+@runtime.task
+def sync_sleepy(tag: str, seconds: float) -> str:
+    """A plain ``def`` task taking ``seconds`` in its thread; counts starts and ends."""
+    client = redis.Redis.from_url(runtime.conf.broker_url)
+    try:
+        client.incr(runs_key(runtime, f"sync-sleepy:{tag}"))
+        time.sleep(seconds)
+        client.incr(runs_key(runtime, f"sync-sleepy-done:{tag}"))
+    finally:
+        client.close()
+    return tag

@@ -4,6 +4,7 @@ test Redis, worker processes that are always reaped, and private redis-server pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
@@ -19,7 +20,7 @@ import pytest
 from redis.exceptions import ResponseError
 
 from tests.integration.runtime import apps
-from waasp.runtime import FAILURE, Runtime
+from waasp.runtime import FAILURE, Runtime, Worker
 from waasp.runtime.app import default_result_url
 from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.keys import GROUP
@@ -91,6 +92,17 @@ async def wait_settled(
         return dead is None or sum((await runtime.dlq.count()).values()) == dead
 
     await wait_until(settled, timeout)
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[Worker]:
+    """Run an in-process worker for the block, then stop it and wait for its exit."""
+    task = asyncio.create_task(worker.run())
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        await asyncio.wait_for(task, 30)
 
 
 @pytest.fixture

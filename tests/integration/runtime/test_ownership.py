@@ -56,13 +56,13 @@ async def test_starts_are_counted_across_claims_until_the_limit(runtime: Runtime
     start it; past the limit the entry is dead-lettered instead of started."""
     broker = runtime.broker
     first = await delivered(broker, "c1")
-    assert await broker.start(QUEUE, "c1", [first.entry_id], 2) == [StartVerdict.RUN]
+    assert (await broker.start(QUEUE, "c1", [first.entry_id], 2)).verdicts == [StartVerdict.RUN]
     await taken_over(broker, "c2")
-    assert await broker.start(QUEUE, "c1", [first.entry_id], 2) == [StartVerdict.LOST]
-    assert await broker.start(QUEUE, "c2", [first.entry_id], 2) == [StartVerdict.RUN]
+    assert (await broker.start(QUEUE, "c1", [first.entry_id], 2)).verdicts == [StartVerdict.LOST]
+    assert (await broker.start(QUEUE, "c2", [first.entry_id], 2)).verdicts == [StartVerdict.RUN]
     third = await taken_over(broker, "c3")
     assert third.deliveries == 3
-    assert await broker.start(QUEUE, "c3", [first.entry_id], 2) == [StartVerdict.DEAD]
+    assert (await broker.start(QUEUE, "c3", [first.entry_id], 2)).verdicts == [StartVerdict.DEAD]
     (letter,) = await runtime.dlq.list()
     assert (letter.reason, letter.deliveries) == ("max_deliveries", 3)
     assert letter.error is not None and letter.error.message == "started 2 times without finishing"
@@ -77,18 +77,18 @@ async def test_prefetched_entries_are_claimed_without_being_counted(runtime: Run
     delivery = await delivered(broker, "c0")
     for consumer in ("c1", "c2", "c3", "c4"):
         await taken_over(broker, consumer)
-    assert await broker.start(QUEUE, "c4", [delivery.entry_id], 1) == [StartVerdict.RUN]
+    assert (await broker.start(QUEUE, "c4", [delivery.entry_id], 1)).verdicts == [StartVerdict.RUN]
 
 
 async def test_a_hand_back_keeps_the_start_count(runtime: Runtime) -> None:
     """An entry handed back at shutdown keeps its count under its new id."""
     broker = runtime.broker
     delivery = await delivered(broker, "c1")
-    assert await broker.start(QUEUE, "c1", [delivery.entry_id], 1) == [StartVerdict.RUN]
+    assert (await broker.start(QUEUE, "c1", [delivery.entry_id], 1)).verdicts == [StartVerdict.RUN]
     assert await broker.release(QUEUE, "c1", [delivery.entry_id]) == 1
     (again,) = await broker.read([QUEUE], "c2", 10, None)
     assert again.entry_id != delivery.entry_id
-    assert await broker.start(QUEUE, "c2", [again.entry_id], 1) == [StartVerdict.DEAD]
+    assert (await broker.start(QUEUE, "c2", [again.entry_id], 1)).verdicts == [StartVerdict.DEAD]
 
 
 def record(state: str, entry_id: str, deliveries: int, result: object = None) -> ResultRecord:
@@ -132,9 +132,11 @@ async def test_executors_starting_together_share_one_round_trip(
     calls: list[int] = []
     start = broker.start
 
-    async def counted(queue: str, consumer: str, ids: Sequence[str], most: int) -> Any:
+    async def counted(
+        queue: str, consumer: str, ids: Sequence[str], most: int, task_ids: Sequence[str] = ()
+    ) -> Any:
         calls.append(len(ids))
-        return await start(queue, consumer, ids, most)
+        return await start(queue, consumer, ids, most, task_ids)
 
     monkeypatch.setattr(broker, "start", counted)  # counts the calls; Redis is real
     settler = Settler(broker, runtime.results, "c1", lambda _: None)

@@ -59,7 +59,7 @@ def test_celery_shaped_beat_schedule_parses() -> None:
         ({"task": "t", "schedule": -1}, "at least 1 ms"),
         ({"task": "t", "schedule": 1, "args": "ab"}, "'args'"),
         ({"task": "t", "schedule": 1, "kwargs": [1]}, "'kwargs'"),
-        ({"task": "t", "schedule": 1, "options": {"expires": 5}}, "unsupported option"),
+        ({"task": "t", "schedule": 1, "options": {"routing_key": "x"}}, "unsupported option"),
         ({"task": "t", "schedule": 1, "options": {"misfire": "later"}}, "misfire"),
         ({"task": "t", "schedule": 1, "options": {"misfire_grace": -1}}, "misfire_grace"),
         ({"task": "t", "schedule": 1, "options": {"queue": "a b"}}, "queue name"),

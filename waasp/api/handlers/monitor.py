@@ -7,7 +7,7 @@ from aiohttp import web
 
 from waasp import validation
 from waasp.api.errors import HttpError
-from waasp.api.jsonio import json_response
+from waasp.api.jsonio import json_response, read_json
 from waasp.api.keys import MONITOR
 from waasp.monitoring import MonitoringService
 
@@ -40,6 +40,17 @@ async def get_task(request: web.Request) -> web.Response:
         "task_id", request.match_info["task_id"], max_length=TASK_ID_MAX, allow_empty=False
     )
     return json_response(await _monitor(request).task(task_id))
+
+
+async def revoke_task(request: web.Request) -> web.Response:
+    """POST /api/v1/tasks/{task_id}/revoke[?terminate=true]: it will not start; with
+    terminate, a running async task is cancelled (body ``{"terminate": true}`` also works)."""
+    task_id = validation.text(
+        "task_id", request.match_info["task_id"], max_length=TASK_ID_MAX, allow_empty=False
+    )
+    body = await read_json(request) if request.body_exists else None
+    terminate = validation.revoke_terminate(request.query.get("terminate"), body)
+    return json_response(await _monitor(request).revoke(task_id, terminate))
 
 
 async def list_queues(request: web.Request) -> web.Response:

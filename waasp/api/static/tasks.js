@@ -1,7 +1,8 @@
-// One task found by id (state, arguments, result, error and traceback, retries), and one
-// queue's contents (what waits, what is delayed until when).
+// One task found by id (state, arguments, result, error and traceback, retries; revoke it),
+// and one queue's contents (what waits, what is delayed until when).
 
 import { ApiError, api, path } from "./api.js";
+import { ask } from "./dialog.js";
 import {
   $,
   callText,
@@ -13,12 +14,13 @@ import {
   link,
   seconds,
   timeCell,
+  toast,
   when,
 } from "./dom.js";
 import { taskHref } from "./runtime.js";
 
 const QUEUE_LIMIT = 50;
-const READY = new Set(["SUCCESS", "FAILURE"]);
+const READY = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
 const PLACES = {
   waiting: "waiting in queue",
   in_flight: "running (in flight) from queue",
@@ -89,6 +91,42 @@ function renderTask(task) {
     body.push(block("Traceback", task.error.traceback || "(no traceback)", "traceback"));
   }
   $("task-body").replaceChildren(...body);
+  const finished = READY.has(task.state);
+  $("task-revoke").disabled = finished;
+  $("task-revoke-note").textContent = finished
+    ? "It has finished: nothing to revoke."
+    : "A revoked task never starts; a running one can be terminated.";
+}
+
+async function revokeShown() {
+  const id = $("task-title").textContent;
+  const choice = await ask({
+    title: "Revoke task?",
+    text: `Task ${id} will not start, wherever it waits.`,
+    confirm: "Revoke",
+    danger: true,
+    fields: [
+      {
+        name: "terminate",
+        label: "If it is running",
+        value: "false",
+        options: [
+          ["false", "let it finish"],
+          ["true", "terminate it (a sync task's result is discarded)"],
+        ],
+      },
+    ],
+  });
+  if (!choice) return;
+  try {
+    const target = `/api/v1/tasks/${encodeURIComponent(id)}/revoke`;
+    const body = { terminate: choice.terminate === "true" };
+    const report = await api(target, { method: "POST", body });
+    toast(`Revoked ${id}: ${report.note}.`);
+  } catch (err) {
+    toast(`Revoke failed: ${err.message}`, "bad");
+  }
+  await lookUp(id);
 }
 
 async function lookUp(id) {
@@ -116,6 +154,7 @@ async function lookUp(id) {
 export const task = {
   auto: true,
   init() {
+    $("task-revoke").addEventListener("click", revokeShown);
     $("task-form").addEventListener("submit", (event) => {
       event.preventDefault();
       const id = $("task-id").value.trim();

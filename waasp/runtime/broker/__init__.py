@@ -26,11 +26,12 @@ from waasp.runtime.broker.events import (
     TaskCounters,
     TaskEvent,
 )
-from waasp.runtime.broker.ops import SendOnce, SettleKind, SettleOp, StartVerdict
+from waasp.runtime.broker.ops import SendOnce, SettleKind, SettleOp, StartReply, StartVerdict
 from waasp.runtime.broker.outages import LoopGuard, Outages, refused_alone
 from waasp.runtime.broker.peek import PeekedTask, Place, QueueContents
 from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.results import ResultBackend
+from waasp.runtime.broker.revokes import RevokeMark
 from waasp.runtime.broker.streams import Broker, RawDelivery
 
 __all__ = [
@@ -55,10 +56,12 @@ __all__ = [
     "RawDelivery",
     "RedisRefused",
     "ResultBackend",
+    "RevokeMark",
     "RunTimes",
     "SendOnce",
     "SettleKind",
     "SettleOp",
+    "StartReply",
     "StartVerdict",
     "TaskCounters",
     "TaskEvent",

@@ -37,6 +37,7 @@ class EventKind(StrEnum):
     RETRIED = "retried"
     FAILED = "failed"
     DEAD_LETTERED = "dead_lettered"
+    REVOKED = "revoked"  # revoked, terminated or expired (the reason says which)
 
 
 FINISH_EVENTS = (
@@ -44,6 +45,7 @@ FINISH_EVENTS = (
     EventKind.RETRIED,
     EventKind.FAILED,
     EventKind.DEAD_LETTERED,
+    EventKind.REVOKED,
 )
 FAILURE_EVENTS = frozenset({EventKind.FAILED, EventKind.DEAD_LETTERED})
 # Upper bounds (seconds) of the run-time histogram; background tasks run long.
@@ -73,7 +75,7 @@ class TaskEvent:
     seconds: float | None = None  # how long it ran; None if it never ran as a task
     retries: int = 0
     error: RemoteError | None = None
-    reason: str | None = None  # why it was dead-lettered
+    reason: str | None = None  # why it was dead-lettered, or revoked
     deliveries: int = 0  # of a dead letter
     registered: bool = True  # False: counted as UNKNOWN_TASK (its own name stays in the streams)
 
@@ -93,6 +95,8 @@ class TaskEvent:
             )
         if self.kind is EventKind.RETRIED:
             return {"retries": self.retries, "error": error}
+        if self.kind is EventKind.REVOKED:
+            return {"reason": self.reason}
         if self.kind in FAILURE_EVENTS:
             return {
                 "reason": self.reason,

@@ -26,6 +26,16 @@ class StartVerdict(IntEnum):
     DEAD = 2  # it started broker_max_deliveries times without finishing: dead-lettered
 
 
+@dataclass(frozen=True, slots=True)
+class StartReply:
+    """The answer of ``Broker.start``: a verdict per entry, whether each task id asked about
+    is revoked, and the server's clock (epoch seconds)."""
+
+    verdicts: list[StartVerdict]
+    revoked: list[bool]
+    now: float
+
+
 class SettleKind(StrEnum):
     """How a finished delivery leaves its stream: the verbs of ``lua/settle.lua``."""
 

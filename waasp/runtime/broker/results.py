@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 import structlog
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -18,8 +19,8 @@ from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import read_script
 from waasp.runtime.errors import ResultTimeout
 from waasp.runtime.keys import Keys
-from waasp.runtime.message import ResultRecord, TaskMeta, decode_meta, encode_meta
-from waasp.runtime.states import PENDING, READY_STATES
+from waasp.runtime.message import RemoteError, ResultRecord, TaskMeta, decode_meta, encode_meta
+from waasp.runtime.states import PENDING, READY_STATES, TaskState
 
 log = structlog.get_logger("waasp.runtime.broker.results")
 
@@ -48,6 +49,7 @@ class ResultBackend:
         self.keys = keys
         self.expires_ms = int(expires * 1000)
         self._store = client.register_script(read_script("store_result"))
+        self._revoke = client.register_script(read_script("revoke_result"))
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._pubsub: PubSub | None = None
         self._pubsub_lock = asyncio.Lock()
@@ -75,6 +77,15 @@ class ResultBackend:
                 args += [encoded, ready, meta.entry_id or "", meta.deliveries]
             stored += [bool(x) for x in await self._store(keys=keys, args=args)]
         return stored
+
+    async def mark_revoked(
+        self, task_id: str, error: RemoteError, keep: Iterable[TaskState]
+    ) -> TaskState | None:
+        """Record the task REVOKED with ``error`` unless its record's state is in ``keep``
+        (``lua/revoke_result.lua``); return the state it had (None: no record)."""
+        args = [task_id, self.expires_ms, orjson.dumps(error.as_dict()), *keep]
+        state = text(await self._revoke(keys=[self.keys.result(task_id)], args=args))
+        return next((known for known in TaskState if known.value == state), None)
 
     async def reconnect(self) -> None:
         """Drop the idle pooled connections, so each reconnects on its next use: after a

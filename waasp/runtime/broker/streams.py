@@ -3,9 +3,9 @@
 ``Broker`` does the queue operations itself (enqueue, schedule, read, settle, promote,
 reclaim, release; leases are renewed on ``LeaseRenewals``' blocking connection) and holds
 the other concerns' stores: ``dead`` (dead-letter streams), ``events`` (task events and
-counters), ``ticks`` (cron ticks), ``workers`` (heartbeats), ``peek`` (read-only looks into
-the queues). Records are encoded here and in the script arguments of ``ops``, at
-the Redis boundary, and nowhere upstream.
+counters), ``ticks`` (cron ticks), ``workers`` (heartbeats), ``revokes`` (revoked tasks),
+``peek`` (read-only looks into the queues). Records are encoded here and in the script
+arguments of ``ops``, at the Redis boundary, and nowhere upstream.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from waasp.runtime.broker.chords import ChordStore
 from waasp.runtime.broker.cron import TickStore
@@ -29,10 +29,11 @@ from waasp.runtime.broker.errors import (
     is_nogroup,
 )
 from waasp.runtime.broker.events import EventStore
-from waasp.runtime.broker.ops import SendOnce, SettleOp, StartVerdict
+from waasp.runtime.broker.ops import SendOnce, SettleOp, StartReply, StartVerdict
 from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
 from waasp.runtime.broker.replies import text
+from waasp.runtime.broker.revokes import RevokeStore
 from waasp.runtime.broker.scripts import Scripts
 from waasp.runtime.broker.server import check_redis_version
 from waasp.runtime.broker.workers import WorkerRegistry
@@ -74,6 +75,7 @@ class Broker:
         self.workers = WorkerRegistry(client, keys, self.scripts)
         self.peek = QueuePeek(client, keys)
         self.chords = ChordStore(client, keys)
+        self.revokes = RevokeStore(client, keys, self.scripts)
 
     async def ping(self) -> None:
         """Raise unless the server answers."""
@@ -204,17 +206,39 @@ class Broker:
         return out
 
     async def start(
-        self, queue: str, consumer: str, entry_ids: Sequence[str], max_starts: int
-    ) -> list[StartVerdict]:
+        self,
+        queue: str,
+        consumer: str,
+        entry_ids: Sequence[str],
+        max_starts: int,
+        task_ids: Sequence[str] = (),
+    ) -> StartReply:
         """Count the starts of entries whose tasks ``consumer`` is about to run; say, per
-        entry, whether it may run (see ``StartVerdict``)."""
+        entry, whether it may run (see ``StartVerdict``). In the same round trip, read which
+        of ``task_ids`` are revoked and the server's clock (for expiry)."""
         q = self.keys.queue(queue)
         _, details = encode_dead_letter(max_deliveries_letter(b"", max_starts, 0, consumer))
         args = [GROUP, consumer, max_starts, STARTS_TTL_MS, details, MAX_DELIVERIES_MESSAGE]
-        codes = await self.scripts.start(
-            keys=[q.stream, q.starts, q.dead], args=[*args, *entry_ids]
-        )
-        return [StartVerdict(int(code)) for code in codes]
+        keys = [q.stream, q.starts, q.dead]
+        script = self.scripts.start
+        for attempt in (1, 2):
+            # evalsha in a plain pipeline: redis-py's pipelined Script would first ask SCRIPT
+            # EXISTS, a second round trip on every start batch.
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.evalsha(script.sha, len(keys), *keys, *args, *entry_ids)
+                pipe.time()
+                if task_ids:
+                    pipe.zmscore(self.keys.revoked, list(task_ids))
+                try:
+                    codes, (seconds, micros), *revoked = await pipe.execute()
+                except NoScriptError:
+                    if attempt == 2:
+                        raise
+                    script.sha = await self.client.script_load(script.script)
+                    continue
+            flags = [score is not None for score in revoked[0]] if revoked else []
+            return StartReply([StartVerdict(int(c)) for c in codes], flags, seconds + micros / 1e6)
+        raise AssertionError("unreachable")
 
     async def settle(self, queue: str, consumer: str, ops: Sequence[SettleOp]) -> list[str]:
         """Acknowledge finished entries ``consumer`` still owns, with their retries and dead

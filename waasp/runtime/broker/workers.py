@@ -16,7 +16,7 @@ from waasp.runtime.keys import GROUP, Keys
 
 # How the heartbeat hash's fields read back; anything else is text.
 _INTEGERS = frozenset(
-    {"pid", "concurrency", "held", "running", "done", "failed", "retried", "stalled"}
+    {"pid", "concurrency", "held", "running", "done", "failed", "retried", "revoked", "stalled"}
 )
 _FLOATS = frozenset({"started_at", "loop_age", "last_heartbeat"})
 _JSON = frozenset({"queues"})

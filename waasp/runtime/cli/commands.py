@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from waasp.runtime.app import Runtime
@@ -118,6 +119,24 @@ async def run_dlq(runtime: Runtime, args: argparse.Namespace) -> int:
         removed = await runtime.dlq.purge(args.queue, args.older_than)
         emit(args.json, {"purged": removed}, lambda: f"purged {removed} dead letter(s)")
     return 0
+
+
+async def run_control(runtime: Runtime, args: argparse.Namespace) -> int:
+    """``control ACTION ...``: one handler per action."""
+    return await CONTROL_ACTIONS[args.action](runtime, args)
+
+
+async def _revoke(runtime: Runtime, args: argparse.Namespace) -> int:
+    """``control revoke ID [--terminate]``: recorded even for an id with no record (the
+    output says so), as Celery does, so a task sent later with that id will not run."""
+    report = await runtime.control.revoke(args.task_id, terminate=args.terminate)
+    emit(args.json, report.as_dict(), lambda: f"revoked {report.task_id}: {report.note}")
+    return 0
+
+
+CONTROL_ACTIONS: dict[str, Callable[[Runtime, argparse.Namespace], Awaitable[int]]] = {
+    "revoke": _revoke,
+}
 
 
 async def _purge_confirmed(runtime: Runtime, args: argparse.Namespace) -> bool:

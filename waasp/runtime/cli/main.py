@@ -1,7 +1,7 @@
-"""``python -m waasp.runtime``: worker, scheduler, inspect and dlq commands.
+"""``python -m waasp.runtime``: worker, scheduler, inspect, dlq and control commands.
 
-Every subcommand takes ``-A MODULE:ATTR`` naming a Runtime. Errors are one line on stderr
-and a non-zero exit, never a traceback.
+Every subcommand (and each ``control`` action) takes ``-A MODULE:ATTR`` naming a Runtime.
+Errors are one line on stderr and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import importlib
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from waasp.runtime.app import Runtime
 from waasp.runtime.broker import REDIS_ERRORS
@@ -55,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m waasp.runtime")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text)
+    def command(name: str, help_text: str, within: Any = sub) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = within.add_parser(name, help=help_text)
         p.add_argument("-A", "--app", default=DEFAULT_APP, help="MODULE:ATTR of the Runtime")
         # choices: logging's set-up would meet an unknown level as a KeyError traceback
         p.add_argument(
@@ -105,6 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--older-than", type=parse_duration, default=None)
     dlq.add_argument("-y", "--yes", action="store_true", help="purge without asking")
     dlq.add_argument("--json", action="store_true")
+
+    # ``control ACTION``: each action is a parser of its own, with the common options.
+    control = sub.add_parser("control", help="control tasks on every worker")
+    actions = control.add_subparsers(dest="action", required=True)
+    revoke = command("revoke", "revoke a task (it will not start; --terminate stops it)", actions)
+    revoke.add_argument("task_id")
+    revoke.add_argument("--terminate", action="store_true", help="also stop it if it runs")
+    revoke.add_argument("--json", action="store_true")
     return parser
 
 
@@ -119,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "scheduler": commands.run_scheduler,
         "inspect": commands.run_inspect,
         "dlq": commands.run_dlq,
+        "control": commands.run_control,
     }
     try:
         runtime = load_app(args.app)

@@ -14,10 +14,11 @@ from typing import Any
 
 from waasp.runtime.cron.schedules import Schedule, parse_schedule, zone
 from waasp.runtime.errors import ConfigurationError
+from waasp.runtime.expiry import expires_seconds
 from waasp.runtime.keys import check_queue_name
 
 ENTRY_KEYS = frozenset({"task", "schedule", "args", "kwargs", "options"})
-OPTION_KEYS = frozenset({"queue", "misfire", "misfire_grace"})
+OPTION_KEYS = frozenset({"queue", "misfire", "misfire_grace", "expires"})
 # A tick this late still counts as on time under the "skip" policy: long enough for a
 # scheduler restart or a Redis failover, short next to the hourly and daily jobs it guards.
 DEFAULT_SKIP_GRACE = 60.0
@@ -43,6 +44,7 @@ class Entry:
     queue: str | None = None  # None: routed like any call of the task
     misfire: Misfire = Misfire.CATCH_UP
     misfire_grace: float | None = None  # seconds late a tick may fire; None: any
+    expires: float | None = None  # seconds after its enqueue a run not started is not run
 
     @property
     def grace(self) -> float | None:
@@ -148,7 +150,12 @@ def _parse_options(options: Mapping[str, Any]) -> dict[str, Any]:
         isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0
     ):
         raise ConfigurationError("options['misfire_grace'] must be seconds >= 0")
+    try:
+        expires = expires_seconds(options.get("expires"), "options['expires']")
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(str(exc)) from None
     return {
+        "expires": expires,
         "queue": queue,
         "misfire": misfire,
         "misfire_grace": float(grace) if grace is not None else None,

@@ -71,7 +71,9 @@ def prepare_entries(
         # Routed and encoded once up front, so a bad queue or arguments that JSON cannot
         # carry fail at start, naming the entry, not at 03:00.
         try:
-            message = runtime.build_message(entry.task, entry.args, entry.kwargs, queue=entry.queue)
+            message = runtime.build_message(
+                entry.task, entry.args, entry.kwargs, queue=entry.queue, expires=entry.expires
+            )
             encode_message(message)
         except TaskRuntimeError as exc:
             raise ConfigurationError(f"beat_schedule[{entry.name!r}]: {exc}") from None
@@ -204,6 +206,7 @@ class Scheduler:
             queue=queue,
             task_id=task_id,
             headers={"scheduled_for": tick.isoformat(), "beat_entry": entry.name},
+            expires=entry.expires,
         )
         if before_task_publish.receivers:
             await send_publish(before_task_publish, message)

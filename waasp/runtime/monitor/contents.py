@@ -30,6 +30,8 @@ _PLACES: dict[TaskState, frozenset[Place]] = {
     TaskState.STARTED: frozenset({Place.IN_FLIGHT, Place.WAITING}),
     TaskState.RETRY: frozenset({Place.DELAYED, Place.WAITING, Place.IN_FLIGHT}),
     TaskState.FAILURE: frozenset({Place.DEAD}),
+    # Revoked but not yet dropped: it waits until a worker is about to start it.
+    TaskState.REVOKED: frozenset({Place.WAITING, Place.DELAYED, Place.IN_FLIGHT}),
 }
 
 

@@ -1,10 +1,11 @@
 """A worker's task events for monitoring: noted as deliveries end, written in batches.
 
-Each delivery yields one event when it finishes (``succeeded``, ``retried``, ``failed`` or
-``dead_lettered``); ``started`` is only counted. A worker notes them in memory and writes
-them with one script call (``broker.events.record``) as a step of a settle flush, at most
-every ``EVENTS_WRITE_INTERVAL`` seconds: a busy worker pays one round trip per interval, not
-per task or per flush (measured: a write in every flush cost ~10% of drain throughput).
+Each delivery yields one event when it finishes (``succeeded``, ``retried``, ``failed``,
+``dead_lettered`` or ``revoked``); ``started`` is only counted. A worker notes them in memory
+and writes them with one script call (``broker.events.record``) as a step of a settle flush,
+at most every ``EVENTS_WRITE_INTERVAL`` seconds: a busy worker pays one round trip per
+interval, not per task or per flush (measured: a write in every flush cost ~10% of drain
+throughput).
 Counters are kept under the names of registered tasks only; a message naming any other task
 (or none that can be read) is counted as ``<unknown>``, so junk cannot grow the counters.
 """
@@ -29,7 +30,7 @@ from waasp.runtime.broker import (
     classify,
 )
 from waasp.runtime.message import TASK_FAILED, DecodeError, TaskMeta, decode_message
-from waasp.runtime.states import RETRY, SUCCESS
+from waasp.runtime.states import RETRY, REVOKED, SUCCESS
 from waasp.runtime.worker.outcomes import Outcome
 
 if TYPE_CHECKING:
@@ -119,6 +120,17 @@ class EventRecorder:
                 seconds,
                 retries=meta.retries if meta is not None else 0,
                 error=meta.error if meta is not None else None,
+                registered=registered,
+            )
+        elif outcome.state == REVOKED:
+            reason = meta.error.message if meta is not None and meta.error is not None else None
+            event = TaskEvent(
+                EventKind.REVOKED,
+                name,
+                task_id,
+                delivery.queue,
+                seconds,
+                reason=reason,
                 registered=registered,
             )
         elif letter is not None:

@@ -8,7 +8,7 @@ import functools
 import inspect
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -16,9 +16,10 @@ import structlog
 from waasp.runtime.backoff import exponential_backoff
 from waasp.runtime.broker import RawDelivery, SettleOp
 from waasp.runtime.errors import Reject, Retry
-from waasp.runtime.hooks import send_after_run, send_prerun
+from waasp.runtime.hooks import send_after_run, send_prerun, send_revoked
 from waasp.runtime.message import (
     TASK_FAILED,
+    TERMINATED_REASON,
     DecodeError,
     EncodeError,
     RemoteError,
@@ -29,7 +30,7 @@ from waasp.runtime.message import (
     encode_meta,
 )
 from waasp.runtime.progress import ProgressSink, reset_sink, set_sink
-from waasp.runtime.signals import AFTER_RUN, task_prerun
+from waasp.runtime.signals import AFTER_RUN, task_prerun, task_revoked
 from waasp.runtime.states import RETRY, STARTED, SUCCESS, TaskState
 from waasp.runtime.task import Request, Task, TaskRegistry, reset_request, set_request
 from waasp.runtime.worker.flow import Flow, in_workflow
@@ -40,19 +41,12 @@ from waasp.runtime.worker.outcomes import (
     decoded,
     remote_error,
     render,
+    revoked_outcome,
 )
-from waasp.runtime.worker.threads import TaskThreads, ThreadCall
+from waasp.runtime.worker.running import Running
+from waasp.runtime.worker.threads import TaskThreads
 
 log = structlog.get_logger("waasp.runtime.worker.executor")
-
-
-@dataclass(slots=True)
-class Running:
-    """What an executor runs: the watchdog names it, the drain waits for its thread."""
-
-    task: str
-    task_id: str
-    thread: ThreadCall | None = None
 
 
 class Executor:
@@ -94,6 +88,16 @@ class Executor:
         running = self.running.get(executor)
         return running is not None and running.thread is not None and running.thread.running
 
+    def terminate(self, executor: asyncio.Task[Any], running: Running) -> None:
+        """Stop the task ``executor`` runs, if it still runs it: cancel an async one where
+        it awaits; a sync one's thread runs on, and its result is discarded."""
+        if self.running.get(executor) is not running or running.terminate:
+            return
+        running.terminate = running.revoked = True
+        if running.is_async:
+            running.cancelled = True
+            executor.cancel()
+
     def describe(self, executor: asyncio.Task[Any]) -> dict[str, str]:
         """The task ``executor`` runs (its asyncio task's name if it runs none), for logs."""
         running = self.running.get(executor)
@@ -121,14 +125,14 @@ class Executor:
             task_id=message.id, task=message.task, queue=delivery.queue
         ):
             outcome = await self._run_task(task, message, delivery)
-            if self.flow is not None and in_workflow(
-                message
-            ):  # before the acknowledgement: see worker/flow.py
+            # Before the acknowledgement: see worker/flow.py.
+            if self.flow is not None and in_workflow(message):
                 await self.flow.advance(message, outcome)
             return outcome
 
     async def _run_task(self, task: Task, message: TaskMessage, delivery: RawDelivery) -> Outcome:
         started = time.time()
+        running = Running(message.task, message.id, is_async=task.is_async)
         request = Request(
             id=message.id,
             task=message.task,
@@ -144,6 +148,7 @@ class Executor:
                 "worker": self.worker,
             },
             hostname=self.worker,
+            is_revoked=running.is_revoked,
         )
         if self.track_started and not task.ignore_result:
             self.on_started(self._meta(message, delivery, STARTED, started_at=started))
@@ -151,25 +156,60 @@ class Executor:
         base = functools.partial(self._meta, message, delivery, STARTED, started_at=started)
         sink = ProgressSink(message.id, base, self.on_progress, asyncio.get_running_loop())
         sink_token = set_sink(sink)
+        current = asyncio.current_task()
+        if current is not None:
+            self.running[current] = running
         try:
             if task_prerun.receivers:
                 await send_prerun(task, request)
-            outcome = await self._attempt(task, message, delivery, started)
-            if AFTER_RUN.connected:
-                await send_after_run(task, request, outcome)
+            outcome: Outcome | None = await self._attempt(task, message, delivery, running, started)
+        except asyncio.CancelledError:
+            if not running.cancelled:
+                raise
+            outcome = None  # the revoke watch stopped it
         finally:
             sink.close()
             reset_sink(sink_token)
+            if current is not None:
+                self.running.pop(current, None)
+        try:
+            if running.cancelled and current is not None:
+                current.uncancel()
+                if current.cancelling():
+                    raise asyncio.CancelledError  # the executor itself is stopping too
+            outcome = await self._ended(task, message, delivery, request, running, outcome, started)
+        finally:
             reset_request(token)
         return outcome
 
-    async def _attempt(
-        self, task: Task, message: TaskMessage, delivery: RawDelivery, started: float
+    async def _ended(
+        self,
+        task: Task,
+        message: TaskMessage,
+        delivery: RawDelivery,
+        request: Request,
+        running: Running,
+        outcome: Outcome | None,
+        started: float,
     ) -> Outcome:
-        current = asyncio.current_task()
-        running = Running(message.task, message.id)
-        if current is not None:
-            self.running[current] = running
+        """The outcome of a run that ended (REVOKED if a revoke stopped it), its signals sent."""
+        if running.terminate or outcome is None:
+            log.warning("task_terminated", thread=not running.is_async)
+            outcome = revoked_outcome(delivery, message, self.worker, TERMINATED_REASON, started)
+            if task_revoked.receivers:
+                await send_revoked(task, message, request, TERMINATED_REASON)
+        if AFTER_RUN.connected:
+            await send_after_run(task, request, outcome)
+        return outcome
+
+    async def _attempt(
+        self,
+        task: Task,
+        message: TaskMessage,
+        delivery: RawDelivery,
+        running: Running,
+        started: float,
+    ) -> Outcome:
         try:
             result = await self._call(task, message, running)
         except Retry as retry:
@@ -189,9 +229,6 @@ class Executor:
             if isinstance(exc, asyncio.CancelledError) and own_cancellation():
                 raise
             return self._failed(task, message, delivery, exc, started)
-        finally:
-            if current is not None:
-                self.running.pop(current, None)
         return self._succeeded(task, message, delivery, result, started)
 
     async def _call(self, task: Task, message: TaskMessage, running: Running) -> Any:

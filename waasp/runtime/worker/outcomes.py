@@ -11,6 +11,7 @@ from typing import Any
 
 from waasp.runtime.broker import RawDelivery, SettleOp
 from waasp.runtime.message import (
+    REVOKED_ERROR,
     DeadLetterRecord,
     DecodeError,
     RemoteError,
@@ -20,7 +21,7 @@ from waasp.runtime.message import (
     decode_message,
     max_deliveries_letter,
 )
-from waasp.runtime.states import FAILURE, TaskState
+from waasp.runtime.states import FAILURE, REVOKED, TaskState
 
 TRACEBACK_LIMIT = 16_000
 
@@ -59,17 +60,23 @@ def remote_error(exc: BaseException) -> RemoteError:
 
 
 def failure_meta(
-    message: TaskMessage, delivery: RawDelivery, worker: str, error: RemoteError
+    message: TaskMessage,
+    delivery: RawDelivery,
+    worker: str,
+    error: RemoteError,
+    state: TaskState = FAILURE,
+    started_at: float | None = None,
 ) -> TaskMeta:
-    """The FAILURE record of a task that will not run again."""
+    """The FAILURE (or REVOKED) record of a task that will not run again."""
     return TaskMeta(
         id=message.id,
-        state=FAILURE,
+        state=state,
         name=message.task,
         error=error,
         retries=message.retries,
         queue=delivery.queue,
         worker=worker,
+        started_at=started_at,
         date_done=time.time(),
         entry_id=delivery.entry_id,
         deliveries=delivery.deliveries,
@@ -90,6 +97,20 @@ def dead_outcome(
     if message is not None:
         record = ResultRecord(failure_meta(message, delivery, worker, error))
     return Outcome(FAILURE, SettleOp.dead(delivery.entry_id, letter), record)
+
+
+def revoked_outcome(
+    delivery: RawDelivery,
+    message: TaskMessage,
+    worker: str,
+    reason: str,
+    started_at: float | None = None,
+) -> Outcome:
+    """A revoked (or expired) task leaves the queue acknowledged, recorded REVOKED with the
+    reason as its error's message: never retried, never dead-lettered."""
+    error = RemoteError(REVOKED_ERROR, reason)
+    meta = failure_meta(message, delivery, worker, error, REVOKED, started_at)
+    return Outcome(REVOKED, SettleOp.ack(delivery.entry_id), ResultRecord(meta))
 
 
 def max_deliveries_outcome(delivery: RawDelivery, worker: str, starts: int) -> Outcome:

@@ -5,6 +5,9 @@ not run.
 workers is dead-lettered when it is about to start once too often, while the messages those
 workers had only prefetched are redelivered freely. The same step checks that this worker still
 owns the entry: one that another worker claimed while this one stalled is dropped, not run.
+And, in the same round trip, it reads which of the tasks are revoked, and the server's clock:
+a revoked task, or one past its ``expires`` deadline, is settled REVOKED without running,
+wherever it waited before (stream, delay set, prefetch buffer, retry).
 """
 
 from __future__ import annotations
@@ -22,13 +25,19 @@ from waasp.runtime.broker import (
     StartVerdict,
     check_cancelled,
 )
-from waasp.runtime.message import DecodeError, decode_message
+from waasp.runtime.hooks import send_revoked
+from waasp.runtime.message import EXPIRED_REASON, REVOKED_REASON, TaskMessage
+from waasp.runtime.signals import task_revoked
 from waasp.runtime.worker.flow import Flow, in_workflow
 from waasp.runtime.worker.inflight import Inflight
-from waasp.runtime.worker.outcomes import decoded, max_deliveries_outcome
+from waasp.runtime.worker.outcomes import decoded, max_deliveries_outcome, revoked_outcome
 from waasp.runtime.worker.settler import Settler
 
 log = structlog.get_logger("waasp.runtime.worker.starts")
+
+# A start's verdict, the delivery's message (None if undecodable) and, if it must not run
+# although its start was counted, why: revoked or expired.
+Verdict = tuple[StartVerdict, TaskMessage | None, str | None]
 
 
 class StartGate:
@@ -53,25 +62,33 @@ class StartGate:
         self.max_starts = max_starts
         self.inflight = inflight
         self.settler = settler
-        self._waiting: list[tuple[RawDelivery, asyncio.Future[StartVerdict]]] = []
+        self._waiting: list[tuple[RawDelivery, asyncio.Future[Verdict]]] = []
         self._wake = asyncio.Event()
 
     async def begin(self, delivery: RawDelivery) -> bool:
         """Count this start and tell whether the task may run; wait while Redis is away, since
         a task must not run before its start is counted. A delivery that may not run is let
-        go here (and, if dead-lettered, recorded FAILURE)."""
-        future: asyncio.Future[StartVerdict] = asyncio.get_running_loop().create_future()
+        go here (if dead-lettered, recorded FAILURE; if revoked or expired, REVOKED)."""
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._waiting.append((delivery, future))
         self._wake.set()
         try:
-            verdict = await future
+            verdict, message, revoked = await future
         except asyncio.CancelledError:
             future.cancel()  # it will not run: a batch not yet sent leaves it out
             raise
+        if verdict is StartVerdict.RUN and message is not None and revoked is not None:
+            log.info("task_revoked", task_id=message.id, task=message.task, reason=revoked)
+            self.settler.finish(
+                delivery, revoked_outcome(delivery, message, self.consumer, revoked)
+            )
+            if task_revoked.receivers:
+                await send_revoked(None, message, None, revoked)
+            return False
         if verdict is StartVerdict.RUN:
             return True
         with structlog.contextvars.bound_contextvars(
-            queue=delivery.queue, entry_id=delivery.entry_id, **_identity(delivery)
+            queue=delivery.queue, entry_id=delivery.entry_id, **_identity(message)
         ):
             if verdict is StartVerdict.DEAD:
                 log.error("delivery_dead_lettered", reason="max_deliveries", starts=self.max_starts)
@@ -94,14 +111,14 @@ class StartGate:
             self._wake.clear()
             batch = [(d, f) for d, f in self._waiting if not f.done()]
             self._waiting = []
-            by_queue: dict[str, list[tuple[RawDelivery, asyncio.Future[StartVerdict]]]] = (
-                defaultdict(list)
+            by_queue: dict[str, list[tuple[RawDelivery, asyncio.Future[Verdict]]]] = defaultdict(
+                list
             )
             for delivery, future in batch:
                 by_queue[delivery.queue].append((delivery, future))
             try:
                 for queue, items in by_queue.items():
-                    verdicts = await self._mark(queue, [d.entry_id for d, _ in items])
+                    verdicts = await self._mark(queue, [d for d, _ in items])
                     for (_, future), verdict in zip(items, verdicts, strict=True):
                         if not future.done():
                             future.set_result(verdict)
@@ -110,23 +127,35 @@ class StartGate:
                     future.cancel()  # the worker is stopping: what was not answered never runs
             check_cancelled()  # redis-py can return normally from a command cancelled mid-flight
 
-    async def _mark(self, queue: str, entry_ids: list[str]) -> list[StartVerdict]:
+    async def _mark(self, queue: str, deliveries: list[RawDelivery]) -> list[Verdict]:
+        entry_ids = [d.entry_id for d in deliveries]
+        messages = [decoded(d) for d in deliveries]
+        task_ids = [m.id for m in messages if m is not None]
         # A task must not run before its start is counted: wait Redis out (a refusal that
         # waiting cannot cure stops the worker, as in every other loop).
         while True:
             try:
-                verdicts = await self.broker.start(queue, self.consumer, entry_ids, self.max_starts)
+                reply = await self.broker.start(
+                    queue, self.consumer, entry_ids, self.max_starts, task_ids
+                )
             except ANY_REDIS_ERROR as exc:
                 log.debug("start_mark_failed", queue=queue, error=str(exc))
                 await self.guard.failed(exc)
                 continue
             self.guard.worked()
-            return verdicts
+            break
+        flags = iter(reply.revoked)
+        verdicts: list[Verdict] = []
+        for verdict, message in zip(reply.verdicts, messages, strict=True):
+            reason = None
+            if message is not None:
+                if next(flags):
+                    reason = REVOKED_REASON
+                elif message.expires is not None and message.expires <= reply.now:
+                    reason = EXPIRED_REASON
+            verdicts.append((verdict, message, reason))
+        return verdicts
 
 
-def _identity(delivery: RawDelivery) -> dict[str, str]:
-    try:
-        message = decode_message(delivery.raw)
-    except DecodeError:
-        return {}
-    return {"task_id": message.id, "task": message.task}
+def _identity(message: TaskMessage | None) -> dict[str, str]:
+    return {} if message is None else {"task_id": message.id, "task": message.task}

@@ -24,7 +24,7 @@ from waasp.runtime.broker import (
 )
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.signals import worker_ready, worker_shutdown
-from waasp.runtime.states import FAILURE, RETRY, SUCCESS
+from waasp.runtime.states import FAILURE, RETRY, REVOKED, SUCCESS
 from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.eviction import check_eviction_policy
 from waasp.runtime.worker.executor import Executor
@@ -34,6 +34,7 @@ from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.promoter import Promoter
 from waasp.runtime.worker.reader import QueueReader
+from waasp.runtime.worker.revokes import RevokeWatch
 from waasp.runtime.worker.settler import Settler
 from waasp.runtime.worker.shutdown import Drain, cancel_all
 from waasp.runtime.worker.starts import StartGate
@@ -112,6 +113,7 @@ class Worker:
         self.executor = Executor(
             runtime, self.name, self.threads, self.settler.started, self.settler.progress, flow
         )
+        self.revokes = RevokeWatch(self.broker, self.executor, outages=self.outages)
         self.leases = LeaseKeeper(
             self.broker,
             self.name,
@@ -152,7 +154,7 @@ class Worker:
             heartbeat=self.heartbeat,
             timeout=self.shutdown_timeout,
         )
-        self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0}
+        self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0, REVOKED.value: 0}
         self._stop = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -178,6 +180,7 @@ class Worker:
             "done": self.counts[SUCCESS.value],
             "failed": self.counts[FAILURE.value],
             "retried": self.counts[RETRY.value],
+            "revoked": self.counts[REVOKED.value],
         }
 
     async def run(self) -> None:
@@ -203,6 +206,7 @@ class Worker:
                     group.create_task(self.promoter.run(), name="promoter"),
                     group.create_task(self.heartbeat.run(), name="heartbeat"),
                     group.create_task(self.starts.run(), name="starts"),
+                    group.create_task(self.revokes.run(), name="revokes"),
                 ]
                 reader = group.create_task(self._read_loop(), name="reader")
                 executors = [

@@ -37,7 +37,7 @@ async def test_task_lookup_shows_state_arguments_result_and_traceback(
     make_client: ClientFactory, runtime: Runtime, page: Page
 ) -> None:
     """A waiting task shows its arguments and queue, then its result once run; a failed one
-    its error, traceback and dead letter; revoke is there but disabled."""
+    its error, traceback and dead letter; revoke is offered only while it has not finished."""
     tasks = Tasks(runtime)
     hostile = "<script>document.title='pwned'</script>"
     waiting = await tasks.ok.apply_async(kwargs={"x": 21})
@@ -49,14 +49,15 @@ async def test_task_lookup_shows_state_arguments_result_and_traceback(
     await expect(page.locator("#task-state")).to_have_text("PENDING")
     await expect(page.locator("#task-body pre.args")).to_have_text("(x=21)")
     await expect(page.locator("#task-fields")).to_contain_text("waiting in queue default")
-    await expect(page.locator("#task-revoke")).to_be_disabled()
-    await expect(page.locator("#task-revoke-note")).to_have_text(
-        "Revoking a task is not available yet."
-    )
+    await expect(page.locator("#task-revoke")).to_be_enabled()
     await screenshots(page, "dashboard-task-waiting")
 
     await burst(runtime)
     await expect(page.locator("#task-state")).to_have_text("SUCCESS", timeout=WAIT_MS)
+    await expect(page.locator("#task-revoke")).to_be_disabled()
+    await expect(page.locator("#task-revoke-note")).to_have_text(
+        "It has finished: nothing to revoke."
+    )
     await expect(page.locator("#task-body pre.result")).to_have_text("42")
     await expect(page.locator("#task-fields")).to_contain_text("Retries")
     assert "#task/" in page.url
@@ -143,3 +144,28 @@ async def test_long_ids_and_errors_fit_a_narrow_window(
     await open_view(page, f"task/{long_id}")
     await expect(page.locator("#task-title")).to_have_text(long_id, timeout=WAIT_MS)
     await fits(page)
+
+
+async def test_revoke_a_waiting_task_from_its_page(
+    make_client: ClientFactory, runtime: Runtime, page: Page
+) -> None:
+    """Revoke asks first (Cancel changes nothing), then says what it did and shows REVOKED;
+    the task never runs."""
+    tasks = Tasks(runtime)
+    waiting = await tasks.ok.delay(1)
+    await log_in(page, base_url(await make_client(runtime=runtime)), "task")
+    await look_up(page, waiting.id)
+    await page.click("#task-revoke")
+    await expect(page.locator("#confirm")).to_be_visible()
+    await page.click("#confirm-cancel")
+    await expect(page.locator("#task-state")).to_have_text("PENDING")
+    await page.click("#task-revoke")
+    await page.select_option("#confirm-terminate", "true")
+    await page.click("#confirm-ok")
+    await expect(page.locator("#toast")).to_contain_text(f"Revoked {waiting.id}", timeout=WAIT_MS)
+    await expect(page.locator("#task-state")).to_have_text("REVOKED", timeout=WAIT_MS)
+    await expect(page.locator("#task-revoke")).to_be_disabled()
+    await screenshots(page, "dashboard-task-revoked")
+    await burst(runtime)
+    assert await waiting.state() == "REVOKED"
+    assert (await waiting.meta()).worker is not None  # a worker dropped it, unrun
