@@ -35,6 +35,7 @@ from waasp.runtime import (
     Runtime,
     TaskRevoked,
     Worker,
+    signals,
 )
 from waasp.runtime.broker.errors import REDIS_ERRORS
 from waasp.runtime.monitor import task_counters, task_detail
@@ -277,3 +278,28 @@ async def test_a_revoked_task_is_shown_where_it_waits_until_dropped(runtime: Run
     assert detail["message"] is not None and detail["message"]["place"] == "delayed"
     await Worker(runtime, ["default"], 1, burst=True).run()
     assert (await task_detail(runtime, result.id))["message"] is None
+
+
+async def test_task_revoked_is_sent_for_a_dropped_and_a_terminated_task(runtime: Runtime) -> None:
+    """``task_revoked`` reaches its receivers when a revoked task is dropped at its start
+    (no request) and when a running one is terminated (its request, ``terminated``)."""
+    seen: list[tuple[str, bool, bool, bool]] = []
+
+    def receiver(
+        task_id: str, request: object, terminated: bool, expired: bool, **_: object
+    ) -> None:
+        seen.append((task_id, request is not None, terminated, expired))
+
+    signals.task_revoked.connect(receiver)
+    try:
+        dropped = await apps.ping.delay("dropped")
+        await dropped.revoke()
+        long = await apps.sleepy.delay("stopped", 60.0)
+        async with running(Worker(runtime, ["default"], 1)):
+            await wait_until(lambda: _ran(runtime, "sleepy:stopped"), timeout=20)
+            await long.revoke(terminate=True)
+            await assert_revoked(long, "terminated")
+    finally:
+        signals.task_revoked.disconnect(receiver)
+    assert (dropped.id, False, False, False) in seen
+    assert (long.id, True, True, False) in seen
