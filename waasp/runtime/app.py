@@ -21,6 +21,7 @@ from waasp.runtime.broker import (
 from waasp.runtime.broker.ratelimit import RateLimiter
 from waasp.runtime.broker.windows import WindowCounter
 from waasp.runtime.config import Config, config_from_env
+from waasp.runtime.control import Control
 from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.errors import NotRegistered
 from waasp.runtime.keys import Keys, check_queue_name
@@ -119,7 +120,12 @@ class Runtime:
 
     def rate_limiter(self) -> RateLimiter:
         """Token buckets on the broker, under this key prefix, shared by every process."""
-        return RateLimiter(self.broker.client, self.conf.key_prefix)
+        return self.broker.rates
+
+    @property
+    def control(self) -> Control:
+        """Operator controls that reach every worker: pause and resume queues."""
+        return Control(self)
 
     @property
     def dlq(self) -> DeadLetters:

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from waasp.runtime.errors import MaxRetriesExceededError, Reject, Retry
+from waasp.runtime.rates import parse_rate
 
 if TYPE_CHECKING:
     from waasp.runtime.config import Config
@@ -120,6 +121,8 @@ class Task:
         retry_backoff_max: float = 600.0,
         retry_jitter: bool = True,
         ignore_result: bool | None = None,
+        rate_limit: str | float | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         self.runtime = runtime
         self.fn = fn
@@ -135,6 +138,15 @@ class Task:
         self.retry_backoff_max = retry_backoff_max
         self.retry_jitter = retry_jitter
         self._ignore_result = ignore_result
+        # Shared by every worker (worker/admission.py); a bad value is a ValueError here, at
+        # decoration, not at the first run.
+        self.rate_limit = rate_limit
+        self.rate = parse_rate(rate_limit) if rate_limit is not None else None
+        if max_concurrency is not None and not (
+            type(max_concurrency) is int and max_concurrency >= 1  # bool is not a count
+        ):
+            raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        self.max_concurrency = max_concurrency
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", name)

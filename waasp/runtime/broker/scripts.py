@@ -36,6 +36,7 @@ class Scripts:
     reap_consumers: AsyncScript
     forget_consumer: AsyncScript
     trim_dead: AsyncScript
+    slots_take: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

@@ -4,7 +4,8 @@
 reclaim, release; leases are renewed on ``LeaseRenewals``' blocking connection) and holds
 the other concerns' stores: ``dead`` (dead-letter streams), ``events`` (task events and
 counters), ``ticks`` (cron ticks), ``workers`` (heartbeats), ``peek`` (read-only looks into
-the queues). Records are encoded here and in the script arguments of ``ops``, at
+the queues), ``rates`` (token buckets), ``slots`` (concurrency leases), ``pauses`` (paused
+queues). Records are encoded here and in the script arguments of ``ops``, at
 the Redis boundary, and nowhere upstream.
 """
 
@@ -29,11 +30,14 @@ from waasp.runtime.broker.errors import (
 )
 from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.ops import SendOnce, SettleOp, StartVerdict
+from waasp.runtime.broker.pauses import PauseStore
 from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
+from waasp.runtime.broker.ratelimit import RateLimiter
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
 from waasp.runtime.broker.server import check_redis_version
+from waasp.runtime.broker.slots import SlotStore
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.message import (
@@ -72,6 +76,9 @@ class Broker:
         self.ticks = TickStore(client, keys, self.scripts)
         self.workers = WorkerRegistry(client, keys, self.scripts)
         self.peek = QueuePeek(client, keys)
+        self.rates = RateLimiter(client, keys.prefix)
+        self.slots = SlotStore(client, keys, self.scripts)
+        self.pauses = PauseStore(client, keys)
 
     async def ping(self) -> None:
         """Raise unless the server answers."""

@@ -5,6 +5,8 @@ not run.
 workers is dead-lettered when it is about to start once too often, while the messages those
 workers had only prefetched are redelivered freely. The same step checks that this worker still
 owns the entry: one that another worker claimed while this one stalled is dropped, not run.
+Before the starts are counted, the batch passes admission (paused queues, concurrency caps,
+rate limits: admission.py); what it turns away never counts as a start.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from waasp.runtime.broker import (
     check_cancelled,
 )
 from waasp.runtime.message import DecodeError, decode_message
+from waasp.runtime.worker.admission import Admission
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.outcomes import max_deliveries_outcome
 from waasp.runtime.worker.settler import Settler
@@ -41,6 +44,7 @@ class StartGate:
         max_starts: int,
         inflight: Inflight,
         settler: Settler,
+        admission: Admission,
         *,
         outages: Outages | None = None,
     ) -> None:
@@ -50,6 +54,7 @@ class StartGate:
         self.max_starts = max_starts
         self.inflight = inflight
         self.settler = settler
+        self.admission = admission
         self._waiting: list[tuple[RawDelivery, asyncio.Future[StartVerdict]]] = []
         self._wake = asyncio.Event()
 
@@ -70,7 +75,9 @@ class StartGate:
         with structlog.contextvars.bound_contextvars(
             queue=delivery.queue, entry_id=delivery.entry_id, **_identity(delivery)
         ):
-            if verdict is StartVerdict.DEAD:
+            if verdict in (StartVerdict.DEFERRED, StartVerdict.PAUSED):
+                pass  # moved to the delay set, or handed back: admission.py
+            elif verdict is StartVerdict.DEAD:
                 log.error("delivery_dead_lettered", reason="max_deliveries", starts=self.max_starts)
                 outcome = max_deliveries_outcome(delivery, self.consumer, self.max_starts)
                 self.settler.settled_elsewhere(delivery, outcome)
@@ -80,11 +87,17 @@ class StartGate:
         self.inflight.remove([delivery])
         return False
 
+    def ended(self, delivery: RawDelivery) -> None:
+        """The task of ``delivery`` ended: give its concurrency lease back soon."""
+        self.admission.ended(delivery)
+        self._wake.set()
+
     async def run(self) -> None:
         """Send the marks executors wait for, a batch at a time, until cancelled."""
         while True:
             await self._wake.wait()
             self._wake.clear()
+            await self.admission.flush()
             batch = [(d, f) for d, f in self._waiting if not f.done()]
             self._waiting = []
             by_queue: dict[str, list[tuple[RawDelivery, asyncio.Future[StartVerdict]]]] = (
@@ -94,7 +107,7 @@ class StartGate:
                 by_queue[delivery.queue].append((delivery, future))
             try:
                 for queue, items in by_queue.items():
-                    verdicts = await self._mark(queue, [d.entry_id for d, _ in items])
+                    verdicts = await self._mark(queue, [d for d, _ in items])
                     for (_, future), verdict in zip(items, verdicts, strict=True):
                         if not future.done():
                             future.set_result(verdict)
@@ -103,18 +116,31 @@ class StartGate:
                     future.cancel()  # the worker is stopping: what was not answered never runs
             check_cancelled()  # redis-py can return normally from a command cancelled mid-flight
 
-    async def _mark(self, queue: str, entry_ids: list[str]) -> list[StartVerdict]:
+    async def _mark(self, queue: str, deliveries: list[RawDelivery]) -> list[StartVerdict]:
         # A task must not run before its start is counted: wait Redis out (a refusal that
-        # waiting cannot cure stops the worker, as in every other loop).
+        # waiting cannot cure stops the worker, as in every other loop). Each step may be
+        # repeated: a lease already held is kept, an entry settled already is left alone.
         while True:
             try:
-                verdicts = await self.broker.start(queue, self.consumer, entry_ids, self.max_starts)
+                refused = await self.admission.admit(queue, deliveries)
+                admitted = [d for d in deliveries if d.entry_id not in refused]
+                ids = [d.entry_id for d in admitted]
+                marks = (
+                    await self.broker.start(queue, self.consumer, ids, self.max_starts)
+                    if ids
+                    else []
+                )
             except ANY_REDIS_ERROR as exc:
                 log.debug("start_mark_failed", queue=queue, error=str(exc))
                 await self.guard.failed(exc)
                 continue
             self.guard.worked()
-            return verdicts
+            verdicts = dict(refused)
+            verdicts.update(zip(ids, marks, strict=True))
+            gone = [d for d in admitted if verdicts[d.entry_id] is not StartVerdict.RUN]
+            if gone:
+                await self.admission.release(gone)
+            return [verdicts[d.entry_id] for d in deliveries]
 
 
 def _identity(delivery: RawDelivery) -> dict[str, str]:
