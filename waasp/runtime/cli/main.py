@@ -1,4 +1,4 @@
-"""``python -m waasp.runtime``: worker, scheduler, inspect and dlq commands.
+"""``python -m waasp.runtime``: worker, scheduler, inspect, dlq and control commands.
 
 Every subcommand takes ``-A MODULE:ATTR`` naming a Runtime. Errors are one line on stderr
 and a non-zero exit, never a traceback.
@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from waasp.runtime.app import Runtime
 from waasp.runtime.broker import REDIS_ERRORS
+from waasp.runtime.cli.control import add_queue_controls, run_queue_control
 from waasp.runtime.errors import AppImportError, TaskRuntimeError
 from waasp.runtime.logs import configure_logging
 
@@ -105,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--older-than", type=parse_duration, default=None)
     dlq.add_argument("-y", "--yes", action="store_true", help="purge without asking")
     dlq.add_argument("--json", action="store_true")
+
+    add_queue_controls(command("control", "pause or resume a queue on every worker"))
     return parser
 
 
@@ -119,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "scheduler": commands.run_scheduler,
         "inspect": commands.run_inspect,
         "dlq": commands.run_dlq,
+        "control": run_queue_control,
     }
     try:
         runtime = load_app(args.app)
