@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from waasp import __version__
+from waasp.api.openapi_control import CONTROL_PATHS, CONTROL_SCHEMAS
 from waasp.api.openapi_dashboard import DASHBOARD_PATHS, DASHBOARD_SCHEMAS
 from waasp.api.openapi_monitor import MONITOR_PATHS, MONITOR_SCHEMAS
 from waasp.models import AuditAction, TrustLevel
@@ -161,6 +162,7 @@ _SCHEMAS: dict[str, Any] = {
 
 _SCHEMAS.update(MONITOR_SCHEMAS)
 _SCHEMAS.update(DASHBOARD_SCHEMAS)
+_SCHEMAS.update(CONTROL_SCHEMAS)
 
 _CHECK_RESPONSES = {
     "200": _json(_ref("CheckResult"), "the decision"),
@@ -332,7 +334,7 @@ OPENAPI: dict[str, Any] = {
             "connection cap."
         ),
     },
-    "paths": {**_PATHS, **MONITOR_PATHS, **DASHBOARD_PATHS},
+    "paths": {**_PATHS, **MONITOR_PATHS, **DASHBOARD_PATHS, **CONTROL_PATHS},
     "components": {
         "schemas": _SCHEMAS,
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -82,6 +82,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
                 "type": "integer",
                 "description": "dead letters removed by the dlq_max_len cap (a counter)",
             },
+            "paused": {"type": "boolean", "description": "workers do not read it (paused)"},
         },
     },
     "Worker": {
