@@ -98,3 +98,13 @@ def test_only_the_notification_tasks_store_no_result() -> None:
     quiet = {name for name, task in runtime.tasks.items() if task.ignore_result}
     assert quiet == {name for name in NAMES if name.startswith("waasp.tasks.notify_")}
     assert runtime.route("waasp.tasks.notify_summary") == "high"
+
+
+def test_webhook_posts_are_rate_limited_by_the_setting() -> None:
+    """Both tasks that post to the webhook carry WAASP_WEBHOOK_RATE_LIMIT (default 10/s),
+    shared by every worker; nothing else is rate limited."""
+    default = WaaspRuntime(Settings())
+    limited = {name: task.rate_limit for name, task in default.tasks.items() if task.rate_limit}
+    assert limited == {"waasp.tasks.notify_deliver": "10/s", "waasp.tasks.send_webhook": "10/s"}
+    slower = WaaspRuntime(Settings.from_env({"WAASP_WEBHOOK_RATE_LIMIT": "30/m"}))
+    assert slower.send_webhook.rate == pytest.approx(0.5)

@@ -125,7 +125,7 @@ class Runtime:
     @property
     def control(self) -> Control:
         """Operator controls that reach every worker: pause and resume queues."""
-        return Control(self)
+        return Control(self.broker)
 
     @property
     def dlq(self) -> DeadLetters:
