@@ -54,7 +54,10 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
             args.json,
             {"queues": stats},
             lambda: _table(
-                ["queue", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age", "paused"],
+                [
+                    *("queue", "waiting", "in_flight", "delayed", "dead"),
+                    *("oldest_waiting_age", "paused"),
+                ],
                 rows,
             ),
         )
