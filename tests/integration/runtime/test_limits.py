@@ -18,7 +18,7 @@ from tests.integration.runtime.conftest import (
     wait_until,
     worker_env,
 )
-from waasp.runtime import SUCCESS, Runtime
+from waasp.runtime import SUCCESS, Runtime, Worker
 
 APP = "tests.integration.runtime.limited:runtime"
 
@@ -120,3 +120,20 @@ async def test_a_sigkilled_workers_slot_returns_after_the_visibility_timeout(
     assert await after.get(timeout=60) >= 2
     assert await long_run.get(timeout=60) >= 2, "the killed run was reclaimed and rerun"
     assert await runs(runtime, "single") == 3
+
+
+async def test_a_queue_rate_limit_defers_without_counting_starts_or_retries(
+    runtime: Runtime,
+) -> None:
+    """task_queue_rate_limits spaces a queue's starts (ten at 10/s span at least 0.85 s);
+    a deferred task is neither a start (broker_max_deliveries=1 dead-letters nothing) nor a
+    retry."""
+    runtime.conf.update(broker_max_deliveries=1, task_queue_rate_limits={"default": "10/s"})
+    results = await runtime.send_many([apps.add.s(i, 0) for i in range(10)])
+    await runtime.broker.register_queues(["default"])
+    await Worker(runtime, ["default"], 4, burst=True).run()
+    assert [await r.get(timeout=10) for r in results] == list(range(10))
+    assert [(await r.meta()).retries for r in results] == [0] * 10
+    assert sum((await runtime.dlq.count()).values()) == 0
+    began = sorted(await start_times(runtime, "add"))
+    assert began[-1] - began[0] >= 0.85, began
