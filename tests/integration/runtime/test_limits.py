@@ -51,7 +51,7 @@ async def test_reservations_space_waiters_one_interval_apart(runtime: Runtime) -
 
 async def _server_ms_past(runtime: Runtime, ms: int) -> bool:
     seconds, micros = await runtime.broker.client.time()
-    return seconds * 1000 + micros // 1000 >= ms
+    return bool(seconds * 1000 + micros // 1000 >= ms)
 
 
 @pytest.mark.slow
