@@ -50,4 +50,18 @@ async def single(seconds: float) -> int:
     return count
 
 
-TASKS: tuple[Task, ...] = (rated, capped, single)
+@runtime.task(bind=True, max_concurrency=5, max_retries=1)
+async def capped_outcome(self: Task, kind: str) -> str:
+    """End as ``kind`` says: ``ok``, ``fail`` (FAILURE and a dead letter), ``retry`` (once,
+    then ok) or ``reject`` (dead-lettered by hand)."""
+    await _note(f"outcome:{kind}")
+    if kind == "fail":
+        raise ValueError("failed on purpose")
+    if kind == "retry" and self.request.retries == 0:
+        raise self.retry(countdown=0)
+    if kind == "reject":
+        raise self.send_to_dlq("rejected on purpose")
+    return kind
+
+
+TASKS: tuple[Task, ...] = (rated, capped, single, capped_outcome)

@@ -3,6 +3,7 @@ SIGKILLed worker coming back after the visibility timeout."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,3 +138,30 @@ async def test_a_queue_rate_limit_defers_without_counting_starts_or_retries(
     assert sum((await runtime.dlq.count()).values()) == 0
     began = sorted(await start_times(runtime, "add"))
     assert began[-1] - began[0] >= 0.85, began
+
+
+async def test_every_way_out_gives_the_concurrency_lease_back(runtime: Runtime) -> None:
+    """Success, failure, a retry, a dead letter by hand, and a task abandoned at shutdown
+    each give their max_concurrency lease back; a running one holds it."""
+    kinds = ["ok", "fail", "retry", "reject"]
+    results = [await limited.capped_outcome.delay(kind) for kind in kinds]
+    await runtime.broker.register_queues(["default"])
+    await Worker(runtime, ["default"], 4, burst=True).run()
+    assert await results[0].get(timeout=10) == "ok"
+    assert await results[2].get(timeout=10) == "retry"
+    assert sum((await runtime.dlq.count()).values()) == 2
+    assert await runtime.broker.slots.held(limited.capped_outcome.name) == 0
+
+    stuck = await limited.single.delay(120)
+    worker = Worker(runtime, ["default"], 2, shutdown_timeout=0.2)
+    running = asyncio.create_task(worker.run())
+
+    async def started() -> bool:
+        return await runs(runtime, "single") == 1
+
+    await wait_until(started, timeout=15)
+    assert await runtime.broker.slots.held(limited.single.name) == 1
+    worker.stop()
+    await asyncio.wait_for(running, timeout=30)
+    assert await runtime.broker.slots.held(limited.single.name) == 0, "abandoned: given back"
+    assert await stuck.state() != SUCCESS
