@@ -61,9 +61,14 @@ async def test_rate_limit_holds_across_four_worker_processes(
 ) -> None:
     """rate_limit="20/s" with 4 workers runs 200 ± 20 tasks in 10 s, and a task without a
     limit sent meanwhile runs while the limited backlog still waits (no executor is held)."""
-    results = await runtime.send_many([limited.rated.s(i) for i in range(400)])
     for _ in range(4):
         limited_workers.start(concurrency=4)
+
+    async def all_up() -> bool:  # the window should not measure four interpreters starting
+        return len(await runtime.broker.workers.names()) == 4
+
+    await wait_until(all_up, timeout=60)
+    results = await runtime.send_many([limited.rated.s(i) for i in range(400)])
 
     async def began() -> bool:
         return await runs(runtime, "rated") > 0
