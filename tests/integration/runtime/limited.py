@@ -64,4 +64,13 @@ async def capped_outcome(self: Task, kind: str) -> str:
     return kind
 
 
-TASKS: tuple[Task, ...] = (rated, capped, single, capped_outcome)
+@runtime.task(bind=True, rate_limit="2/s", max_retries=1)
+async def rated_retry(self: Task, tag: str) -> int:
+    """Record the start under ``tag``; retry at once on the first attempt."""
+    await _note(tag)
+    if self.request.retries == 0:
+        raise self.retry(countdown=0)
+    return self.request.retries
+
+
+TASKS: tuple[Task, ...] = (rated, capped, single, capped_outcome, rated_retry)

@@ -170,3 +170,16 @@ async def test_every_way_out_gives_the_concurrency_lease_back(runtime: Runtime) 
     await asyncio.wait_for(running, timeout=30)
     assert await runtime.broker.slots.held(limited.single.name) == 0, "abandoned: given back"
     assert await stuck.state() != SUCCESS
+
+
+async def test_a_retry_takes_a_token_of_its_own(runtime: Runtime) -> None:
+    """At 2/s, a task that waited for its reserved slot and then retried at once does not
+    reuse that slot: its retry starts at least an interval later."""
+    first = await limited.rated_retry.delay("a")
+    second = await limited.rated_retry.delay("b")  # deferred to a reserved slot
+    await runtime.broker.register_queues(["default"])
+    await Worker(runtime, ["default"], 4, burst=True).run()
+    assert (await first.get(timeout=10), await second.get(timeout=10)) == (1, 1)
+    attempts = sorted(await start_times(runtime, "b"))
+    assert len(attempts) == 2
+    assert attempts[1] - attempts[0] >= 0.45, attempts

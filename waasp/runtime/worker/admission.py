@@ -29,7 +29,8 @@ from waasp.runtime.task import Task
 
 log = structlog.get_logger("waasp.runtime.worker.admission")
 
-# Header of a deferred message: rate bucket -> the slot (epoch ms, Redis's clock) it reserved.
+# Header of a deferred message: rate bucket -> [the slot (epoch ms, Redis's clock) it reserved,
+# the message's retries then]. A retry of the message (retries + 1) cannot claim it again.
 RATE_SLOTS = "rate_slots"
 # Seconds a start refused by a concurrency cap waits, drawn at random so that the waiters of
 # one cap do not all come back together.
@@ -43,12 +44,20 @@ class _Candidate:
     task: Task | None
     member: str | None = None  # its concurrency lease, once taken
     delay_ms: int | None = None  # deferred by that much
-    slots: dict[str, int] = field(default_factory=dict)  # rate slots reserved now
+    slots: dict[str, list[int]] = field(default_factory=dict)  # rate slots reserved now
 
     def claim(self, bucket: str) -> int:
-        claims = self.message.headers.get(RATE_SLOTS) if self.message else None
-        slot = claims.get(bucket) if isinstance(claims, dict) else None
-        return slot if isinstance(slot, int) and not isinstance(slot, bool) else 0
+        """The slot this very attempt reserved in ``bucket`` (0: none)."""
+        if self.message is None:
+            return 0
+        claims = self.message.headers.get(RATE_SLOTS)
+        claim = claims.get(bucket) if isinstance(claims, dict) else None
+        if not (isinstance(claim, list) and len(claim) == 2):
+            return 0
+        slot, retries = claim
+        if type(slot) is not int or retries != self.message.retries:
+            return 0
+        return slot
 
     def deferred_op(self) -> SettleOp:
         assert self.message is not None and self.delay_ms is not None
@@ -141,7 +150,8 @@ class Admission:
         for c, wait in zip(items, answer.waits_ms, strict=True):
             if wait > 0:
                 c.delay_ms = wait
-                c.slots[bucket] = answer.now_ms + wait
+                assert c.message is not None
+                c.slots[bucket] = [answer.now_ms + wait, c.message.retries]
 
     # -- leases -----------------------------------------------------------------------------
 
