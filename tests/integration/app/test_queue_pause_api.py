@@ -30,6 +30,8 @@ async def test_pause_and_resume_a_queue(monitor_client: Client, runtime: Runtime
     assert again["changed"] is False
     queues = await (await monitor_client.get("/api/v1/queues", headers=AUTH)).json()
     assert [q["paused"] for q in queues["queues"] if q["name"] == "default"] == [True]
+    metrics = await (await monitor_client.get("/metrics", headers=AUTH)).text()
+    assert 'waasp_queue_paused{queue="default"} 1.0' in metrics
     resumed = await (await monitor_client.post(PATHS[1], headers=AUTH)).json()
     assert resumed == {"queue": "default", "paused": False, "changed": True}
     assert await runtime.control.paused() == []
