@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import structlog
 
 from waasp.runtime.broker import Broker, RawDelivery
-from waasp.runtime.worker.pauses import PauseWatch
+from waasp.runtime.worker.pauses import REFRESH_S, PauseWatch
 
 log = structlog.get_logger("waasp.runtime.worker.reader")
 
@@ -47,6 +47,9 @@ class QueueReader:
             if not queues:
                 await self.pauses.wait_change((block_ms or 0) / 1000)
                 return []
+            if len(queues) < len(self.queues) and block_ms is not None:
+                # a queue resumed is read within a second: the next read names it
+                block_ms = min(block_ms, int(REFRESH_S * 1000))
         count = len(queues)
         if room >= count:
             return await self.broker.read(queues, self.consumer, room // count, block_ms)
