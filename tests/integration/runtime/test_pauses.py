@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from tests.integration.runtime import apps
@@ -12,7 +13,7 @@ from tests.integration.runtime.conftest import (
     stream_state,
     wait_until,
 )
-from waasp.runtime import PENDING, Runtime
+from waasp.runtime import PENDING, Runtime, Worker
 
 
 async def test_a_paused_queue_waits_and_resume_runs_it(
@@ -77,3 +78,39 @@ async def test_cli_pauses_and_resumes(runtime: Runtime, cli_env: dict[str, str])
     assert bad.returncode == 1
     assert bad.stderr.startswith("error: invalid queue name")
     assert "Traceback" not in bad.stderr
+
+
+async def test_what_a_worker_prefetched_is_handed_back_when_its_queue_pauses(
+    runtime: Runtime,
+) -> None:
+    """Tasks a worker had already read into its buffer do not start once it has seen the
+    pause: they go back to the stream (nothing held), and run after resume."""
+    slow = await apps.sleepy.delay("first", 4.0)  # the pause is seen while it runs
+    waiting = [await apps.add.delay(i, 0) for i in range(3)]
+    worker = Worker(runtime, ["default"], 1, prefetch_multiplier=4)
+    running = asyncio.create_task(worker.run())
+    try:
+
+        async def all_read() -> bool:
+            return worker.inflight.count == 4
+
+        await wait_until(all_read, timeout=15)
+        await runtime.control.pause("default")
+
+        async def seen() -> bool:
+            return "default" in worker.pauses.paused
+
+        await wait_until(seen, timeout=15)
+        await slow.get(timeout=15)
+
+        async def handed_back() -> bool:
+            return worker.inflight.count == 0 and (await stream_state(runtime))[1] == 0
+
+        await wait_until(handed_back, timeout=15)
+        assert await runs(runtime, "add") == 0
+        assert (await stream_state(runtime))[0] == 3
+        await runtime.control.resume("default")
+        assert [await r.get(timeout=15) for r in waiting] == [0, 1, 2]
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, timeout=30)
