@@ -129,6 +129,15 @@ class MonitoringService:
         report = await self._redis(self.runtime.control.revoke(task_id, terminate=terminate))
         return report.as_dict()
 
+    async def pause_queue(self, queue: str, paused: bool) -> dict[str, Any]:
+        """Pause (or resume) ``queue`` for every worker; say whether that changed anything."""
+        control = self.runtime.control
+        try:
+            changed = await self._redis(control.pause(queue) if paused else control.resume(queue))
+        except TaskRuntimeError as exc:  # an invalid queue name
+            raise ValidationError("name", str(exc)) from None
+        return {"queue": queue, "paused": paused, "changed": changed}
+
     async def schedule(self) -> list[dict[str, Any]]:
         """The beat entries with their next and last runs."""
         return await self._redis(schedule_status(self.runtime))

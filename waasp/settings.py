@@ -55,6 +55,7 @@ class Settings:
     check_rate: float = 20.0
     check_burst: int = 40
     notify_global_max: int = 20
+    webhook_rate_limit: str = "10/s"  # webhook posts, shared by every worker
     # HTTP limits a normal client never meets (seconds, counts, bytes).
     http_header_timeout: float = 10.0
     http_body_timeout: float = 30.0
@@ -102,6 +103,7 @@ class Settings:
             check_rate=get("WAASP_CHECK_RATE", env.positive_number, 20.0),
             check_burst=get("WAASP_CHECK_BURST", _positive_int, 40),
             notify_global_max=get("WAASP_NOTIFY_GLOBAL_MAX", _positive_int, 20),
+            webhook_rate_limit=get("WAASP_WEBHOOK_RATE_LIMIT", env.rate_limit, "10/s"),
             http_header_timeout=get("WAASP_HTTP_HEADER_TIMEOUT", env.positive_seconds, 10.0),
             http_body_timeout=get("WAASP_HTTP_BODY_TIMEOUT", env.positive_seconds, 30.0),
             http_keepalive_timeout=get("WAASP_HTTP_KEEPALIVE_TIMEOUT", env.positive_seconds, 30.0),

@@ -105,13 +105,16 @@ class WaaspRuntime(Runtime):
             notify_blocked_sender
         )
         self.notify_blocked_followup = self.task(**quiet)(notify_blocked_followup)
-        self.notify_deliver = self.task(**quiet, max_retries=retries, expires=DELIVER_EXPIRES)(
-            notify_deliver
-        )
+        # The receiver's limit, held across every worker: each webhook-posting task waits
+        # its turn in the delay set, never in a worker.
+        rate = settings.webhook_rate_limit
+        self.notify_deliver = self.task(
+            **quiet, max_retries=retries, expires=DELIVER_EXPIRES, rate_limit=rate
+        )(notify_deliver)
         self.notify_summary = self.task(**quiet)(notify_summary)
-        self.send_webhook = self.task(bind=True, max_retries=3, expires=WEBHOOK_EXPIRES)(
-            send_webhook
-        )
+        self.send_webhook = self.task(
+            bind=True, max_retries=3, expires=WEBHOOK_EXPIRES, rate_limit=rate
+        )(send_webhook)
         self.cleanup_old_audit_logs = self.task(bind=True)(cleanup_old_audit_logs)
         self.aggregate_audit_stats = self.task(bind=True)(aggregate_audit_stats)
 

@@ -194,3 +194,10 @@ def test_runtime_config_carries_the_runtime_settings() -> None:
     assert (config.broker_url, config.result_backend) == ("redis://r:6379/0", "rediss://r:6380/1")
     assert (config.key_prefix, config.broker_visibility_timeout) == ("test-1", 12.5)
     assert Settings.from_env({}).runtime_config() == config_from_env("waasp", {})
+
+
+@pytest.mark.parametrize("value", ["abc", "0/s", "10/d", "-1"])
+def test_a_bad_webhook_rate_limit_names_the_variable(value: str) -> None:
+    """WAASP_WEBHOOK_RATE_LIMIT takes Celery's rate syntax; anything else is refused."""
+    with pytest.raises(SettingsError, match="WAASP_WEBHOOK_RATE_LIMIT: rate limit must be"):
+        Settings.from_env({"WAASP_WEBHOOK_RATE_LIMIT": value})

@@ -117,3 +117,13 @@ def test_notifications_and_webhooks_expire() -> None:
     }
     message = runtime.build_message("waasp.tasks.notify_blocked_sender", ("s",))
     assert message.expires == message.enqueued_at + 900.0
+
+
+def test_webhook_posts_are_rate_limited_by_the_setting() -> None:
+    """Both tasks that post to the webhook carry WAASP_WEBHOOK_RATE_LIMIT (default 10/s),
+    shared by every worker; nothing else is rate limited."""
+    default = WaaspRuntime(Settings())
+    limited = {name: task.rate_limit for name, task in default.tasks.items() if task.rate_limit}
+    assert limited == {"waasp.tasks.notify_deliver": "10/s", "waasp.tasks.send_webhook": "10/s"}
+    slower = WaaspRuntime(Settings.from_env({"WAASP_WEBHOOK_RATE_LIMIT": "30/m"}))
+    assert slower.send_webhook.rate == pytest.approx(0.5)

@@ -73,6 +73,7 @@ def _queue_families(snapshot: RuntimeSnapshot) -> Iterable[Metric]:
         "in_flight": "Messages delivered to a worker and not yet acknowledged",
         "delayed": "Messages in the queue's delay set (countdown, eta, retries)",
         "dead": "Messages in the queue's dead-letter stream",
+        "paused": "1 while the queue is paused (no worker reads it), else 0",
     }
     for figure, text in figures.items():
         family = GaugeMetricFamily(f"waasp_queue_{figure}", text, labels=["queue"])

@@ -161,8 +161,8 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 _SCHEMAS.update(MONITOR_SCHEMAS)
-_SCHEMAS.update(CONTROL_SCHEMAS)
 _SCHEMAS.update(DASHBOARD_SCHEMAS)
+_SCHEMAS.update(CONTROL_SCHEMAS)
 
 _CHECK_RESPONSES = {
     "200": _json(_ref("CheckResult"), "the decision"),

@@ -6,6 +6,7 @@ from typing import Any
 
 from waasp.validation import AUDIT_LIMIT_MAX
 
+_STATES = ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]
 _ADMIN: list[dict[str, list[str]]] = [{"bearer": []}]
 _AUTH_ERRORS = {401: "no bearer token", 403: "wrong token"}
 
@@ -52,15 +53,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
                 "type": "string",
                 "description": "PENDING, STARTED, RETRY, SUCCESS, FAILURE, REVOKED, or a state "
                 "the task set itself with update_state (e.g. PROGRESS)",
-                "examples": [
-                    "PENDING",
-                    "STARTED",
-                    "RETRY",
-                    "SUCCESS",
-                    "FAILURE",
-                    "REVOKED",
-                    "PROGRESS",
-                ],
+                "examples": [*_STATES, "PROGRESS"],
             },
             "result": {},
             "progress": {
@@ -95,6 +88,7 @@ MONITOR_SCHEMAS: dict[str, Any] = {
                 "type": "integer",
                 "description": "dead letters removed by the dlq_max_len cap (a counter)",
             },
+            "paused": {"type": "boolean", "description": "workers do not read it (paused)"},
         },
     },
     "Worker": {

@@ -29,6 +29,8 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     "/api/v1/tasks/{task_id}/revoke": {"POST": require_token(monitor.revoke_task)},
     "/api/v1/queues": {"GET": require_token(monitor.list_queues)},
     "/api/v1/queues/{name}/tasks": {"GET": require_token(monitor.queue_tasks)},
+    "/api/v1/queues/{name}/pause": {"POST": require_token(monitor.pause_queue)},
+    "/api/v1/queues/{name}/resume": {"POST": require_token(monitor.resume_queue)},
     "/api/v1/workers": {"GET": require_token(monitor.list_workers)},
     "/api/v1/dlq": {"GET": require_token(monitor.list_dead_letters)},
     "/api/v1/dlq/{dead_id}": {"DELETE": require_token(monitor.delete_dead_letter)},

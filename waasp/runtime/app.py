@@ -123,11 +123,12 @@ class Runtime(Registry):
 
     def rate_limiter(self) -> RateLimiter:
         """Token buckets on the broker, under this key prefix, shared by every process."""
-        return RateLimiter(self.broker.client, self.conf.key_prefix)
+        return self.broker.rates
 
     @property
     def control(self) -> Control:
-        """Remote control of tasks (``revoke``), shared with every worker through Redis."""
+        """Remote control of tasks and queues (``revoke``, ``pause``, ``resume``), shared with
+        every worker through Redis."""
         return Control(self.broker, self.results, self.conf.result_expires)
 
     @property

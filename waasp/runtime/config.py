@@ -9,6 +9,8 @@ from typing import Any
 
 from waasp.runtime import env
 from waasp.runtime.errors import ConfigurationError
+from waasp.runtime.keys import check_queue_name
+from waasp.runtime.rates import parse_rate
 
 # Celery settings that name what the runtime always does: ``update`` takes them, so a Celery
 # configuration carries over, checks the value is that one behaviour, and stores nothing.
@@ -64,6 +66,8 @@ class Config:
     events_failures_max_length: int = 500
     events_counters_ttl: float = 7 * 86400.0
     dlq_max_len: int = 100_000  # dead letters kept per queue; the oldest beyond are trimmed
+    # queue -> rate ("50/s", "100/m"): starts of its tasks per unit, shared by every worker
+    task_queue_rate_limits: dict[str, str | float] = field(default_factory=dict)
 
     def update(self, other: Mapping[str, Any] | None = None, **options: Any) -> None:
         """Set options by name, rejecting unknown names and unsupported values."""
@@ -110,6 +114,20 @@ class Config:
                 raise ConfigurationError(f"{name} must be >= 1")
         if not self.key_prefix or any(c in self.key_prefix for c in "{} "):
             raise ConfigurationError("key_prefix must be non-empty, without braces or spaces")
+        self.queue_rates()
+
+    def queue_rates(self) -> dict[str, float]:
+        """``task_queue_rate_limits`` as tasks per second per queue; ConfigurationError
+        naming the first bad queue name or rate."""
+        if not isinstance(self.task_queue_rate_limits, Mapping):
+            raise ConfigurationError("task_queue_rate_limits must be a dict of queue -> rate")
+        rates: dict[str, float] = {}
+        for queue, rate in self.task_queue_rate_limits.items():
+            try:
+                rates[check_queue_name(queue)] = parse_rate(rate)
+            except ValueError as exc:
+                raise ConfigurationError(f"task_queue_rate_limits[{queue!r}]: {exc}") from None
+        return rates
 
 
 def config_from_env(env_prefix: str, environ: Mapping[str, str] | None = None) -> Config:

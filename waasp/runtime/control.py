@@ -1,9 +1,11 @@
-"""``runtime.control``: remote control of tasks, shared with every worker through Redis.
+"""``runtime.control``: operator controls that reach every worker through Redis.
 
 Celery broadcasts its controls to the workers alive at the time and keeps revokes in their
 memory; here a revoke is written to Redis (``broker/revokes.py``) and lives as long as the
 task's result would (``result_expires``), so a worker that starts later, or restarts, honours
-it too. New controls are methods of ``Control`` beside ``revoke``.
+it too. Pausing a queue keeps its tasks waiting (sends, and delayed tasks that fall due, still
+land in its stream); every worker stops reading it within a second, and resumes as quickly. The
+pause is kept in Redis, so it outlives restarts of workers and of the process that paused it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
+
 from waasp.runtime.broker import Broker, ResultBackend
+from waasp.runtime.keys import check_queue_name
 from waasp.runtime.message import REVOKED_ERROR, REVOKED_REASON, RemoteError
 from waasp.runtime.states import READY_STATES, RETRY, STARTED, TaskState
+
+log = structlog.get_logger("waasp.runtime.control")
 
 TASK_ID_MAX = 255
 
@@ -69,7 +76,7 @@ class RevokeReport:
 
 
 class Control:
-    """Remote control of tasks: ``await runtime.control.revoke(task_id, terminate=False)``."""
+    """Remote control of tasks and queues: ``revoke``, ``pause``, ``resume``, ``paused``."""
 
     def __init__(self, broker: Broker, results: ResultBackend, result_expires: float) -> None:
         self.broker = broker
@@ -91,3 +98,20 @@ class Control:
         error = RemoteError(REVOKED_ERROR, REVOKED_REASON)
         previous = await self.results.mark_revoked(task_id, error, keep)
         return RevokeReport(task_id, terminate, previous)
+
+    async def pause(self, queue: str) -> bool:
+        """Pause ``queue`` for every worker; False if it was paused already.
+        ConfigurationError (a ValueError) for an invalid queue name."""
+        changed = await self.broker.pauses.pause(check_queue_name(queue))
+        log.info("queue_paused", queue=queue, changed=changed)
+        return changed
+
+    async def resume(self, queue: str) -> bool:
+        """Resume ``queue``; False if it was not paused."""
+        changed = await self.broker.pauses.resume(check_queue_name(queue))
+        log.info("queue_resumed", queue=queue, changed=changed)
+        return changed
+
+    async def paused(self) -> list[str]:
+        """The paused queues, sorted."""
+        return sorted(await self.broker.pauses.paused())

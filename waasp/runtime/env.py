@@ -18,6 +18,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from waasp.runtime.errors import ConfigurationError
+from waasp.runtime.rates import parse_rate
 
 T = TypeVar("T")
 
@@ -60,6 +61,12 @@ def positive_number(value: str, what: str = "a number") -> float:
 def positive_seconds(value: str) -> float:
     """A finite number of seconds greater than 0."""
     return positive_number(value, "a number of seconds")
+
+
+def rate_limit(value: str) -> str:
+    """A rate in Celery's syntax (``10/s``, ``100/m``, ``3/h``), as given."""
+    parse_rate(value)
+    return value
 
 
 def key_prefix(value: str) -> str:

@@ -9,8 +9,8 @@ class TaskRuntimeError(Exception):
     """Root of every error the runtime raises."""
 
 
-class ConfigurationError(TaskRuntimeError):
-    """A setting has a value the runtime cannot work with."""
+class ConfigurationError(TaskRuntimeError, ValueError):
+    """A setting has a value the runtime cannot work with (a ValueError too)."""
 
 
 class UnsupportedRedis(TaskRuntimeError):

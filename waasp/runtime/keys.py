@@ -17,6 +17,10 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:queues               set of known queue names
     waasp:{revoked}:ids        sorted set: revoked task ids, by when the revoke is forgotten (ms)
     waasp:{revoked}:terminate  sorted set: those of them revoked with terminate=True
+    waasp:paused               set of paused queue names
+    waasp:slots:TASK           sorted set: a task's max_concurrency leases -> expiry ms
+    waasp:rate:task:TASK       a task's rate_limit token bucket (broker/ratelimit.py)
+    waasp:rate:queue:QUEUE     a queue's rate limit token bucket
     waasp:{events}:stream      capped stream of recent task events (with a TTL)
     waasp:{events}:failures    capped stream of recent failures, with tracebacks
     waasp:{events}:counts      hash: tasks per (task name, event)
@@ -129,6 +133,15 @@ class Keys:
     def revoked_terminate(self) -> str:
         """Sorted set of the task ids revoked with terminate=True (same slot as ``revoked``)."""
         return f"{self.prefix}:{{revoked}}:terminate"
+
+    @property
+    def paused(self) -> str:
+        """Set of paused queue names (workers read none of them)."""
+        return f"{self.prefix}:paused"
+
+    def task_slots(self, task: str) -> str:
+        """Sorted set of the max_concurrency leases of task ``task``, scored by expiry (ms)."""
+        return f"{self.prefix}:slots:{task}"
 
     @property
     def events(self) -> str:

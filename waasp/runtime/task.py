@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol
 from waasp.runtime.errors import MaxRetriesExceededError, Reject, Retry
 from waasp.runtime.expiry import Expires, expires_seconds
 from waasp.runtime.progress import update_state
+from waasp.runtime.rates import parse_rate
 
 if sys.version_info >= (3, 13):
     from typing import ParamSpec, TypeVar
@@ -151,6 +152,8 @@ class Task(Generic[P, R, C]):
         retry_jitter: bool = True,
         ignore_result: bool | None = None,
         expires: float | timedelta | None = None,
+        rate_limit: str | float | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         self.runtime = runtime
         self.fn = fn
@@ -168,6 +171,15 @@ class Task(Generic[P, R, C]):
         self._ignore_result = ignore_result
         # Seconds from its send after which a task not started is not run (None: never).
         self.expires = expires_seconds(expires)
+        # Shared by every worker (worker/admission.py); a bad value is a ValueError here, at
+        # decoration, not at the first run.
+        self.rate_limit = rate_limit
+        self.rate = parse_rate(rate_limit) if rate_limit is not None else None
+        if max_concurrency is not None and not (
+            type(max_concurrency) is int and max_concurrency >= 1  # bool is not a count
+        ):
+            raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        self.max_concurrency = max_concurrency
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", name)

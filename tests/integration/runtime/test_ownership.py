@@ -13,6 +13,7 @@ import pytest
 from waasp.runtime import RETRY, SUCCESS, Runtime, TaskState
 from waasp.runtime.broker import Broker, RawDelivery, SettleOp, StartVerdict
 from waasp.runtime.message import ResultRecord, TaskMessage, TaskMeta, encode_message
+from waasp.runtime.worker.admission import Admission
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.settler import Settler
 from waasp.runtime.worker.starts import StartGate
@@ -140,7 +141,8 @@ async def test_executors_starting_together_share_one_round_trip(
 
     monkeypatch.setattr(broker, "start", counted)  # counts the calls; Redis is real
     settler = Settler(broker, runtime.results, "c1", lambda _: None)
-    gate = StartGate(broker, "c1", 5, Inflight(20), settler)
+    admission = Admission(broker, "c1", {}, {}, 30_000, frozenset)  # no limits: no calls
+    gate = StartGate(broker, "c1", 5, Inflight(20), settler, admission)
     service = asyncio.create_task(gate.run())
     try:
         assert await asyncio.gather(*(gate.begin(d) for d in deliveries)) == [True] * 20

@@ -92,6 +92,16 @@ async def delete_dead_letter(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def pause_queue(request: web.Request) -> web.Response:
+    """POST /api/v1/queues/{name}/pause: workers stop reading the queue (within a second)."""
+    return json_response(await _monitor(request).pause_queue(request.match_info["name"], True))
+
+
+async def resume_queue(request: web.Request) -> web.Response:
+    """POST /api/v1/queues/{name}/resume: workers read the queue again."""
+    return json_response(await _monitor(request).pause_queue(request.match_info["name"], False))
+
+
 async def get_schedule(request: web.Request) -> web.Response:
     """GET /api/v1/schedule: beat entries with next and last runs."""
     return json_response({"schedule": await _monitor(request).schedule()})

@@ -44,9 +44,39 @@ function renderQueues(queues) {
       cell(q.dead, "num dead"),
       cell(seconds(q.oldest_waiting_age), "age"),
       cell(q.consumers, "num consumers"),
+      cell(q.paused ? "paused" : "active", q.paused ? "state bad" : "state ok"),
+      cell(
+        actions(
+          q.paused
+            ? button("Resume", "resume", () => queueAction("Resume", q.name))
+            : button("Pause", "pause", () => queueAction("Pause", q.name)),
+        ),
+      ),
     ],
     (q) => ({ queue: q.name }),
   );
+}
+
+async function queueAction(verb, queue) {
+  const choice = await ask({
+    title: `${verb} queue ${queue}?`,
+    text:
+      verb === "Pause"
+        ? `Every worker stops taking tasks from ${queue} within a second; its tasks wait.`
+        : `Workers take tasks from ${queue} again.`,
+    confirm: verb,
+    danger: verb === "Pause",
+  });
+  if (!choice) return;
+  try {
+    const target = `/api/v1/queues/${encodeURIComponent(queue)}/${verb.toLowerCase()}`;
+    const result = await api(target, { method: "POST" });
+    const state = result.paused ? "paused" : "resumed";
+    toast(result.changed ? `Queue ${queue} ${state}.` : `Queue ${queue} was ${state} already.`);
+  } catch (err) {
+    toast(`${verb} failed: ${err.message}`, "bad");
+  }
+  changed();
 }
 
 function renderWorkers(workers) {

@@ -1,4 +1,5 @@
-"""The broker's one blocking client: lease renewals from the worker's watchdog thread.
+"""The broker's one blocking client: lease renewals (of entries and of concurrency slots)
+from the worker's watchdog thread.
 
 Renewals must go on while the event loop is blocked (a task made a blocking call), so they
 run in a thread of their own, on a connection of their own.
@@ -22,6 +23,7 @@ class LeaseRenewals:
         self.client = connect_blocking(url, WORKER_SOCKET_TIMEOUT)
         self.keys = keys
         self._renew = self.client.register_script(read_script("renew"))
+        self._renew_slots = self.client.register_script(read_script("slots_renew"))
 
     def renew(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> list[str]:
         """Reset the idle time of entries ``consumer`` holds (``lua/renew.lua``); return those
@@ -32,6 +34,12 @@ class LeaseRenewals:
         with group_errors():
             lost = self._renew(keys=[stream], args=[GROUP, consumer, *entry_ids])
         return [text(i) for i in lost]
+
+    def renew_slots(self, task: str, lease_ms: int, members: Sequence[str]) -> None:
+        """Push back the expiry of the concurrency leases ``members`` of ``task`` hold
+        (``lua/slots_renew.lua``; one that expired already is not taken back)."""
+        if members:
+            self._renew_slots(keys=[self.keys.task_slots(task)], args=[lease_ms, *members])
 
     def close(self) -> None:
         """Close the connection."""

@@ -24,6 +24,9 @@ class StartVerdict(IntEnum):
     RUN = 0  # its start is counted
     LOST = 1  # this worker no longer owns the entry: another worker claimed it
     DEAD = 2  # it started broker_max_deliveries times without finishing: dead-lettered
+    # Decided before the script, by the start gate's admission (never counted as a start):
+    DEFERRED = 3  # over a rate limit or a concurrency cap: moved to the delay set
+    PAUSED = 4  # its queue is paused: handed back to the stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +45,18 @@ class SettleKind(StrEnum):
     ACK = "ack"  # done: acknowledge and delete
     RETRY = "retry"  # acknowledge, and schedule the next attempt
     DEAD = "dead"  # acknowledge, and dead-letter
+    DEFER = "defer"  # acknowledge, and hold the message (not started) in the delay set
 
 
 @dataclass(frozen=True, slots=True)
 class SettleOp:
-    """How one finished delivery leaves the stream; build it with ``ack``, ``retry``, ``dead``."""
+    """How one finished (or deferred) delivery leaves the stream; build it with ``ack``,
+    ``retry``, ``defer``, ``dead``."""
 
     kind: SettleKind
     entry_id: str
-    next_attempt: TaskMessage | None = None  # RETRY
-    delay_ms: int = 0  # RETRY
+    next_attempt: TaskMessage | None = None  # RETRY; DEFER: the message itself
+    delay_ms: int = 0  # RETRY, DEFER
     dead_letter: DeadLetterRecord | None = None  # DEAD
 
     @classmethod
@@ -63,6 +68,12 @@ class SettleOp:
     def retry(cls, entry_id: str, next_attempt: TaskMessage, delay_ms: int) -> SettleOp:
         """Acknowledge, and run ``next_attempt`` after ``delay_ms``."""
         return cls(SettleKind.RETRY, entry_id, next_attempt=next_attempt, delay_ms=delay_ms)
+
+    @classmethod
+    def defer(cls, entry_id: str, message: TaskMessage, delay_ms: int) -> SettleOp:
+        """Acknowledge, and hold ``message`` in the delay set for ``delay_ms``: it did not
+        start (a rate limit or a concurrency cap), so it is neither a retry nor a start."""
+        return cls(SettleKind.DEFER, entry_id, next_attempt=message, delay_ms=delay_ms)
 
     @classmethod
     def dead(cls, entry_id: str, letter: DeadLetterRecord) -> SettleOp:

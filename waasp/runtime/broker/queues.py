@@ -24,6 +24,7 @@ class QueueStats:
     oldest_waiting_age: float | None  # seconds, by the Redis server's clock
     consumers: int  # live workers (heartbeat not expired) that consume this queue
     dead_trimmed: int = 0  # dead letters removed by the dlq_max_len cap (a counter)
+    paused: bool = False  # workers do not read it (runtime.control.pause)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -42,6 +43,7 @@ async def queue_stats(
     ``consumers`` gives the live workers per queue."""
     async with client.pipeline(transaction=False) as pipe:
         pipe.time()
+        pipe.smembers(keys.paused)
         for name in names:
             q = keys.queue(name)
             pipe.xlen(q.stream)
@@ -51,11 +53,12 @@ async def queue_stats(
             pipe.get(q.dead_trimmed)
         replies = await pipe.execute(raise_on_error=False)
     seconds, micros = replies[0]
+    paused = {text(q) for q in replies[1]} if isinstance(replies[1], set | list) else set()
     now_ms = seconds * 1000 + micros // 1000
     out: list[QueueStats] = []
     cursors: list[tuple[int, str]] = []
     for i, name in enumerate(names):
-        length, groups, delayed, dead, trimmed = replies[1 + 5 * i : 6 + 5 * i]
+        length, groups, delayed, dead, trimmed = replies[2 + 5 * i : 7 + 5 * i]
         group = (
             next((g for g in groups if text(g.get("name")) == GROUP), None)
             if isinstance(groups, list)
@@ -75,6 +78,7 @@ async def queue_stats(
                 None,
                 consumers.get(name, 0),
                 int(trimmed) if isinstance(trimmed, bytes | str | int) else 0,
+                name in paused,
             )
         )
     if cursors:

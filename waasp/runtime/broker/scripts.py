@@ -37,6 +37,7 @@ class Scripts:
     forget_consumer: AsyncScript
     trim_dead: AsyncScript
     revoke: AsyncScript
+    slots_take: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:

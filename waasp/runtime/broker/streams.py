@@ -4,8 +4,9 @@
 reclaim, release; leases are renewed on ``LeaseRenewals``' blocking connection) and holds
 the other concerns' stores: ``dead`` (dead-letter streams), ``events`` (task events and
 counters), ``ticks`` (cron ticks), ``workers`` (heartbeats), ``revokes`` (revoked tasks),
-``peek`` (read-only looks into the queues). Records are encoded here and in the script
-arguments of ``ops``, at the Redis boundary, and nowhere upstream.
+``peek`` (read-only looks into the queues), ``rates`` (token buckets), ``slots`` (concurrency
+leases), ``pauses`` (paused queues), ``chords`` (chord counters). Records are encoded here and
+in the script arguments of ``ops``, at the Redis boundary, and nowhere upstream.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ from waasp.runtime.broker.errors import (
 )
 from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.ops import SendOnce, SettleOp, StartReply, StartVerdict
+from waasp.runtime.broker.pauses import PauseStore
 from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
+from waasp.runtime.broker.ratelimit import RateLimiter
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.revokes import RevokeStore
 from waasp.runtime.broker.scripts import Scripts
 from waasp.runtime.broker.server import check_redis_version
+from waasp.runtime.broker.slots import SlotStore
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.message import (
@@ -76,6 +80,9 @@ class Broker:
         self.peek = QueuePeek(client, keys)
         self.chords = ChordStore(client, keys)
         self.revokes = RevokeStore(client, keys, self.scripts)
+        self.rates = RateLimiter(client, keys.prefix)
+        self.slots = SlotStore(client, keys, self.scripts)
+        self.pauses = PauseStore(client, keys)
 
     async def ping(self) -> None:
         """Raise unless the server answers."""

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from waasp.runtime.app import Runtime
+from waasp.runtime.cli.control import run_queue_control
 from waasp.runtime.cli.output import emit, install_stop_handlers
 from waasp.runtime.cron.scheduler import Scheduler
 from waasp.runtime.errors import TaskRuntimeError
@@ -55,7 +56,11 @@ async def run_inspect(runtime: Runtime, args: argparse.Namespace) -> int:
             args.json,
             {"queues": stats},
             lambda: _table(
-                ["queue", "waiting", "in_flight", "delayed", "dead", "oldest_waiting_age"], rows
+                [
+                    *("queue", "waiting", "in_flight", "delayed", "dead"),
+                    *("oldest_waiting_age", "paused"),
+                ],
+                rows,
             ),
         )
     elif args.what == "workers":
@@ -136,6 +141,8 @@ async def _revoke(runtime: Runtime, args: argparse.Namespace) -> int:
 
 CONTROL_ACTIONS: dict[str, Callable[[Runtime, argparse.Namespace], Awaitable[int]]] = {
     "revoke": _revoke,
+    "pause": run_queue_control,
+    "resume": run_queue_control,
 }
 
 

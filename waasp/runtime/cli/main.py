@@ -16,6 +16,7 @@ from typing import Any
 
 from waasp.runtime.app import Runtime
 from waasp.runtime.broker import REDIS_ERRORS
+from waasp.runtime.cli.control import QUEUE_ACTIONS
 from waasp.runtime.errors import AppImportError, TaskRuntimeError
 from waasp.runtime.logs import configure_logging
 
@@ -108,12 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--json", action="store_true")
 
     # ``control ACTION``: each action is a parser of its own, with the common options.
-    control = sub.add_parser("control", help="control tasks on every worker")
+    control = sub.add_parser("control", help="control tasks and queues on every worker")
     actions = control.add_subparsers(dest="action", required=True)
     revoke = command("revoke", "revoke a task (it will not start; --terminate stops it)", actions)
     revoke.add_argument("task_id")
     revoke.add_argument("--terminate", action="store_true", help="also stop it if it runs")
     revoke.add_argument("--json", action="store_true")
+    for action, text in QUEUE_ACTIONS.items():
+        queue_control = command(action, text, actions)
+        queue_control.add_argument("queue", metavar="QUEUE")
+        queue_control.add_argument("--json", action="store_true")
     return parser
 
 

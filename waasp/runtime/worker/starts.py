@@ -8,6 +8,9 @@ owns the entry: one that another worker claimed while this one stalled is droppe
 And, in the same round trip, it reads which of the tasks are revoked, and the server's clock:
 a revoked task, or one past its ``expires`` deadline, is settled REVOKED without running,
 wherever it waited before (stream, delay set, prefetch buffer, retry).
+
+Before the starts are counted, the batch passes admission (paused queues, concurrency caps,
+rate limits: admission.py); what it turns away never counts as a start.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from waasp.runtime.broker import (
 from waasp.runtime.hooks import send_revoked
 from waasp.runtime.message import EXPIRED_REASON, REVOKED_REASON, TaskMessage
 from waasp.runtime.signals import task_revoked
+from waasp.runtime.worker.admission import Admission
 from waasp.runtime.worker.flow import Flow, in_workflow
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.outcomes import decoded, max_deliveries_outcome, revoked_outcome
@@ -51,11 +55,13 @@ class StartGate:
         max_starts: int,
         inflight: Inflight,
         settler: Settler,
+        admission: Admission,
         *,
         outages: Outages | None = None,
         flow: Flow | None = None,
     ) -> None:
         self.broker = broker
+        self.admission = admission
         self.flow = flow
         self.guard = (outages or Outages()).guard("starts")
         self.consumer = consumer
@@ -90,7 +96,9 @@ class StartGate:
         with structlog.contextvars.bound_contextvars(
             queue=delivery.queue, entry_id=delivery.entry_id, **_identity(message)
         ):
-            if verdict is StartVerdict.DEAD:
+            if verdict in (StartVerdict.DEFERRED, StartVerdict.PAUSED):
+                pass  # moved to the delay set, or handed back: admission.py
+            elif verdict is StartVerdict.DEAD:
                 log.error("delivery_dead_lettered", reason="max_deliveries", starts=self.max_starts)
                 outcome = max_deliveries_outcome(delivery, self.consumer, self.max_starts)
                 self.settler.settled_elsewhere(delivery, outcome)
@@ -104,11 +112,17 @@ class StartGate:
         self.inflight.remove([delivery])
         return False
 
+    def ended(self, delivery: RawDelivery) -> None:
+        """The task of ``delivery`` ended: give its concurrency lease back soon."""
+        self.admission.ended(delivery)
+        self._wake.set()
+
     async def run(self) -> None:
         """Send the marks executors wait for, a batch at a time, until cancelled."""
         while True:
             await self._wake.wait()
             self._wake.clear()
+            await self.admission.flush()
             batch = [(d, f) for d, f in self._waiting if not f.done()]
             self._waiting = []
             by_queue: dict[str, list[tuple[RawDelivery, asyncio.Future[Verdict]]]] = defaultdict(
@@ -128,15 +142,20 @@ class StartGate:
             check_cancelled()  # redis-py can return normally from a command cancelled mid-flight
 
     async def _mark(self, queue: str, deliveries: list[RawDelivery]) -> list[Verdict]:
-        entry_ids = [d.entry_id for d in deliveries]
-        messages = [decoded(d) for d in deliveries]
-        task_ids = [m.id for m in messages if m is not None]
+        messages = {d.entry_id: decoded(d) for d in deliveries}
         # A task must not run before its start is counted: wait Redis out (a refusal that
-        # waiting cannot cure stops the worker, as in every other loop).
+        # waiting cannot cure stops the worker, as in every other loop). Each step may be
+        # repeated: a lease already held is kept, an entry settled already is left alone.
         while True:
             try:
-                reply = await self.broker.start(
-                    queue, self.consumer, entry_ids, self.max_starts, task_ids
+                refused = await self.admission.admit(queue, deliveries)
+                admitted = [d for d in deliveries if d.entry_id not in refused]
+                ids = [d.entry_id for d in admitted]
+                task_ids = [m.id for d in admitted if (m := messages[d.entry_id]) is not None]
+                reply = (
+                    await self.broker.start(queue, self.consumer, ids, self.max_starts, task_ids)
+                    if ids
+                    else None
                 )
             except ANY_REDIS_ERROR as exc:
                 log.debug("start_mark_failed", queue=queue, error=str(exc))
@@ -144,17 +163,29 @@ class StartGate:
                 continue
             self.guard.worked()
             break
-        flags = iter(reply.revoked)
-        verdicts: list[Verdict] = []
-        for verdict, message in zip(reply.verdicts, messages, strict=True):
-            reason = None
-            if message is not None:
-                if next(flags):
-                    reason = REVOKED_REASON
-                elif message.expires is not None and message.expires <= reply.now:
-                    reason = EXPIRED_REASON
-            verdicts.append((verdict, message, reason))
-        return verdicts
+        verdicts: dict[str, Verdict] = {
+            entry_id: (verdict, messages[entry_id], None) for entry_id, verdict in refused.items()
+        }
+        if reply is not None:
+            flags = iter(reply.revoked)
+            for entry_id, verdict in zip(ids, reply.verdicts, strict=True):
+                message = messages[entry_id]
+                reason = None
+                if message is not None:
+                    if next(flags):
+                        reason = REVOKED_REASON
+                    elif message.expires is not None and message.expires <= reply.now:
+                        reason = EXPIRED_REASON
+                verdicts[entry_id] = (verdict, message, reason)
+        # Admitted but not run (dead, lost, revoked, expired): its concurrency lease goes back.
+        gone = [
+            d
+            for d in admitted
+            if verdicts[d.entry_id][0] is not StartVerdict.RUN or verdicts[d.entry_id][2]
+        ]
+        if gone:
+            await self.admission.release(gone)
+        return [verdicts[d.entry_id] for d in deliveries]
 
 
 def _identity(message: TaskMessage | None) -> dict[str, str]:

@@ -1,5 +1,6 @@
-"""A thread beside the event loop: it renews the leases of what the worker holds, on a Redis
-connection of its own, and reports a blocked event loop, naming the task that blocks it.
+"""A thread beside the event loop: it renews the leases of what the worker holds (entries,
+and the concurrency slots of their running tasks), on a Redis connection of its own, and
+reports a blocked event loop, naming the task that blocks it.
 
 A sync call inside an ``async def`` task stops the event loop. Renewals made on the loop
 would stop with it, and past the visibility timeout another worker would claim the entry and
@@ -39,11 +40,14 @@ class Watchdog:
         visibility_timeout: float,
         clock: LoopClock,
         culprit: Callable[[], Mapping[str, str]],
+        slots: Callable[[], Mapping[str, list[str]]] = dict,
     ) -> None:
         self.renewals = renewals
         self.consumer = consumer
         self.inflight = inflight
         self.interval = max(visibility_timeout / 4, 0.02)
+        self.lease_ms = int(visibility_timeout * 1000)
+        self.slots = slots  # the concurrency leases held, per task (admission.py)
         self.clock = clock
         self.culprit = culprit  # what the loop runs now (read while it is blocked)
         self._stop = threading.Event()
@@ -80,6 +84,8 @@ class Watchdog:
                 if lost:
                     # Another worker claimed them while this one was silent: both may run them.
                     log.warning("leases_lost", queue=queue, entry_ids=lost)
+            for task, members in self.slots().items():
+                self.renewals.renew_slots(task, self.lease_ms, members)
         except REDIS_ERRORS as exc:
             return self._failed(exc)
         except GroupMissing as exc:

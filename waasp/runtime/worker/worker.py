@@ -1,10 +1,12 @@
 """The worker: one reader fills a bounded buffer, N executors drain it, and beside them the
-settler, the start gate, the lease keeper, the promoter, the heartbeat and the loop clock, all
-under one TaskGroup; the watchdog thread renews leases outside the event loop."""
+settler, the start gate, the lease keeper, the promoter, the heartbeat, the pause watch and
+the loop clock, all under one TaskGroup; the watchdog thread renews leases outside the event
+loop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -25,6 +27,7 @@ from waasp.runtime.broker import (
 from waasp.runtime.keys import check_queue_name
 from waasp.runtime.signals import worker_ready, worker_shutdown
 from waasp.runtime.states import FAILURE, RETRY, REVOKED, SUCCESS
+from waasp.runtime.worker.admission import Admission
 from waasp.runtime.worker.events import EventRecorder
 from waasp.runtime.worker.eviction import check_eviction_policy
 from waasp.runtime.worker.executor import Executor
@@ -32,6 +35,7 @@ from waasp.runtime.worker.flow import Flow
 from waasp.runtime.worker.heartbeat import Heartbeat, LoopClock
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
+from waasp.runtime.worker.pauses import PauseWatch
 from waasp.runtime.worker.promoter import Promoter
 from waasp.runtime.worker.reader import QueueReader
 from waasp.runtime.worker.revokes import RevokeWatch
@@ -90,7 +94,8 @@ class Worker:
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
         self.outages = Outages((self.broker.reconnect, self.results.reconnect), worker=self.name)
-        self.reader = QueueReader(self.broker, self.queues, self.name)
+        self.pauses = PauseWatch(self.broker, outages=self.outages)
+        self.reader = QueueReader(self.broker, self.queues, self.name, self.pauses)
         self.threads = TaskThreads(self.concurrency)
         events = (
             EventRecorder(self.broker, conf, self.name, runtime.tasks)
@@ -100,6 +105,10 @@ class Worker:
         self.settler = Settler(
             self.broker, self.results, self.name, self._settled, events, outages=self.outages
         )
+        lease_ms = int(conf.broker_visibility_timeout * 1000)
+        self.admission = Admission(
+            self.broker, self.name, runtime.tasks, conf.queue_rates(), lease_ms, self.pauses.current
+        )
         flow = Flow(runtime, self.outages)  # workflows: what follows a step
         self.starts = StartGate(
             self.broker,
@@ -107,6 +116,7 @@ class Worker:
             conf.broker_max_deliveries,
             self.inflight,
             self.settler,
+            self.admission,
             outages=self.outages,
             flow=flow,
         )
@@ -132,6 +142,7 @@ class Worker:
             conf.broker_visibility_timeout,
             self.clock,
             self._culprit,
+            self.admission.leases_by_task,
         )
         self.promoter = Promoter(self.broker, self.queues, outages=self.outages)
         self.heartbeat = Heartbeat(
@@ -207,6 +218,7 @@ class Worker:
                     group.create_task(self.heartbeat.run(), name="heartbeat"),
                     group.create_task(self.starts.run(), name="starts"),
                     group.create_task(self.revokes.run(), name="revokes"),
+                    group.create_task(self.pauses.run(), name="pauses"),
                 ]
                 reader = group.create_task(self._read_loop(), name="reader")
                 executors = [
@@ -223,6 +235,8 @@ class Worker:
         finally:
             await self.watchdog.stop()
             self.threads.shutdown()
+            with contextlib.suppress(*ANY_REDIS_ERROR):
+                await self.admission.release_all()  # leases of tasks abandoned at shutdown
             await worker_shutdown.asend(self)
             for hook in self.runtime.shutdown_hooks:
                 await hook()
@@ -241,6 +255,7 @@ class Worker:
                 for queue in self.queues:
                     await self.broker.ensure_group(queue)
                 await self.broker.register_queues(self.queues)
+                await self.pauses.refresh()  # a queue paused before the start is never read
                 if not self._policy_checked:
                     await check_eviction_policy(self.broker, strict=self.strict)
                     self._policy_checked = True
@@ -295,6 +310,7 @@ class Worker:
                 outcome = await self.executor.run(delivery)
             finally:
                 self.inflight.running -= 1
+                self.starts.ended(delivery)  # its concurrency lease, if any
             self.counts[outcome.state.value] += 1
             self.settler.finish(delivery, outcome, time.perf_counter() - began)
 

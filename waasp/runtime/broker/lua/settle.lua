@@ -3,6 +3,8 @@
 -- ARGV[1] group, ARGV[2] wake channel, ARGV[3] consumer, then four values per delivery:
 --   "ack",   entry id, "", ""                      done: acknowledge and delete
 --   "retry", entry id, next message, delay in ms   acknowledge, and schedule the next attempt
+--   "defer", entry id, the message, delay in ms    the same for a message that did not start
+--                                                  (a rate limit or a concurrency cap)
 --   "dead",  entry id, raw message, details JSON   acknowledge, and dead-letter
 -- Only a delivery this consumer still owns is settled (with its start count dropped). One it
 -- lost (another worker claimed the entry while this one stalled, and runs or ran it) is left
@@ -21,7 +23,7 @@ for i = 4, #ARGV, 4 do
     redis.call('XACK', KEYS[1], ARGV[1], id)
     redis.call('XDEL', KEYS[1], id)
     redis.call('HDEL', KEYS[4], id)
-    if kind == 'retry' then
+    if kind == 'retry' or kind == 'defer' then
       local delay = tonumber(ARGV[i + 3])
       if delay <= 0 then
         redis.call('XADD', KEYS[1], '*', 'message', ARGV[i + 2])
