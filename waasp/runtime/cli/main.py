@@ -1,4 +1,4 @@
-"""``python -m waasp.runtime``: worker, scheduler, inspect and dlq commands.
+"""``python -m waasp.runtime``: worker, scheduler, inspect, dlq and dashboard commands.
 
 Every subcommand takes ``-A MODULE:ATTR`` naming a Runtime. Errors are one line on stderr
 and a non-zero exit, never a traceback.
@@ -105,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--older-than", type=parse_duration, default=None)
     dlq.add_argument("-y", "--yes", action="store_true", help="purge without asking")
     dlq.add_argument("--json", action="store_true")
+
+    dashboard = command("dashboard", "serve the web dashboard and /metrics (needs [dashboard])")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    dashboard.add_argument("--port", type=int, default=5555, help="0: any free port")
+    dashboard.add_argument(
+        "--metrics-public", action="store_true", help="serve /metrics without the token"
+    )
     return parser
 
 
@@ -119,6 +126,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "scheduler": commands.run_scheduler,
         "inspect": commands.run_inspect,
         "dlq": commands.run_dlq,
+        "dashboard": commands.run_dashboard,
     }
     try:
         runtime = load_app(args.app)
