@@ -10,6 +10,8 @@ from waasp.api.openapi import OPENAPI
 from waasp.api.query import QUERY_PARAMETERS, check_query, documented_query
 from waasp.api.routes import ROUTES
 from waasp.errors import ValidationError
+from waasp.runtime.dashboard import MONITOR_ROUTES
+from waasp.runtime.dashboard import QUERY_PARAMETERS as RUNTIME_QUERY
 
 
 def test_every_route_is_documented() -> None:
@@ -65,3 +67,12 @@ def test_a_repeated_parameter_is_refused() -> None:
 def test_known_parameters_pass() -> None:
     """Documented parameters, each once, pass."""
     check_query(MultiDict(channel="sms", limit="5"), frozenset({"channel", "limit"}))
+
+
+def test_the_standalone_dashboard_takes_the_documented_parameters() -> None:
+    """The runtime's dashboard refuses unknown parameters from its own table; it names, per
+    monitoring route, exactly what the WAASP API's OpenAPI document does."""
+    for path, methods in MONITOR_ROUTES.items():
+        for method in methods:
+            runtime_side = RUNTIME_QUERY.get(path, frozenset()) if method == "GET" else frozenset()
+            assert runtime_side == QUERY_PARAMETERS[(path, method)], (path, method)

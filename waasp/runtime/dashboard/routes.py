@@ -32,7 +32,7 @@ PAGE_ROUTES: Routes = {
     "/": {"GET": pages.root},
 }
 # The query parameters each GET of the monitoring API takes (the WAASP API's OpenAPI
-# document says the same: tests/integration/runtime/test_dashboard_app.py holds them equal).
+# document says the same: tests/unit/test_query.py holds them equal).
 QUERY_PARAMETERS: Mapping[str, frozenset[str]] = {
     "/api/v1/queues/{name}/tasks": frozenset({"limit"}),
     "/api/v1/dlq": frozenset({"queue", "limit", "offset"}),
