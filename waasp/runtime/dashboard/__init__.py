@@ -23,7 +23,7 @@ from waasp.runtime.dashboard.errors import HttpError, invalid
 from waasp.runtime.dashboard.keys import MONITOR, PAGE, TOKEN
 from waasp.runtime.dashboard.metrics import RuntimeCollector, RuntimeMetrics
 from waasp.runtime.dashboard.monitor import QUEUE_TASKS_LIMIT_DEFAULT, QUEUE_TASKS_LIMIT_MAX
-from waasp.runtime.dashboard.params import error_response, json_response
+from waasp.runtime.dashboard.params import check_query, error_response, json_response
 from waasp.runtime.dashboard.routes import (
     MONITOR_ROUTES,
     PAGE_ROUTES,
@@ -52,6 +52,7 @@ __all__ = [
     "RuntimeMetrics",
     "RuntimeSnapshot",
     "add_routes",
+    "check_query",
     "check_token",
     "create_app",
     "error_response",

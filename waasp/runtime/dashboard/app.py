@@ -15,10 +15,10 @@ from aiohttp import web
 from waasp.runtime.app import Runtime
 from waasp.runtime.dashboard.auth import Handler, check_token
 from waasp.runtime.dashboard.compose import Pages, compose
-from waasp.runtime.dashboard.errors import HttpError, invalid
+from waasp.runtime.dashboard.errors import HttpError
 from waasp.runtime.dashboard.keys import MONITOR, PAGE, TOKEN
 from waasp.runtime.dashboard.metrics import RuntimeMetrics
-from waasp.runtime.dashboard.params import error_response
+from waasp.runtime.dashboard.params import check_query, error_response
 from waasp.runtime.dashboard.routes import (
     MONITOR_ROUTES,
     PAGE_ROUTES,
@@ -84,18 +84,11 @@ async def _default_headers(_request: web.Request, response: web.StreamResponse) 
 
 @web.middleware
 async def _query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse query parameters a route does not take (a typo must not go unnoticed)."""
+    """Refuse query parameters a route does not take, and repeated ones."""
     resource = request.match_info.route.resource
     if resource is not None and request.query:
         allowed = QUERY_PARAMETERS.get(resource.canonical.rstrip("/") or "/", frozenset())
-        unknown = sorted({name for name in request.query if name not in allowed})
-        if unknown:
-            raise invalid(
-                unknown[0],
-                f"unknown query parameter(s): {', '.join(unknown)}",
-                unknown=unknown,
-                allowed=sorted(allowed),
-            )
+        check_query(request.query, allowed)
     return await handler(request)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from multidict import MultiMapping
 
 from waasp.runtime.dashboard.errors import invalid
 
@@ -55,3 +56,19 @@ def identifier(field: str, value: str, *, max_length: int) -> str:
     if not value.strip():
         raise invalid(field, "must not be empty")
     return value
+
+
+def check_query(params: MultiMapping[str], allowed: frozenset[str]) -> None:
+    """Refuse (400) the parameters not in ``allowed``, naming them, and any given twice: a
+    typo must never weaken an answer."""
+    unknown = sorted({name for name in params if name not in allowed})
+    if unknown:
+        raise invalid(
+            unknown[0],
+            f"unknown query parameter(s): {', '.join(unknown)}",
+            unknown=unknown,
+            allowed=sorted(allowed),
+        )
+    repeated = sorted(name for name in set(params) if len(params.getall(name)) > 1)
+    if repeated:
+        raise invalid(repeated[0], "must be given at most once", repeated=repeated)

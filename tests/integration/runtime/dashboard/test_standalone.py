@@ -91,6 +91,8 @@ async def test_monitoring_api_and_metrics_show_the_apps_queues(
 
     status, body, _ = await fetch(f"{base}/api/v1/queues?limt=5", token)
     assert status == 400 and "limt" in body
+    status, body, _ = await fetch(f"{base}/api/v1/events?limit=1&limit=2", token)
+    assert status == 400 and "at most once" in body
     status, body, _ = await fetch(f"{base}/api/v1/queues/orders/tasks?limit=0", token)
     assert status == 400 and "limit" in body
 
