@@ -31,22 +31,28 @@ RUNTIME_PROJECT = project(ROOT / "runtime" / "pyproject.toml")
 
 
 def test_the_runtime_needs_nothing_of_the_apps() -> None:
-    """waasp-runtime depends on redis, hiredis, structlog, croniter and orjson only; its
-    dashboard extra adds aiohttp and prometheus-client, nothing of PostgreSQL."""
+    """waasp-runtime depends on redis, hiredis, structlog, croniter, orjson (and
+    typing-extensions before 3.13) only; its dashboard extra adds aiohttp and
+    prometheus-client, nothing of PostgreSQL."""
     core = {name(r) for r in RUNTIME_PROJECT["project"]["dependencies"]}
-    assert core == {"redis", "structlog", "croniter", "orjson"}
+    assert core == {"redis", "structlog", "croniter", "orjson", "typing-extensions"}
     assert not core & APP_ONLY
     dashboard = {name(r) for r in RUNTIME_PROJECT["project"]["optional-dependencies"]["dashboard"]}
     assert dashboard == {"aiohttp", "prometheus-client"}
 
 
 def test_the_root_installs_what_the_runtime_does_the_same_way() -> None:
-    """Every requirement of waasp-runtime (its extra's included) is the root's, word for
-    word, so ``pip install .`` runs the runtime and its dashboard; versions are equal."""
+    """Every requirement of waasp-runtime (its dashboard extra's included) is the root's,
+    word for word, so ``pip install .`` runs the runtime and its dashboard; its other extras
+    are the root's; versions are equal."""
     root = set(ROOT_PROJECT["project"]["dependencies"])
     runtime = RUNTIME_PROJECT["project"]
     assert set(runtime["dependencies"]) <= root
     assert set(runtime["optional-dependencies"]["dashboard"]) <= root
+    extras = ROOT_PROJECT["project"]["optional-dependencies"]
+    for extra, requirements in runtime["optional-dependencies"].items():
+        if extra != "dashboard":  # the root's own extras (otel, sentry), the same
+            assert requirements == extras[extra], extra
     assert runtime["version"] == ROOT_PROJECT["project"]["version"]
     assert runtime["requires-python"] == ROOT_PROJECT["project"]["requires-python"]
     script = runtime["scripts"]["waasp-runtime"]
