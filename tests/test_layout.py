@@ -10,13 +10,15 @@ PACKAGE = ROOT / "waasp"
 MAX_MODULE_LINES = 350
 # Redis is the broker's: elsewhere only the embedded server's probe and the API's health check.
 REDIS_ALLOWED = {"waasp/embedded/redis.py"}
-# What the rest of waasp may import of the runtime: its API and its monitoring API.
-# The runtime's public API: the package, and the submodules documented as public.
+# What the rest of waasp may import of the runtime: the submodules documented as public (its
+# API, its monitoring API, its settings parsers and logs, and its dashboard, which the WAASP
+# API mounts beside its own routes).
 PUBLIC_RUNTIME = {
     "waasp.runtime",
     "waasp.runtime.monitor",
     "waasp.runtime.env",
     "waasp.runtime.logs",
+    "waasp.runtime.dashboard",
 }
 
 

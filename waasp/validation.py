@@ -211,34 +211,6 @@ def contact_changes(data: object) -> ContactChanges:
 _INTEGER = re.compile(r"-?[0-9]{1,20}")
 
 
-_FLAGS = {"true": True, "1": True, "false": False, "0": False}
-_REVOKE_FIELDS = frozenset({"terminate"})
-
-
-def flag(field: str, value: str | None) -> bool | None:
-    """A boolean query parameter: ``true``/``1`` or ``false``/``0`` (None when absent)."""
-    if value is None:
-        return None
-    found = _FLAGS.get(value.strip().lower())
-    if found is None:
-        raise ValidationError(field, "must be true or false")
-    return found
-
-
-def revoke_terminate(query: str | None, body: object) -> bool:
-    """``terminate`` of POST /api/v1/tasks/{id}/revoke, from the query or a JSON body
-    ``{"terminate": bool}`` (not both); False when neither gives it."""
-    from_query = flag("terminate", query)
-    if body is None:
-        return bool(from_query)
-    value = _object(body, _REVOKE_FIELDS).get("terminate")
-    if value is not None and not isinstance(value, bool):
-        raise ValidationError("terminate", "must be true or false")
-    if value is not None and from_query is not None:
-        raise ValidationError("terminate", "give it in the query or the body, not both")
-    return bool(value if value is not None else from_query)
-
-
 def bounded_int(field: str, value: str | None, *, default: int, low: int, high: int) -> int:
     """Parse an integer query parameter (ASCII digits, an optional minus) in [low, high]."""
     if value is None or value == "":

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
+from importlib import resources
 
 from aiohttp import web
 
 from waasp.api.connections import connection_middleware
 from waasp.api.jsonio import MAX_BODY_BYTES
 from waasp.api.keys import (
-    API_TOKEN,
     CHECK_TOKEN,
     DATABASE,
     METRICS,
-    MONITOR,
     READINESS_PROBES,
     RUNTIME,
     SERVICE,
@@ -28,11 +27,22 @@ from waasp.api.routes import setup_routes
 from waasp.api.throttle import CheckThrottle
 from waasp.db.pool import Database
 from waasp.errors import SettingsError
-from waasp.monitoring import MonitoringService
 from waasp.notify import TaskNotifier
 from waasp.runtime import Runtime, Task
+from waasp.runtime.dashboard import Pages, mount
 from waasp.service import BlockedSenderNotifier, WhitelistService
 from waasp.settings import Settings
+
+# The WAASP API's own dashboard views, beside the runtime's (waasp.runtime.dashboard).
+DASHBOARD_PAGES = Pages(
+    title="WAASP",
+    login_hint=(
+        "Enter the API token (<code>WAASP_API_TOKEN</code>; <code>waasp up</code> prints where "
+        "it is stored)."
+    ),
+    views=("decisions", "contacts", "audit"),
+    static=resources.files("waasp.api").joinpath("static"),
+)
 
 
 def create_app(
@@ -75,7 +85,7 @@ def create_app(
     )
     app.on_response_prepare.append(add_default_headers)
     app[SETTINGS] = settings
-    app[API_TOKEN] = settings.api_token.encode("utf-8")
+    mount(app, runtime, settings.api_token, DASHBOARD_PAGES)  # the token, the page, MONITOR
     app[CHECK_TOKEN] = (settings.check_token or "").encode("utf-8")
     app[DATABASE] = database
     app[METRICS] = metrics if metrics is not None else Metrics()
@@ -94,7 +104,6 @@ def _attach_runtime(
     """Inspect ``runtime``, wait for its broker in /readyz, rate-limit the check route in its
     token buckets, hand blocked checks to ``notify``."""
     app[RUNTIME] = runtime
-    app[MONITOR] = MonitoringService(runtime)
     app[METRICS].runtime.configured = True
     app[READINESS_PROBES].append(redis_probe(runtime))
     app[THROTTLE] = CheckThrottle(

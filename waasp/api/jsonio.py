@@ -11,6 +11,9 @@ from aiohttp import hdrs, web
 from waasp.api.errors import HttpError
 from waasp.api.keys import SETTINGS
 from waasp.errors import ValidationError
+from waasp.runtime.dashboard import json_response
+
+__all__ = ["MAX_BODY_BYTES", "encode", "json_response", "read_json", "too_large"]
 
 # Bodies are a few hundred bytes; a megabyte is generous and stops memory abuse.
 MAX_BODY_BYTES = 1024 * 1024
@@ -20,15 +23,6 @@ JSON_TYPES = frozenset({"application/json"})
 def encode(data: Any) -> bytes:
     """``data`` as JSON bytes."""
     return orjson.dumps(data)
-
-
-def json_response(
-    data: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    """Encode ``data`` with orjson into an application/json response."""
-    return web.Response(
-        body=encode(data), status=status, headers=headers, content_type="application/json"
-    )
 
 
 def too_large() -> HttpError:

@@ -1,5 +1,5 @@
 """Prometheus metrics: this process's own (HTTP, checks, enqueue failures) and the runtime's
-cluster-wide figures, read from Redis at scrape time by a collector.
+cluster-wide figures (the runtime dashboard's collector, read from Redis at scrape time).
 
 Each app has its own registry (never prometheus-client's global one), so several apps in one
 process — tests, ``waasp up`` — never mix their figures.
@@ -8,97 +8,20 @@ process — tests, ``waasp up`` — never mix their figures.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import Collector
+from prometheus_client import Counter, Histogram
 
 from waasp.models import CheckResult
-from waasp.monitoring import RuntimeSnapshot
+from waasp.runtime.dashboard import RuntimeMetrics
 
 # A check answers in about a millisecond; these resolve that, and the slow tail.
 CHECK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 UNMATCHED_ROUTE = "unmatched"
 
 
-class RuntimeCollector(Collector):
-    """Exports the snapshot it was last given (the /metrics handler sets it just before
-    generating the text, with no await in between)."""
-
-    def __init__(self) -> None:
-        self.snapshot: RuntimeSnapshot | None = None
-        self.configured = False
-
-    def collect(self) -> Iterable[Metric]:
-        """The runtime's metric families."""
-        if not self.configured:
-            return
-        snapshot = self.snapshot
-        up = GaugeMetricFamily("waasp_redis_up", "1 when the runtime's Redis answered the scrape")
-        up.add_metric([], 0 if snapshot is None else 1)
-        yield up
-        if snapshot is None:
-            return
-        yield from _queue_families(snapshot)
-        live = GaugeMetricFamily("waasp_workers", "Live workers (heartbeat not expired)")
-        live.add_metric([], snapshot.workers)
-        yield live
-        tasks = CounterMetricFamily(
-            "waasp_tasks", "Tasks per name and event, cluster-wide", labels=["task", "state"]
-        )
-        for name, counts in sorted(snapshot.counters.counts.items()):
-            for state, count in sorted(counts.items()):
-                tasks.add_metric([name, state], count)
-        yield tasks
-        run_time = HistogramMetricFamily(
-            "waasp_task_runtime_seconds", "How long tasks ran, cluster-wide", labels=["task"]
-        )
-        for name, times in sorted(snapshot.counters.run_times.items()):
-            buckets = [(le, float(count)) for le, count in times.buckets]
-            run_time.add_metric([name], buckets, times.sum)
-        yield run_time
-
-
-def _queue_families(snapshot: RuntimeSnapshot) -> Iterable[Metric]:
-    figures = {
-        "waiting": "Messages waiting in the queue's stream",
-        "in_flight": "Messages delivered to a worker and not yet acknowledged",
-        "delayed": "Messages in the queue's delay set (countdown, eta, retries)",
-        "dead": "Messages in the queue's dead-letter stream",
-        "paused": "1 while the queue is paused (no worker reads it), else 0",
-    }
-    for figure, text in figures.items():
-        family = GaugeMetricFamily(f"waasp_queue_{figure}", text, labels=["queue"])
-        for stats in snapshot.queues:
-            family.add_metric([stats.name], getattr(stats, figure))
-        yield family
-    age = GaugeMetricFamily(
-        "waasp_queue_oldest_waiting_age_seconds",
-        "Age of the oldest waiting message (0 when none waits)",
-        labels=["queue"],
-    )
-    for stats in snapshot.queues:
-        age.add_metric([stats.name], stats.oldest_waiting_age or 0.0)
-    yield age
-    trimmed = CounterMetricFamily(
-        "waasp_dead_letters_trimmed",
-        "Dead letters removed, oldest first, to keep the queue's stream within dlq_max_len",
-        labels=["queue"],
-    )
-    for stats in snapshot.queues:
-        trimmed.add_metric([stats.name], stats.dead_trimmed)
-    yield trimmed
-
-
-class Metrics:
+class Metrics(RuntimeMetrics):
     """This process's metrics, in a registry of its own.
 
     The API counts HTTP requests and check decisions itself; whoever enqueues on the API's
@@ -106,7 +29,7 @@ class Metrics:
     """
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         self.http_requests = Counter(
             "waasp_http_requests",
             "HTTP requests by route, method and status",
@@ -131,8 +54,6 @@ class Metrics:
             ["task"],
             registry=self.registry,
         )
-        self.runtime = RuntimeCollector()
-        self.registry.register(self.runtime)
 
     def enqueue_failed(self, task: str, count: int = 1) -> None:
         """Count tasks that could not be enqueued."""
@@ -142,14 +63,6 @@ class Metrics:
         """Count a check's outcome and observe how long it took."""
         self.check_decisions.labels(outcome=outcome).inc()
         self.check_latency.observe(seconds)
-
-    def render(self, snapshot: RuntimeSnapshot | None, accept: str = "") -> tuple[bytes, str]:
-        """The exposition in the format the ``Accept`` header asks for (Prometheus text 0.0.4
-        by default, OpenMetrics on request), with ``snapshot`` as the runtime's figures;
-        returns (body, content type)."""
-        encode, content_type = choose_encoder(accept)
-        self.runtime.snapshot = snapshot
-        return encode(self.registry), content_type
 
 
 async def observed_check(metrics: Metrics, check: Awaitable[CheckResult]) -> CheckResult:

@@ -12,7 +12,7 @@ from aiohttp import web
 from waasp.api.auth import Handler
 from waasp.api.connections import SERVER_NAME, closes_connection
 from waasp.api.errors import HttpError
-from waasp.api.jsonio import MAX_BODY_BYTES, json_response, too_large
+from waasp.api.jsonio import MAX_BODY_BYTES, too_large
 from waasp.api.keys import METRICS, REQUEST_ID
 from waasp.api.metrics import route_label
 from waasp.errors import (
@@ -22,6 +22,7 @@ from waasp.errors import (
     NotFoundError,
     ValidationError,
 )
+from waasp.runtime.dashboard import error_response
 
 log = structlog.get_logger(__name__)
 
@@ -31,13 +32,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 CLIENT_CLOSED = 499
 # Answers are per caller and often secret (contacts, audit, tasks): no cache may keep them.
 DEFAULT_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-
-
-def error_response(
-    status: int, message: str, details: object = None, headers: dict[str, str] | None = None
-) -> web.Response:
-    """The JSON error body every failure shares: ``{"error": ..., "details": ...}``."""
-    return json_response({"error": message, "details": details}, status=status, headers=headers)
 
 
 def _from_http_exception(exc: web.HTTPException) -> web.Response:

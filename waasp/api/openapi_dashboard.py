@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from waasp.api.handlers.monitor import QUEUE_TASKS_LIMIT_DEFAULT, QUEUE_TASKS_LIMIT_MAX
 from waasp.api.openapi_monitor import (
     _ADMIN,
     _TIME,
@@ -17,6 +16,7 @@ from waasp.api.openapi_monitor import (
     _param,
     _ref,
 )
+from waasp.runtime.dashboard import QUEUE_TASKS_LIMIT_DEFAULT, QUEUE_TASKS_LIMIT_MAX
 from waasp.validation import RECENT_LIMIT_DEFAULT, RECENT_LIMIT_MAX, RECENT_WINDOWS
 
 _QUEUE_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9_.\-]{1,100}$"}

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
-from multidict import MultiMapping
 
 from waasp.api.auth import Handler
 from waasp.api.metrics import UNMATCHED_ROUTE, route_label
 from waasp.api.openapi import OPENAPI
-from waasp.errors import ValidationError
+from waasp.runtime.dashboard import check_query
+
+__all__ = ["QUERY_PARAMETERS", "check_query", "documented_query", "query_middleware"]
 
 _METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -35,21 +36,6 @@ def documented_query(document: Mapping[str, Any]) -> dict[tuple[str, str], froze
 
 
 QUERY_PARAMETERS = documented_query(OPENAPI)
-
-
-def check_query(params: MultiMapping[str], allowed: frozenset[str]) -> None:
-    """Raise ValidationError naming the parameters not in ``allowed``, or given twice."""
-    unknown = sorted({name for name in params if name not in allowed})
-    if unknown:
-        raise ValidationError(
-            unknown[0],
-            f"unknown query parameter(s): {', '.join(unknown)}",
-            unknown=unknown,
-            allowed=sorted(allowed),
-        )
-    repeated = sorted(name for name in set(params) if len(params.getall(name)) > 1)
-    if repeated:
-        raise ValidationError(repeated[0], "must be given at most once", repeated=repeated)
 
 
 @web.middleware

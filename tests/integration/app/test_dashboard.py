@@ -6,7 +6,9 @@ from pathlib import Path
 
 from tests.integration.app.conftest import AUTH, TOKEN, Client
 
-STATIC = Path(__file__).resolve().parents[3] / "waasp" / "api" / "static"
+PACKAGE = Path(__file__).resolve().parents[3] / "waasp"
+# The runtime's page and scripts, and the WAASP API's own views beside them.
+STATIC = (PACKAGE / "runtime" / "dashboard" / "static", PACKAGE / "api" / "static")
 
 
 async def test_page_status_follows_the_token(monitor_client: Client) -> None:
@@ -35,15 +37,15 @@ async def test_page_headers_lock_it_down(monitor_client: Client) -> None:
 
 async def test_assets_are_public_and_nothing_else_is_served(monitor_client: Client) -> None:
     """The scripts and style sheet need no token; any other name under /dashboard is a 404."""
-    modules = sorted(path.name for path in STATIC.glob("*.js"))
-    assert "app.js" in modules and len(modules) > 1
+    modules = sorted(path.name for folder in STATIC for path in folder.glob("*.js"))
+    assert {"app.js", "runtime.js", "contacts.js"} <= set(modules)
     for name in modules:
         script = await monitor_client.get(f"/dashboard/{name}")
         assert script.status == 200 and script.content_type == "text/javascript", name
         assert "innerHTML" not in await script.text(), name  # server text is set as text
     style = await monitor_client.get("/dashboard/app.css")
     assert style.status == 200 and style.content_type == "text/css"
-    for name in ("dashboard.html", "..%2F..%2Fsettings.py", "nope.js"):
+    for name in ("dashboard.html", "pages.html", "..%2F..%2Fsettings.py", "nope.js"):
         assert (await monitor_client.get(f"/dashboard/{name}")).status == 404
 
 

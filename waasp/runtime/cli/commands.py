@@ -175,3 +175,23 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value)
     return str(value)
+
+
+async def run_dashboard(runtime: Runtime, args: argparse.Namespace) -> int:
+    """``dashboard``: serve the page, the monitoring API and /metrics until SIGTERM/SIGINT."""
+    try:  # late: aiohttp and prometheus-client are the [dashboard] extra's
+        from waasp.runtime.dashboard.serve import serve
+    except ImportError as exc:
+        raise TaskRuntimeError(
+            f"the dashboard needs the [dashboard] extra ({exc.name} is not installed): "
+            "pip install 'waasp-runtime[dashboard]'"
+        ) from None
+    await serve(
+        runtime,
+        args.host,
+        args.port,
+        metrics_public=args.metrics_public,
+        out=sys.stdout,
+        install_stop=install_stop_handlers,
+    )
+    return 0

@@ -1,4 +1,4 @@
-"""``python -m waasp.runtime``: worker, scheduler, inspect, dlq and control commands.
+"""``python -m waasp.runtime``: worker, scheduler, inspect, dlq, control and dashboard commands.
 
 Every subcommand (and each ``control`` action) takes ``-A MODULE:ATTR`` naming a Runtime.
 Errors are one line on stderr and a non-zero exit, never a traceback.
@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         queue_control = command(action, text, actions)
         queue_control.add_argument("queue", metavar="QUEUE")
         queue_control.add_argument("--json", action="store_true")
+    dashboard = command("dashboard", "serve the web dashboard and /metrics (needs [dashboard])")
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    dashboard.add_argument("--port", type=int, default=5555, help="0: any free port")
+    dashboard.add_argument(
+        "--metrics-public", action="store_true", help="serve /metrics without the token"
+    )
     return parser
 
 
@@ -134,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "inspect": commands.run_inspect,
         "dlq": commands.run_dlq,
         "control": commands.run_control,
+        "dashboard": commands.run_dashboard,
     }
     try:
         runtime = load_app(args.app)

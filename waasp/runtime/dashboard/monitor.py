@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from waasp import validation
-from waasp.api.errors import HttpError
-from waasp.api.jsonio import json_response, read_json
-from waasp.api.keys import MONITOR
-from waasp.monitoring import MonitoringService
+from waasp.runtime.dashboard.errors import HttpError
+from waasp.runtime.dashboard.keys import MONITOR
+from waasp.runtime.dashboard.params import (
+    bounded_int,
+    identifier,
+    json_response,
+    read_json,
+    revoke_terminate,
+)
+from waasp.runtime.dashboard.service import MonitoringService
 
 TASK_ID_MAX = 255
 DLQ_LIMIT_DEFAULT = 50
@@ -29,27 +34,21 @@ def _monitor(request: web.Request) -> MonitoringService:
 
 
 def _limit(request: web.Request, default: int, high: int = EVENTS_LIMIT_MAX) -> int:
-    return validation.bounded_int(
-        "limit", request.query.get("limit"), default=default, low=1, high=high
-    )
+    return bounded_int("limit", request.query.get("limit"), default=default, low=1, high=high)
 
 
 async def get_task(request: web.Request) -> web.Response:
     """GET /api/v1/tasks/{task_id}: the task's record (PENDING if unknown or expired)."""
-    task_id = validation.text(
-        "task_id", request.match_info["task_id"], max_length=TASK_ID_MAX, allow_empty=False
-    )
+    task_id = identifier("task_id", request.match_info["task_id"], max_length=TASK_ID_MAX)
     return json_response(await _monitor(request).task(task_id))
 
 
 async def revoke_task(request: web.Request) -> web.Response:
     """POST /api/v1/tasks/{task_id}/revoke[?terminate=true]: it will not start; with
     terminate, a running async task is cancelled (body ``{"terminate": true}`` also works)."""
-    task_id = validation.text(
-        "task_id", request.match_info["task_id"], max_length=TASK_ID_MAX, allow_empty=False
-    )
+    task_id = identifier("task_id", request.match_info["task_id"], max_length=TASK_ID_MAX)
     body = await read_json(request) if request.body_exists else None
-    terminate = validation.revoke_terminate(request.query.get("terminate"), body)
+    terminate = revoke_terminate(request.query.get("terminate"), body)
     return json_response(await _monitor(request).revoke(task_id, terminate))
 
 
@@ -73,7 +72,7 @@ async def list_dead_letters(request: web.Request) -> web.Response:
     """GET /api/v1/dlq?queue=&limit=&offset=: newest first, with the total."""
     queue = request.query.get("queue") or None
     limit = _limit(request, DLQ_LIMIT_DEFAULT)
-    offset = validation.bounded_int(
+    offset = bounded_int(
         "offset", request.query.get("offset"), default=0, low=0, high=DLQ_OFFSET_MAX
     )
     return json_response(await _monitor(request).dead_letters(queue, limit, offset))
@@ -119,7 +118,7 @@ async def list_failures(request: web.Request) -> web.Response:
 
 async def get_stats(request: web.Request) -> web.Response:
     """GET /api/v1/stats?minutes=: tasks per name and event, and recent throughput."""
-    minutes = validation.bounded_int(
+    minutes = bounded_int(
         "minutes", request.query.get("minutes"), default=10, low=1, high=MINUTES_MAX
     )
     return json_response(await _monitor(request).stats(minutes))

@@ -1,10 +1,10 @@
 """The monitoring service behind the dashboard, /metrics and the inspect endpoints.
 
-Every figure comes from Redis through ``waasp.runtime`` (so an API process that runs no
-task sees the whole cluster, and nothing is lost on restart), and every call costs
-O(queues + workers + the page asked for), never O(tasks). The JSON builders are the
-runtime's own (``waasp.runtime.monitor``), shared with ``python -m waasp.runtime inspect``,
-so the CLI and the API never disagree.
+Every figure comes from Redis through the runtime (so a process that runs no task sees the
+whole cluster, and nothing is lost on restart), and every call costs O(queues + workers + the
+page asked for), never O(tasks). The JSON builders are ``waasp.runtime.monitor``'s, shared
+with ``python -m waasp.runtime inspect``, so the CLI and the dashboard never disagree. Its
+errors are ``HttpError``s (400, 404, 409, 503), answered as JSON by the error middleware.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from waasp.errors import ConflictError, DependencyUnavailable, NotFoundError, ValidationError
+import structlog
+
 from waasp.runtime import (
     REDIS_ERRORS,
     DeadLetterNotFound,
@@ -24,6 +25,7 @@ from waasp.runtime import (
     parse_entry_id,
 )
 from waasp.runtime import monitor as runtime_events
+from waasp.runtime.dashboard.errors import HttpError, invalid
 from waasp.runtime.monitor import (
     QueueStats,
     dead_letter_page,
@@ -35,8 +37,9 @@ from waasp.runtime.monitor import (
 )
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
-# The API's Redis clients have no read timeout of their own (see waasp.runtime.app.connect):
+# The runtime's Redis clients have no read timeout of their own (see waasp.runtime.app.connect):
 # a monitoring call that gets no answer within this many seconds is a 503.
 REDIS_TIMEOUT = 3.0
 UNREACHABLE = "Redis is unreachable"
@@ -47,9 +50,7 @@ def _check_dead_id(dead_id: str) -> None:
     """A malformed dead-letter id is the client's mistake (400), not a missing letter."""
     queue, colon, entry_id = dead_id.rpartition(":")
     if not (colon and queue and parse_entry_id(entry_id)):
-        raise ValidationError(
-            "dead_id", "must be QUEUE:MS-SEQ (ASCII digits, each part within 64 bits)"
-        )
+        raise invalid("dead_id", "must be QUEUE:MS-SEQ (ASCII digits, each part within 64 bits)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +70,16 @@ class MonitoringService:
         self.timeout = timeout
 
     async def _redis(self, work: Awaitable[T]) -> T:
-        """Await ``work``; Redis down, slow or gone is DependencyUnavailable (a 503)."""
+        """Await ``work``; Redis down, slow or gone is a 503 (the driver's words go to the
+        log, not to the client)."""
         try:
             async with asyncio.timeout(self.timeout):
                 return await work
         except _DOWN:
-            raise DependencyUnavailable("redis", UNREACHABLE) from None
+            log.warning("dependency_unavailable", dependency="redis", error=UNREACHABLE)
+            raise HttpError(503, "redis unavailable", {"dependency": "redis"}) from None
         except DeadLetterNotFound as exc:
-            raise NotFoundError(str(exc)) from None
+            raise HttpError(404, str(exc)) from None
 
     async def task(self, task_id: str) -> dict[str, Any]:
         """A task's record (PENDING when nothing is stored: unknown or expired), and its
@@ -92,7 +95,7 @@ class MonitoringService:
         try:
             return await self._redis(queue_contents(self.runtime, queue, limit))
         except TaskRuntimeError as exc:  # an invalid queue name
-            raise ValidationError("name", str(exc)) from None
+            raise invalid("name", str(exc)) from None
 
     async def workers(self) -> list[dict[str, Any]]:
         """The live workers."""
@@ -103,17 +106,17 @@ class MonitoringService:
         try:
             return await self._redis(dead_letter_page(self.runtime, queue, limit, offset))
         except TaskRuntimeError as exc:  # an invalid queue name
-            raise ValidationError("queue", str(exc)) from None
+            raise invalid("queue", str(exc)) from None
 
     async def replay(self, dead_id: str) -> str:
         """Put a dead letter back in its queue; return its task id."""
         _check_dead_id(dead_id)
         try:
             return await self._redis(self.runtime.dlq.replay(dead_id))
-        except NotFoundError:
+        except HttpError:
             raise
         except TaskRuntimeError as exc:  # it holds no decodable message
-            raise ConflictError(str(exc)) from None
+            raise HttpError(409, str(exc)) from None
 
     async def delete_dead_letter(self, dead_id: str) -> None:
         """Delete one dead letter."""
@@ -125,7 +128,7 @@ class MonitoringService:
         try:
             check_task_id(task_id)
         except ValueError as exc:
-            raise ValidationError("task_id", str(exc)) from None
+            raise invalid("task_id", str(exc)) from None
         report = await self._redis(self.runtime.control.revoke(task_id, terminate=terminate))
         return report.as_dict()
 
@@ -135,7 +138,7 @@ class MonitoringService:
         try:
             changed = await self._redis(control.pause(queue) if paused else control.resume(queue))
         except TaskRuntimeError as exc:  # an invalid queue name
-            raise ValidationError("name", str(exc)) from None
+            raise invalid("name", str(exc)) from None
         return {"queue": queue, "paused": paused, "changed": changed}
 
     async def schedule(self) -> list[dict[str, Any]]:
@@ -162,6 +165,6 @@ class MonitoringService:
             queues = await self._redis(queue_stats(self.runtime))
             found = await self._redis(workers(self.runtime))
             counters = await self._redis(runtime_events.task_counters(self.runtime))
-        except DependencyUnavailable:
+        except HttpError:  # a 503: Redis did not answer
             return None
         return RuntimeSnapshot(queues, len(found), counters)

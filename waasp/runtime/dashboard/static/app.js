@@ -1,22 +1,22 @@
-// The WAASP dashboard: vanilla JS modules, no build step. Every figure comes from the
+// The runtime's dashboard: vanilla JS modules, no build step. Every figure comes from the
 // token-protected JSON API; text from the server is only ever set with textContent.
 //
-// Views are addressed by the URL's hash: #decisions (the default), #contacts, #audit,
-// #runtime, #queue/NAME, #task and #task/ID. The shown view is read again after every action
-// and, when it is a live one, every `every` ms (runtime, a queue, an unfinished task: 2 s;
-// recent decisions: 10 s, as each read groups a window of the audit trail); contacts and the
-// audit log only on demand, so a search being typed stays put.
+// Views are addressed by the URL's hash: #runtime, #queue/NAME, #task and #task/ID, and the
+// host application's own views, listed in <body data-pages> (the WAASP API's: #decisions,
+// the home view, #contacts, #audit), each a module NAME.js exporting a view NAME. The shown
+// view is read again after every action and, when it is a live one, every `every` ms
+// (runtime, a queue, an unfinished task: 2 s; recent decisions: 10 s, as each read groups a
+// window of the audit trail); contacts and the audit log only on demand, so a search being
+// typed stays put.
 
 import { ApiError, clearToken, setToken, token } from "./api.js";
-import { audit } from "./audit.js";
-import { contacts } from "./contacts.js";
-import { decisions } from "./decisions.js";
 import { $ } from "./dom.js";
 import { runtime } from "./runtime.js";
 import { queue, task } from "./tasks.js";
 
 const REFRESH_MS = 2000;
-const VIEWS = { decisions, contacts, audit, runtime, queue, task };
+const VIEWS = { runtime, queue, task };
+let home = "runtime"; // the view an empty or unknown hash shows
 // The nav entry each view belongs to.
 const NAV = { queue: "runtime" };
 
@@ -29,7 +29,7 @@ function route() {
   const hash = window.location.hash.replace(/^#/, "");
   const [name, ...rest] = hash.split("/");
   const arg = rest.length ? decodeURIComponent(rest.join("/")) : "";
-  if (!(name in VIEWS) || (name === "queue" && !arg)) return { name: "decisions", arg: "" };
+  if (!(name in VIEWS) || (name === "queue" && !arg)) return { name: home, arg: "" };
   return { name, arg };
 }
 
@@ -62,7 +62,7 @@ function showBanner(message) {
 }
 
 function unavailable(err) {
-  if (!(err instanceof ApiError)) return "The WAASP API is unreachable — retrying";
+  if (!(err instanceof ApiError)) return "The server is unreachable — retrying";
   if (err.status === 503 && /redis/i.test(err.message)) return "Redis is unreachable — retrying";
   if (err.status === 503 && /postgres/i.test(err.message)) {
     return "PostgreSQL is unreachable — retrying";
@@ -121,7 +121,18 @@ function stop() {
   timer = null;
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+// Load the host application's views; the first one becomes the home view.
+async function loadPages() {
+  const names = (document.body.dataset.pages || "").split(" ").filter(Boolean);
+  const modules = await Promise.all(names.map((name) => import(`./${name}.js`)));
+  names.forEach((name, i) => {
+    VIEWS[name] = modules[i][name];
+  });
+  if (names.length) home = names[0];
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  await loadPages();
   const changed = () => refresh();
   for (const view of Object.values(VIEWS)) view.init(changed);
   $("login-form").addEventListener("submit", (event) => {
