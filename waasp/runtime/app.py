@@ -6,7 +6,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, overload
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import structlog
 
@@ -28,6 +27,7 @@ from waasp.runtime.message import TaskMessage, encode_message, new_task_id
 from waasp.runtime.results import AsyncResult as _AsyncResult
 from waasp.runtime.routing import resolve_queue
 from waasp.runtime.task import Signature, Task
+from waasp.runtime.urls import result_url_for
 
 log = structlog.get_logger("waasp.runtime.app")
 
@@ -35,13 +35,8 @@ SEND_MANY_BATCH = 1000
 
 
 def default_result_url(broker_url: str) -> str:
-    """The broker's server, database 1."""
-    parts = urlsplit(broker_url)
-    if parts.scheme == "unix":
-        query = dict(parse_qsl(parts.query))
-        query["db"] = "1"
-        return urlunsplit(parts._replace(query=urlencode(query)))
-    return urlunsplit(parts._replace(path="/1"))
+    """The broker's server, database 1 (database 0 on a cluster, which has no other)."""
+    return result_url_for(broker_url)
 
 
 class Runtime:

@@ -18,10 +18,9 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from waasp.runtime.errors import ConfigurationError
+from waasp.runtime.urls import parse_redis_url
 
 T = TypeVar("T")
-
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
 def url(schemes: frozenset[str], *, host_required: bool = True) -> Callable[[str], str]:
@@ -43,7 +42,10 @@ def url(schemes: frozenset[str], *, host_required: bool = True) -> Callable[[str
     return parse
 
 
-redis_url = url(REDIS_SCHEMES)
+def redis_url(value: str) -> str:
+    """A Redis URL: one server, a cluster or a sentinel-watched master (``urls``)."""
+    parse_redis_url(value)
+    return value
 
 
 def positive_number(value: str, what: str = "a number") -> float:

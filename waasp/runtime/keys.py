@@ -11,8 +11,8 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{default}:sent:ID    a send of task id ID was accepted (expires with its result)
     waasp:{default}:starts     hash: entry id -> times its task started without finishing
     waasp:result:ID            task state and result (on the result backend)
-    waasp:worker:NAME          a worker's heartbeat hash
-    waasp:workers              sorted set of worker names by last heartbeat
+    waasp:{workers}:NAME       a worker's heartbeat hash
+    waasp:{workers}            sorted set of worker names by last heartbeat
     waasp:queues               set of known queue names
     waasp:{events}:stream      capped stream of recent task events (with a TTL)
     waasp:{events}:failures    capped stream of recent failures, with tracebacks
@@ -22,7 +22,8 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{events}:tp:SECONDS  hash: events per kind in one throughput bucket (expires)
 
 The keys of one queue share the hash tag ``{queue}``, so each atomic script touches one
-Redis Cluster slot; the event keys share ``{events}`` for the same reason.
+Redis Cluster slot; the heartbeat keys share ``{workers}`` and the event keys ``{events}``
+for the same reason.
 """
 
 from __future__ import annotations
@@ -101,12 +102,12 @@ class Keys:
 
     def worker(self, name: str) -> str:
         """A worker's heartbeat hash."""
-        return f"{self.prefix}:worker:{name}"
+        return f"{self.prefix}:{{workers}}:{name}"
 
     @property
     def workers(self) -> str:
         """Sorted set of worker names scored by last heartbeat (ms)."""
-        return f"{self.prefix}:workers"
+        return f"{self.prefix}:{{workers}}"
 
     @property
     def queues(self) -> str:

@@ -14,6 +14,7 @@ O(task names + buckets + the page asked for), never O(tasks).
 from __future__ import annotations
 
 import bisect
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -204,15 +205,25 @@ class EventStore:
     client: Redis
     keys: Keys
     scripts: Scripts
+    # How far the server's clock is ahead of this process's (seconds), as last seen.
+    _skew: list[float] = field(default_factory=lambda: [0.0])
 
     async def record(self, batch: EventBatch, conf: Config, worker: str) -> None:
-        """Write ``worker``'s batch in one step."""
+        """Write ``worker``'s batch in one step (the throughput bucket, by the server's clock,
+        is declared: a guess from the last skew seen, called again if it was wrong)."""
         keys = self.keys
         names = [keys.events, keys.failures, keys.event_counts, keys.run_times]
-        await self.scripts.record_events(
-            keys=[*names, keys.throughput_prefix, keys.event_names],
-            args=record_events_args(batch, conf, worker),
-        )
+        args = record_events_args(batch, conf, worker)
+        width = THROUGHPUT_BUCKET_SECONDS
+        for _ in range(3):
+            now = int(time.time() + self._skew[0])
+            bucket = keys.throughput(now - now % width)
+            now_ms = int(
+                await self.scripts.record_events(keys=[*names, bucket, keys.event_names], args=args)
+            )
+            self._skew[0] = abs(now_ms) / 1000 - time.time()
+            if now_ms >= 0:
+                return
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` events, newest first; each has its server ``time`` (epoch s).

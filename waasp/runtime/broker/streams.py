@@ -10,6 +10,7 @@ the Redis boundary, and nowhere upstream.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from waasp.runtime.broker.client import drop_idle_connections, is_cluster, ready
 from waasp.runtime.broker.cron import TickStore
 from waasp.runtime.broker.dead import DeadLetterStore
 from waasp.runtime.broker.errors import (
@@ -31,9 +33,11 @@ from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.ops import SendOnce, SettleOp, StartVerdict
 from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
+from waasp.runtime.broker.reads import SlotReads
 from waasp.runtime.broker.replies import text
-from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.broker.scripts import Scripts, in_pipeline
 from waasp.runtime.broker.server import check_redis_version
+from waasp.runtime.broker.slots import by_slot
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.message import (
@@ -71,7 +75,9 @@ class Broker:
         self.events = EventStore(client, keys, self.scripts)
         self.ticks = TickStore(client, keys, self.scripts)
         self.workers = WorkerRegistry(client, keys, self.scripts)
-        self.peek = QueuePeek(client, keys)
+        self.peek = QueuePeek(client, keys, self.scripts)
+        self.cluster = is_cluster(client)
+        self._slot_reads: dict[str, SlotReads[RawDelivery]] = {}
 
     async def ping(self) -> None:
         """Raise unless the server answers."""
@@ -79,6 +85,8 @@ class Broker:
 
     async def close(self) -> None:
         """Close the client's connections."""
+        for reads in self._slot_reads.values():
+            await reads.close()
         await self.client.aclose()
 
     async def check_server(self) -> None:
@@ -88,7 +96,7 @@ class Broker:
     async def reconnect(self) -> None:
         """Drop the idle pooled connections, so each reconnects on its next use: after a
         failover they may still lead to the old master, now a replica."""
-        await self.client.connection_pool.disconnect(inuse_connections=False)
+        await drop_idle_connections(self.client)
 
     async def eviction_policy(self) -> str | None:
         """The server's ``maxmemory-policy``, or None if it does not say. Read from INFO,
@@ -112,19 +120,25 @@ class Broker:
         self, items: Sequence[tuple[str, bytes]], once: Mapping[int, SendOnce] | None = None
     ) -> None:
         """Append many messages (queue, body) in one round trip; those whose index is in
-        ``once`` only if their task id was not sent already."""
+        ``once`` only if their task id was not sent already. (On a cluster, those go beside
+        the pipeline: see ``scripts.in_pipeline``.)"""
+        together = in_pipeline(self.client)
+        beside: list[tuple[list[str], list[Any]]] = []
         async with self.client.pipeline(transaction=False) as pipe:
             for i, (queue, body) in enumerate(items):
                 q = self.keys.queue(queue)
                 marked = once.get(i) if once else None
                 if marked is None:
                     pipe.xadd(q.stream, {MESSAGE_FIELD: body})
+                    continue
+                keys, args = [q.sent(marked.task_id), q.stream], [body, marked.ttl_ms]
+                if together:
+                    await self.scripts.enqueue_once(keys=keys, args=args, client=pipe)
                 else:
-                    keys = [q.sent(marked.task_id), q.stream]
-                    await self.scripts.enqueue_once(
-                        keys=keys, args=[body, marked.ttl_ms], client=pipe
-                    )
-            await pipe.execute()
+                    beside.append((keys, args))
+            if len(pipe):
+                await pipe.execute()
+        await asyncio.gather(*(self.scripts.enqueue_once(keys=k, args=a) for k, a in beside))
 
     async def schedule(
         self,
@@ -163,7 +177,7 @@ class Broker:
         reaped, and an idle worker's may not exist yet)."""
         live = await self.workers.live()
         consumers = Counter(queue for worker in live for queue in worker.get("queues", ()))
-        return await queue_stats(self.client, self.keys, queues, consumers)
+        return await queue_stats(self.client, self.keys, queues, consumers, self.scripts)
 
     async def idle(self, queues: Sequence[str]) -> bool:
         """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""
@@ -186,7 +200,21 @@ class Broker:
     ) -> list[RawDelivery]:
         """Read up to ``count`` new entries from each of ``queues`` for ``consumer`` (COUNT
         applies per stream); GroupMissing if a queue's group is gone. ``block_ms`` None
-        does not wait."""
+        does not wait. On a cluster, queues in several slots are read slot by slot (``reads``).
+        """
+        groups = by_slot(queues, lambda q: self.keys.queue(q).stream, self.cluster)
+        if len(groups) <= 1:
+            return await self._read(queues, consumer, count, block_ms)
+        reads = self._slot_reads.setdefault(consumer, SlotReads())
+
+        async def read_one(group: Sequence[str], block: int | None) -> list[RawDelivery]:
+            return await self._read(group, consumer, count, block)
+
+        return await reads.read(read_one, groups, block_ms)
+
+    async def _read(
+        self, queues: Sequence[str], consumer: str, count: int, block_ms: int | None
+    ) -> list[RawDelivery]:
         streams = {self.keys.queue(q).stream: ">" for q in queues}
         by_stream = {self.keys.queue(q).stream: q for q in queues}
         with group_errors():
@@ -233,6 +261,7 @@ class Broker:
     async def listen_wakes(self, queues: Sequence[str], woken: Callable[[], None]) -> None:
         """Call ``woken`` once subscribed to the queues' wake channels (an earlier due time
         was scheduled), then at every message, until the connection fails (raised)."""
+        await ready(self.client)
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(*(self.keys.queue(q).wake for q in queues))

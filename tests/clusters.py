@@ -1,0 +1,217 @@
+"""Real Redis Clusters and Sentinel set-ups on loopback ports, for the tests that need them.
+
+``start_cluster`` runs three masters (and optionally a replica each) from the system's
+``redis-server`` (or the embedded Valkey binary when none is installed), joined with
+``redis-cli --cluster create``. ``start_sentinel`` runs a master, a replica and three
+sentinels. Every process is this test session's own, stopped by ``stop``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from tests.servers import free_port, port_open
+from waasp.embedded.binaries import redis_server
+
+SENTINEL_MASTER = "waasp-master"
+
+
+def _binary(name: str) -> Path:
+    """``redis-server`` / ``redis-cli`` / ``redis-sentinel``, or the embedded Valkey's."""
+    if found := shutil.which(name):
+        return Path(found)
+    server = redis_server()
+    sibling = server.with_name(name.replace("redis", "valkey"))
+    if name == "redis-server":
+        return server
+    if sibling.exists():
+        return sibling
+    raise RuntimeError(f"cannot run a cluster: neither {name} nor {sibling} exists")
+
+
+@dataclass
+class Node:
+    """One redis-server process."""
+
+    port: int
+    directory: Path
+    args: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        log = (self.directory / "server.log").open("ab")
+        self.process = subprocess.Popen(
+            [str(_binary("redis-server")), *self.args], cwd=self.directory, stdout=log, stderr=log
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis(port=self.port, socket_timeout=1).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"redis-server on port {self.port} did not start") from None
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        """SIGKILL the process (a crash: nothing is saved)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, socket_timeout=5)
+
+
+def _cluster_port() -> int:
+    """A free port whose cluster bus port (10000 higher) is free too."""
+    while True:
+        port = free_port()
+        if port <= 55535 and not port_open("127.0.0.1", port + 10000):
+            return port
+
+
+def _node(directory: Path, *extra: str) -> Node:
+    port = _cluster_port()
+    args = [
+        "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--dir", str(directory / str(port)), *extra,
+    ]  # fmt: skip
+    node = Node(port, directory / str(port), args)
+    node.start()
+    return node
+
+
+@dataclass
+class Cluster:
+    """Three masters (and their replicas), joined into one cluster."""
+
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in self.nodes[:3])
+
+    def masters(self) -> list[Node]:
+        """The nodes that serve slots now."""
+        out = []
+        for node in self.nodes:
+            if node.process is None or node.process.poll() is not None:
+                continue
+            role = node.client().execute_command("ROLE")[0]
+            if role in (b"master", "master"):
+                out.append(node)
+        return out
+
+    def wait_ok(self, timeout: float = 60.0) -> None:
+        """Wait until every live node says the cluster is ok and sees one master per slot."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                live = [n for n in self.nodes if n.process and n.process.poll() is None]
+                if all(n.client().cluster("info")["cluster_state"] == "ok" for n in live):
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the cluster did not become ok")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+
+def start_cluster(directory: Path, replicas: bool = False) -> Cluster:
+    """Start three masters (with one replica each if ``replicas``) and join them."""
+    count = 6 if replicas else 3
+    options = ("--cluster-enabled", "yes", "--cluster-node-timeout", "2000")
+    cluster = Cluster([_node(directory, *options) for _ in range(count)])
+    try:
+        create = [str(_binary("redis-cli")), "--cluster", "create"]
+        create += [f"127.0.0.1:{n.port}" for n in cluster.nodes]
+        create += ["--cluster-replicas", "1" if replicas else "0", "--cluster-yes"]
+        subprocess.run(create, check=True, capture_output=True, timeout=60)
+        cluster.wait_ok()
+        if replicas:
+            _wait_replicas_linked(cluster)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def _wait_replicas_linked(cluster: Cluster, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        linked = 0
+        for node in cluster.nodes:
+            info = node.client().info("replication")
+            if info.get("role") == "slave" and info.get("master_link_status") == "up":
+                linked += 1
+        if linked == len(cluster.nodes) // 2:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError("the cluster's replicas did not link")
+        time.sleep(0.1)
+
+
+@dataclass
+class SentinelSet:
+    """A master, a replica and three sentinels watching them."""
+
+    master: Node
+    replica: Node
+    sentinels: list[Node]
+
+    @property
+    def url(self) -> str:
+        nodes = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{nodes}/{SENTINEL_MASTER}/0"
+
+    def sentinel(self) -> redis.Redis:
+        return self.sentinels[0].client()
+
+    def master_port(self) -> int:
+        _host, port = self.sentinel().execute_command(
+            "SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER
+        )
+        return int(port)
+
+    def stop(self) -> None:
+        for node in (*self.sentinels, self.replica, self.master):
+            node.kill()
+
+
+def start_sentinel(directory: Path) -> SentinelSet:
+    """Start a master, a replica of it and three sentinels (quorum 2)."""
+    master = _node(directory)
+    replica = _node(directory, "--replicaof", "127.0.0.1", str(master.port))
+    sentinels: list[Node] = []
+    try:
+        for _ in range(3):
+            port = free_port()
+            sdir = directory / f"sentinel-{port}"
+            sdir.mkdir(parents=True)
+            conf = sdir / "sentinel.conf"
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {sdir}\n"
+                f"sentinel monitor {SENTINEL_MASTER} 127.0.0.1 {master.port} 2\n"
+                f"sentinel down-after-milliseconds {SENTINEL_MASTER} 2000\n"
+                f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
+            )
+            node = Node(port, sdir, [str(conf), "--sentinel"])
+            node.start()
+            sentinels.append(node)
+    except BaseException:
+        for node in (*sentinels, replica, master):
+            node.kill()
+        raise
+    return SentinelSet(master, replica, sentinels)
