@@ -46,14 +46,18 @@ class Node:
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        log = (self.directory / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            [str(_binary("redis-server")), *self.args], cwd=self.directory, stdout=log, stderr=log
-        )
+        with (self.directory / "server.log").open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(_binary("redis-server")), *self.args],
+                cwd=self.directory,
+                stdout=log,
+                stderr=log,
+            )
         deadline = time.monotonic() + 20
         while True:
             try:
-                redis.Redis(port=self.port, socket_timeout=1).ping()
+                with redis.Redis(port=self.port, socket_timeout=1) as probe:
+                    probe.ping()
                 return
             except redis.ConnectionError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
@@ -105,7 +109,8 @@ class Cluster:
         for node in self.nodes:
             if node.process is None or node.process.poll() is not None:
                 continue
-            role = node.client().execute_command("ROLE")[0]
+            with node.client() as client:
+                role = client.execute_command("ROLE")[0]
             if role in (b"master", "master"):
                 out.append(node)
         return out
@@ -116,7 +121,11 @@ class Cluster:
         while True:
             try:
                 live = [n for n in self.nodes if n.process and n.process.poll() is None]
-                if all(n.client().cluster("info")["cluster_state"] == "ok" for n in live):
+                states = []
+                for node in live:
+                    with node.client() as client:
+                        states.append(client.cluster("info")["cluster_state"])
+                if all(state == "ok" for state in states):
                     return
             except redis.RedisError:
                 pass
@@ -153,7 +162,8 @@ def _wait_replicas_linked(cluster: Cluster, timeout: float = 60.0) -> None:
     while True:
         linked = 0
         for node in cluster.nodes:
-            info = node.client().info("replication")
+            with node.client() as client:
+                info = client.info("replication")
             if info.get("role") == "slave" and info.get("master_link_status") == "up":
                 linked += 1
         if linked == len(cluster.nodes) // 2:
@@ -176,13 +186,12 @@ class SentinelSet:
         nodes = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
         return f"redis+sentinel://{nodes}/{SENTINEL_MASTER}/0"
 
-    def sentinel(self) -> redis.Redis:
-        return self.sentinels[0].client()
-
     def master_port(self) -> int:
-        _host, port = self.sentinel().execute_command(
-            "SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER
-        )
+        """The port of the master the sentinels name now."""
+        with self.sentinels[0].client() as sentinel:
+            _host, port = sentinel.execute_command(
+                "SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER
+            )
         return int(port)
 
     def stop(self) -> None:
