@@ -85,7 +85,9 @@ def _async_client(url: str, own: dict[str, Any]) -> Redis:
     target = parse_redis_url(url)
     options = _client_options() | own
     if target.topology is Topology.CLUSTER:
-        cluster = RedisCluster(
+        # socket_keepalive breaks redis-py's asyncio cluster connections (AttributeError).
+        del options["socket_keepalive"]
+        cluster = _Cluster(
             startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],
             **_cluster_options(target),
             **(options | {"retry": Retry(NoBackoff(), 0)}),
@@ -97,6 +99,20 @@ def _async_client(url: str, own: dict[str, Any]) -> Redis:
         sentinel = Sentinel(target.nodes, sentinel_kwargs=_sentinel_options(target))
         return sentinel.master_for(target.master, **_master_options(target), **options)
     return Redis.from_url(url, **options)
+
+
+class _Cluster(RedisCluster):
+    """A cluster client that loads its slot map before its first command.
+
+    redis-py's own client routes a command before it loads the map: commands sent at once by
+    a fresh client then race the loading, which closes the connections they took (their
+    "Connection closed by server" is hidden only by resending them, which we never do).
+    """
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            await self.initialize()
+        return await super().execute_command(*args, **kwargs)
 
 
 def _cluster_options(target: RedisTarget) -> dict[str, Any]:

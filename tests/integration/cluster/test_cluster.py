@@ -1,0 +1,109 @@
+"""What only a cluster shows: queues on three masters, the monitor's figures gathered from
+every node, and Redis URLs refused in one line."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from itertools import count
+
+import pytest
+
+from tests.clusters import Cluster
+from tests.integration.runtime import apps
+from tests.integration.runtime.conftest import ROOT, WorkerFactory, wait_until, worker_env
+from waasp.runtime import Runtime
+from waasp.runtime.broker.client import connect_blocking
+from waasp.runtime.monitor import contents, inspection, queries
+
+
+def queues_on_three_masters(runtime: Runtime) -> list[str]:
+    """Three queue names whose keys three different masters hold."""
+    client = connect_blocking(runtime.conf.broker_url)
+    try:
+        chosen: dict[str, str] = {}
+        for i in count():
+            name = f"q{i}"
+            node = client.get_node_from_key(runtime.keys.queue(name).stream)  # type: ignore[attr-defined]
+            chosen.setdefault(node.name, name)
+            if len(chosen) == 3:
+                return sorted(chosen.values())
+    finally:
+        client.close()
+    raise AssertionError("unreachable")
+
+
+async def test_worker_on_three_masters_drains_every_queue(
+    runtime: Runtime, workers: WorkerFactory
+) -> None:
+    """A worker on -Q a,b,c whose queues three masters hold runs the tasks of each."""
+    queues = queues_on_three_masters(runtime)
+    sent = [await apps.add.apply_async((i, 1), queue=queue) for queue in queues for i in range(20)]
+    workers.start(",".join(queues), concurrency=4)
+    values = await asyncio.gather(*(r.get(timeout=60) for r in sent))
+    assert sorted(values) == sorted(i + 1 for _ in queues for i in range(20))
+    stats = {s.name: s for s in await inspection.queue_stats(runtime, queues)}
+    assert all(stats[q].waiting == 0 and stats[q].in_flight == 0 for q in queues)
+
+
+async def test_monitor_figures_on_a_cluster(runtime: Runtime, workers: WorkerFactory) -> None:
+    """The dashboard's runtime figures (queues, workers, events, counters, throughput, dead
+    letters, a task's detail) read from a cluster."""
+    ok = await apps.add.delay(1, 2)
+    bad = await apps.explode.delay("boom")
+    worker = workers.start("default", concurrency=2)
+    assert await ok.get(timeout=60) == 3
+    with pytest.raises(Exception, match="boom"):
+        await bad.get(timeout=60)
+    [default] = await inspection.queue_stats(runtime, ["default"])
+    assert default.waiting == 0
+    assert [w["name"] for w in await inspection.workers(runtime)] == [worker.name]
+
+    async def counted() -> bool:
+        counts = (await queries.task_counters(runtime)).counts
+        return counts.get(apps.add.name, {}).get("succeeded") == 1 and apps.explode.name in counts
+
+    await wait_until(counted, timeout=30)
+    events = str(await queries.recent_events(runtime))
+    assert ok.id in events and bad.id in events
+    assert bad.id in str(await queries.recent_failures(runtime))
+    buckets = (await queries.throughput(runtime, 1))["buckets"]
+    assert sum(b["succeeded"] for b in buckets) == 1
+    assert (await inspection.dead_letter_page(runtime))["total"] == 1  # the failure
+    assert (await contents.task_detail(runtime, ok.id))["state"] == "SUCCESS"
+
+
+@pytest.mark.parametrize(
+    ("variable", "url"),
+    [
+        ("WAASP_REDIS_URL", "redis+cluster://"),
+        ("WAASP_REDIS_URL", "redis+sentinel://127.0.0.1:1"),
+        ("WAASP_RESULT_URL", "redis+cluster://h:port"),
+        ("WAASP_REDIS_URL", "memcached://h:1"),
+    ],
+)
+def test_bad_urls_are_one_line_errors(cluster: Cluster, variable: str, url: str) -> None:
+    """A bad Redis URL stops the runtime CLI and the waasp CLI with one line naming it."""
+    env = worker_env(cluster.url, "bad-url", 2.0)
+    env[variable] = url
+    for command in (
+        [
+            sys.executable,
+            "-m",
+            "waasp.runtime",
+            "inspect",
+            "queues",
+            "-A",
+            apps.__name__ + ":runtime",
+        ],
+        [sys.executable, "-m", "waasp", "env"],
+    ):
+        done = subprocess.run(
+            command, check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert variable in lines[0]
+        assert "Traceback" not in done.stderr
