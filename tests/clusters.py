@@ -150,23 +150,24 @@ def start_cluster(directory: Path, replicas: bool = False) -> Cluster:
         subprocess.run(create, check=True, capture_output=True, timeout=60)
         cluster.wait_ok()
         if replicas:
-            _wait_replicas_linked(cluster)
+            _wait_linked(cluster.nodes, len(cluster.nodes) // 2)
     except BaseException:
         cluster.stop()
         raise
     return cluster
 
 
-def _wait_replicas_linked(cluster: Cluster, timeout: float = 60.0) -> None:
+def _wait_linked(nodes: list[Node], replicas: int, timeout: float = 60.0) -> None:
+    """Wait until ``replicas`` of ``nodes`` are replicas with their master link up."""
     deadline = time.monotonic() + timeout
     while True:
         linked = 0
-        for node in cluster.nodes:
+        for node in nodes:
             with node.client() as client:
                 info = client.info("replication")
             if info.get("role") == "slave" and info.get("master_link_status") == "up":
                 linked += 1
-        if linked == len(cluster.nodes) // 2:
+        if linked == replicas:
             return
         if time.monotonic() > deadline:
             raise RuntimeError("the cluster's replicas did not link")
@@ -219,6 +220,7 @@ def start_sentinel(directory: Path) -> SentinelSet:
             node = Node(port, sdir, [str(conf), "--sentinel"])
             node.start()
             sentinels.append(node)
+        _wait_linked([replica], 1)
     except BaseException:
         for node in (*sentinels, replica, master):
             node.kill()

@@ -83,7 +83,9 @@ class Runtime:
     def broker(self) -> Broker:
         """The broker client, connected on first use."""
         if self._broker is None:
-            self._broker = Broker(connect(self.conf.broker_url), self.keys)
+            self._broker = Broker(
+                connect(self.conf.broker_url), self.keys, self.conf.broker_min_replicas
+            )
         return self._broker
 
     @property
@@ -98,7 +100,11 @@ class Runtime:
 
     def worker_clients(self) -> tuple[Broker, ResultBackend]:
         """A broker and a result backend of a worker's own, with read timeouts."""
-        broker = Broker(connect(self.conf.broker_url, WORKER_SOCKET_TIMEOUT), self.keys)
+        broker = Broker(
+            connect(self.conf.broker_url, WORKER_SOCKET_TIMEOUT),
+            self.keys,
+            self.conf.broker_min_replicas,
+        )
         url = self.conf.result_backend or default_result_url(self.conf.broker_url)
         results = ResultBackend(
             connect(url, WORKER_SOCKET_TIMEOUT),

@@ -64,6 +64,13 @@ def positive_seconds(value: str) -> float:
     return positive_number(value, "a number of seconds")
 
 
+def replica_count(value: str) -> int:
+    """A whole number of replicas, 0 or more."""
+    if not value.isdigit():
+        raise ValueError(f"must be a whole number of replicas (0 or more), got {value!r}")
+    return int(value)
+
+
 def key_prefix(value: str) -> str:
     """A Redis key prefix."""
     # Braces would break the hash tags the runtime puts in every key.

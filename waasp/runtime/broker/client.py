@@ -97,8 +97,20 @@ def _async_client(url: str, own: dict[str, Any]) -> Redis:
         return cast(Redis, cluster)
     if target.topology is Topology.SENTINEL:
         sentinel = Sentinel(target.nodes, sentinel_kwargs=_sentinel_options(target))
-        return sentinel.master_for(target.master, **_master_options(target), **options)
+        return sentinel.master_for(
+            target.master, redis_class=_SentinelMaster, **_master_options(target), **options
+        )
     return Redis.from_url(url, **options)
+
+
+class _SentinelMaster(Redis):
+    """The client of a sentinel-watched master; closing it closes its sentinels' clients."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        manager = getattr(self.connection_pool, "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()
 
 
 class _Cluster(RedisCluster):

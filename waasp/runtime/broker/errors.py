@@ -26,7 +26,7 @@ from redis.exceptions import (
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from waasp.runtime.errors import TaskRuntimeError
+from waasp.runtime.errors import NotReplicated, TaskRuntimeError
 
 # What a lost, refused or stalled connection raises: the loops retry these with backoff. A
 # restarted Redis may also answer LOADING for a moment, which redis-py raises as
@@ -82,7 +82,14 @@ class GroupMissing(TaskRuntimeError):
 
 
 # Anything Redis or its client can raise, and the broker's GroupMissing.
-ANY_REDIS_ERROR: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError, GroupMissing)
+# NotReplicated: too few replicas acknowledged a write in time (broker_min_replicas); a
+# loop waits for them as for an outage.
+ANY_REDIS_ERROR: tuple[type[BaseException], ...] = (
+    *REDIS_ERRORS,
+    RedisError,
+    GroupMissing,
+    NotReplicated,
+)
 
 
 class RedisRefused(TaskRuntimeError):
@@ -113,7 +120,8 @@ def classify(exc: BaseException) -> Fault:
     """What a loop does about ``exc``, raised by a Redis command or its client."""
     if isinstance(exc, GroupMissing):
         return Fault.GROUP_MISSING
-    if isinstance(exc, ClusterError | TryAgainError):  # CLUSTERDOWN, MASTERDOWN, TRYAGAIN
+    # CLUSTERDOWN, MASTERDOWN, TRYAGAIN; too few replicas acknowledged a write
+    if isinstance(exc, ClusterError | TryAgainError | NotReplicated):
         return Fault.OUTAGE
     if isinstance(exc, ResponseError):
         code = reply_code(exc)

@@ -34,6 +34,12 @@ from waasp.runtime.broker.ops import SendOnce, SettleOp, StartVerdict
 from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
 from waasp.runtime.broker.reads import SlotReads
+from waasp.runtime.broker.replication import (
+    MESSAGE_FIELD,
+    script_write,
+    send_writes,
+    write_replicated,
+)
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts, in_pipeline
 from waasp.runtime.broker.server import check_redis_version
@@ -46,7 +52,6 @@ from waasp.runtime.message import (
     max_deliveries_letter,
 )
 
-MESSAGE_FIELD = b"message"
 PROMOTE_BATCH = 1000
 # How long a known-queues set outlives its last registration.
 QUEUES_TTL_S = 30 * 86400
@@ -67,9 +72,11 @@ class RawDelivery:
 class Broker:
     """Every Redis command of the runtime, for one key prefix on one Redis server."""
 
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: Redis, keys: Keys, min_replicas: int = 0) -> None:
         self.client = client
         self.keys = keys
+        # Replicas that must acknowledge an enqueue, schedule or settle (replication.py).
+        self.min_replicas = min_replicas
         self.scripts = Scripts.register(client)
         self.dead = DeadLetterStore(client, keys, self.scripts)
         self.events = EventStore(client, keys, self.scripts)
@@ -110,6 +117,12 @@ class Broker:
         """Append a message to a queue's stream; with ``once``, only if its task id was not
         sent already. Return whether it was appended."""
         q = self.keys.queue(queue)
+        if self.min_replicas:
+            writes = send_writes(
+                self.keys, self.scripts, [(queue, body)], {0: once} if once else {}
+            )
+            [sent] = await write_replicated(self.client, writes, self.min_replicas)
+            return once is None or bool(sent)
         if once is None:
             await self.client.xadd(q.stream, {MESSAGE_FIELD: body})
             return True
@@ -122,6 +135,10 @@ class Broker:
         """Append many messages (queue, body) in one round trip; those whose index is in
         ``once`` only if their task id was not sent already. (On a cluster, those go beside
         the pipeline: see ``scripts.in_pipeline``.)"""
+        if self.min_replicas:
+            writes = send_writes(self.keys, self.scripts, items, once or {})
+            await write_replicated(self.client, writes, self.min_replicas)
+            return
         together = in_pipeline(self.client)
         beside: list[tuple[list[str], list[Any]]] = []
         async with self.client.pipeline(transaction=False) as pipe:
@@ -156,8 +173,12 @@ class Broker:
         if once is not None:
             keys.append(q.sent(once.task_id))
             args.append(once.ttl_ms)
-        due = int(await self.scripts.schedule(keys=keys, args=args))
-        return None if due < 0 else due
+        if self.min_replicas:
+            write = script_write(self.scripts.schedule.script, keys, args)
+            [due] = await write_replicated(self.client, [write], self.min_replicas)
+        else:
+            due = await self.scripts.schedule(keys=keys, args=args)
+        return None if int(due) < 0 else int(due)
 
     async def register_queues(self, queues: Iterable[str]) -> None:
         """Record queue names so monitoring finds them."""
@@ -250,7 +271,12 @@ class Broker:
         for op in ops:
             args += op.script_args()
         keys = [q.stream, q.delayed, q.dead, q.starts]
-        return [text(i) for i in await self.scripts.settle(keys=keys, args=args)]
+        if self.min_replicas:
+            write = script_write(self.scripts.settle.script, keys, args)
+            [lost] = await write_replicated(self.client, [write], self.min_replicas)
+        else:
+            lost = await self.scripts.settle(keys=keys, args=args)
+        return [text(i) for i in lost]
 
     async def promote(self, queue: str) -> tuple[int, int]:
         """Move due messages into the stream; return (moved, µs until next due or -1)."""

@@ -1,0 +1,85 @@
+"""A producer sending numbered tasks while something fails Redis over, and what ran after."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.integration.cluster import flow_app
+from tests.integration.runtime.conftest import WorkerFactory, worker_env
+from waasp.runtime.broker import ANY_REDIS_ERROR
+
+APP = "tests.integration.cluster.flow_app:runtime"
+
+
+@dataclass(frozen=True)
+class FlowReport:
+    """What a flow sent and what ran."""
+
+    total: int
+    returned: int  # sends that returned (the producer was told they were enqueued)
+    refused: int  # sends that raised (the producer knew to send again)
+    lost: int  # returned but never ran
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label}: {self.returned} of {self.total} sends returned ({self.refused} raised and "
+            f"were sent again), {self.lost} of those never ran"
+        )
+
+
+def ran(ledger: Path) -> set[int]:
+    """The numbers of the tasks that ran."""
+    if not ledger.exists():
+        return set()
+    return {int(line) for line in ledger.read_text().split() if line.strip()}
+
+
+async def run_flow(
+    workers: WorkerFactory,
+    ledger: Path,
+    total: int,
+    fail_over: Callable[[], Awaitable[None]],
+    *,
+    settle_timeout: float = 120.0,
+) -> FlowReport:
+    """Send ``total`` tasks by ``flow_app``'s runtime (bound by the caller), sending again
+    those whose send raised, with two workers running; call ``fail_over`` a third of the
+    way; wait for the returned ones to run."""
+    env = {"WAASP_TEST_LEDGER": str(ledger)}
+    for _ in range(2):
+        workers.start("flow", concurrency=8, env=env)
+    returned: set[int] = set()
+    refused = 0
+    failing: asyncio.Task[None] | None = None
+    for n in range(total):
+        if n == total // 3:
+            failing = asyncio.create_task(fail_over())
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                await flow_app.mark.apply_async((n,))
+                returned.add(n)
+                break
+            except ANY_REDIS_ERROR:
+                refused += 1
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+        await asyncio.sleep(0.002)  # a steady producer, so the failover lands mid-flow
+    assert failing is not None
+    await failing
+    deadline = time.monotonic() + settle_timeout
+    while not returned <= ran(ledger) and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    return FlowReport(total, len(returned), refused, len(returned - ran(ledger)))
+
+
+def flow_workers(url: str, prefix: str, tmp: Path, min_replicas: int) -> WorkerFactory:
+    """A factory of ``flow_app`` workers on ``url`` under ``prefix``."""
+    env = worker_env(url, prefix, 5.0)
+    env["WAASP_MIN_REPLICAS"] = str(min_replicas)
+    return WorkerFactory(env, tmp, APP)
