@@ -62,9 +62,9 @@ def test_results_default_to_db_0_on_a_cluster_and_db_1_elsewhere() -> None:
 
 def test_environment_names_the_bad_variable() -> None:
     """A bad WAASP_REDIS_URL / WAASP_MIN_REPLICAS is a ConfigurationError naming it."""
-    with pytest.raises(ConfigurationError, match="^WAASP_REDIS_URL: "):
+    with pytest.raises(ConfigurationError, match=r"^WAASP_REDIS_URL: "):
         config_from_env("waasp", {"WAASP_REDIS_URL": "redis+cluster://nope"})
-    with pytest.raises(ConfigurationError, match="^WAASP_MIN_REPLICAS: "):
+    with pytest.raises(ConfigurationError, match=r"^WAASP_MIN_REPLICAS: "):
         config_from_env("waasp", {"WAASP_MIN_REPLICAS": "-1"})
     conf = config_from_env("waasp", {"WAASP_MIN_REPLICAS": "1"})
     assert conf.broker_min_replicas == 1
