@@ -8,6 +8,7 @@ sentinels. Every process is this test session's own, stopped by ``stop``.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import time
@@ -133,6 +134,18 @@ class Cluster:
                 raise RuntimeError("the cluster did not become ok")
             time.sleep(0.1)
 
+    def wait_failed_over(self, victim: Node, timeout: float = 90.0) -> None:
+        """Wait until a replica has taken the killed ``victim``'s place and all is ok."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(redis.RedisError):
+                if len(self.masters()) == 3:
+                    self.wait_ok(max(deadline - time.monotonic(), 1.0))
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError("no replica took the killed master's place")
+            time.sleep(0.1)
+
     def stop(self) -> None:
         for node in self.nodes:
             node.kill()
@@ -150,14 +163,14 @@ def start_cluster(directory: Path, replicas: bool = False) -> Cluster:
         subprocess.run(create, check=True, capture_output=True, timeout=60)
         cluster.wait_ok()
         if replicas:
-            _wait_linked(cluster.nodes, len(cluster.nodes) // 2)
+            wait_linked(cluster.nodes, len(cluster.nodes) // 2)
     except BaseException:
         cluster.stop()
         raise
     return cluster
 
 
-def _wait_linked(nodes: list[Node], replicas: int, timeout: float = 60.0) -> None:
+def wait_linked(nodes: list[Node], replicas: int, timeout: float = 60.0) -> None:
     """Wait until ``replicas`` of ``nodes`` are replicas with their master link up."""
     deadline = time.monotonic() + timeout
     while True:
@@ -220,7 +233,7 @@ def start_sentinel(directory: Path) -> SentinelSet:
             node = Node(port, sdir, [str(conf), "--sentinel"])
             node.start()
             sentinels.append(node)
-        _wait_linked([replica], 1)
+        wait_linked([replica], 1)
     except BaseException:
         for node in (*sentinels, replica, master):
             node.kill()

@@ -1,0 +1,75 @@
+"""A cluster master SIGKILLed mid-flow (its replica takes over): the workers carry on without
+a restart, and with one replica required every send that returned runs."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.clusters import Cluster, start_cluster, wait_linked
+from tests.integration.cluster import flow_app
+from tests.integration.cluster.flows import flow_workers, run_flow
+from tests.integration.runtime.conftest import bound_runtime
+from waasp.runtime import Runtime
+from waasp.runtime.broker.client import connect_blocking
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def replicated() -> Iterator[Cluster]:
+    """Three masters with a replica each (a test of its own: a master will be killed)."""
+    started = start_cluster(Path(tempfile.mkdtemp(prefix="waasp-cluster-ha-")), replicas=True)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+async def flow_runtime(replicated: Cluster) -> AsyncIterator[Runtime]:
+    """``flow_app``'s runtime on the replicated cluster."""
+    async with bound_runtime(flow_app.runtime, replicated.url, f"wf{uuid.uuid4().hex[:8]}") as rt:
+        yield rt
+
+
+@pytest.mark.parametrize("min_replicas", [0, 1])
+async def test_killing_a_master_mid_flow(
+    flow_runtime: Runtime, replicated: Cluster, tmp_path: Path, min_replicas: int
+) -> None:
+    """SIGKILL the master of the flow's queue during a 5,000-task flow: its replica takes
+    over; the workers carry on; with broker_min_replicas=1 every send that returned ran."""
+    flow_runtime.conf.update(broker_min_replicas=min_replicas)
+    await flow_runtime.close()
+    client = connect_blocking(replicated.url)
+    try:
+        owner = client.get_node_from_key(flow_runtime.keys.queue("flow").stream)  # type: ignore[attr-defined]
+    finally:
+        client.close()
+    [victim] = [n for n in replicated.nodes if n.port == owner.port]
+    url = replicated.url
+    workers = flow_workers(url, flow_runtime.conf.key_prefix, tmp_path, min_replicas)
+
+    async def fail_over() -> None:
+        victim.kill()
+        await asyncio.to_thread(replicated.wait_failed_over, victim)
+        # Back as the new master's replica (until then, a master without a replica can
+        # acknowledge nothing to broker_min_replicas=1).
+        await asyncio.to_thread(victim.start)
+        await asyncio.to_thread(wait_linked, replicated.nodes, 3)
+
+    try:
+        report = await run_flow(workers, tmp_path / "ledger", 5000, fail_over)
+        assert all(w.alive() for w in workers.started), "a worker exited"
+    finally:
+        workers.reap()
+    print(report.line(f"cluster master killed, broker_min_replicas={min_replicas}"))
+    assert victim.port not in {n.port for n in replicated.masters()}
+    assert report.refused < report.total
+    if min_replicas:
+        assert report.lost == 0
