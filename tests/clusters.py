@@ -239,3 +239,8 @@ def start_sentinel(directory: Path) -> SentinelSet:
             node.kill()
         raise
     return SentinelSet(master, replica, sentinels)
+
+
+def start_single(directory: Path) -> Node:
+    """One plain redis-server (the benchmarks' one-master baseline)."""
+    return _node(directory)

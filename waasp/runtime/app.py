@@ -32,6 +32,8 @@ from waasp.runtime.urls import result_url_for
 log = structlog.get_logger("waasp.runtime.app")
 
 SEND_MANY_BATCH = 1000
+# (url, socket_timeout) -> a redis-py asyncio client (Any: the app does not import redis).
+RedisFactory = Callable[[str, float | None], Any]
 
 
 def default_result_url(broker_url: str) -> str:
@@ -43,7 +45,11 @@ class Runtime:
     """A task runtime on Redis Streams, configured like a Celery app.
 
     ``Runtime("waasp")`` reads ``WAASP_REDIS_URL``, ``WAASP_RESULT_URL``, ``WAASP_KEY_PREFIX``
-    and ``WAASP_VISIBILITY_TIMEOUT``; explicit ``broker_url``/``result_url`` win.
+    and ``WAASP_VISIBILITY_TIMEOUT``; explicit ``broker_url``/``result_url`` win. URLs may name
+    one server, a cluster or a sentinel-watched master (``waasp.runtime.urls``);
+    ``redis_factory(url, socket_timeout)`` makes the asyncio clients instead (a redis-py
+    ``Redis`` or ``RedisCluster``, one per call: the pub/sub one must not reconnect by itself,
+    see ``ResultBackend``); the lease renewals' blocking client is still made from the URL.
     """
 
     def __init__(
@@ -54,8 +60,10 @@ class Runtime:
         result_url: str | None = None,
         key_prefix: str | None = None,
         environ: Mapping[str, str] | None = None,
+        redis_factory: RedisFactory | None = None,
     ) -> None:
         self.name = name
+        self._factory = redis_factory
         self.conf: Config = config_from_env(name, environ)
         if broker_url:
             self.conf.broker_url = broker_url
@@ -84,7 +92,9 @@ class Runtime:
         """The broker client, connected on first use."""
         if self._broker is None:
             self._broker = Broker(
-                connect(self.conf.broker_url), self.keys, self.conf.broker_min_replicas
+                self._connect(self.conf.broker_url, None),
+                self.keys,
+                self.conf.broker_min_replicas,
             )
         return self._broker
 
@@ -94,25 +104,33 @@ class Runtime:
         if self._results is None:
             url = self.conf.result_backend or default_result_url(self.conf.broker_url)
             self._results = ResultBackend(
-                connect(url), self.keys, self.conf.result_expires, connect_pubsub(url)
+                self._connect(url, None),
+                self.keys,
+                self.conf.result_expires,
+                self._connect(url, None, pubsub=True),
             )
         return self._results
 
     def worker_clients(self) -> tuple[Broker, ResultBackend]:
         """A broker and a result backend of a worker's own, with read timeouts."""
         broker = Broker(
-            connect(self.conf.broker_url, WORKER_SOCKET_TIMEOUT),
+            self._connect(self.conf.broker_url, WORKER_SOCKET_TIMEOUT),
             self.keys,
             self.conf.broker_min_replicas,
         )
         url = self.conf.result_backend or default_result_url(self.conf.broker_url)
         results = ResultBackend(
-            connect(url, WORKER_SOCKET_TIMEOUT),
+            self._connect(url, WORKER_SOCKET_TIMEOUT),
             self.keys,
             self.conf.result_expires,
-            connect_pubsub(url, WORKER_SOCKET_TIMEOUT),
+            self._connect(url, WORKER_SOCKET_TIMEOUT, pubsub=True),
         )
         return broker, results
+
+    def _connect(self, url: str, socket_timeout: float | None, pubsub: bool = False) -> Any:
+        if self._factory is not None:
+            return self._factory(url, socket_timeout)
+        return (connect_pubsub if pubsub else connect)(url, socket_timeout)
 
     def windows(self, name: str, length: float) -> WindowCounter:
         """A window counter of ``length`` seconds on the broker, under this key prefix."""

@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 from itertools import count
+from typing import Any
 
 import pytest
 
@@ -14,7 +15,7 @@ from tests.clusters import Cluster
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import ROOT, WorkerFactory, wait_until, worker_env
 from waasp.runtime import Runtime
-from waasp.runtime.broker.client import connect_blocking
+from waasp.runtime.broker.client import connect, connect_blocking
 from waasp.runtime.monitor import contents, inspection, queries
 
 
@@ -107,3 +108,21 @@ def test_bad_urls_are_one_line_errors(cluster: Cluster, variable: str, url: str)
         assert len(lines) == 1, done.stderr
         assert variable in lines[0]
         assert "Traceback" not in done.stderr
+
+
+async def test_redis_factory_makes_the_clients(cluster: Cluster, key_prefix: str) -> None:
+    """Runtime(redis_factory=) builds the broker, result and pub/sub clients from their URLs."""
+    made: list[tuple[str, float | None]] = []
+
+    def factory(url: str, socket_timeout: float | None) -> Any:
+        made.append((url, socket_timeout))
+        return connect(url, socket_timeout)
+
+    rt = Runtime("waasp", broker_url=cluster.url, key_prefix=key_prefix, redis_factory=factory)
+    try:
+        await rt.send_task("anything", queue="factory")
+        assert (await rt.broker.queue_stats(["factory"]))[0].waiting == 1
+        assert await rt.AsyncResult("none").state() == "PENDING"
+    finally:
+        await rt.close()
+    assert made == [(cluster.url, None)] * 3  # broker, results, results' pub/sub
