@@ -53,7 +53,7 @@ def queues_per_master(url: str, prefix: str, masters: int) -> list[str]:
         i = 0
         while len(chosen) < masters:
             name = f"bench{i}"
-            node = client.get_node_from_key(f"{prefix}:{{{name}}}:stream")  # type: ignore[attr-defined]
+            node = client.get_node_from_key(f"{prefix}:{{{name}}}:stream")
             chosen.setdefault(node.name, name)
             i += 1
         return sorted(chosen.values())

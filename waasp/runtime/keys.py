@@ -21,6 +21,9 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{events}:names       sorted set: task names of the counters, by last event (ms)
     waasp:{events}:tp:SECONDS  hash: events per kind in one throughput bucket (expires)
 
+On a Redis Cluster the event keys are sharded: a worker writes those of ``{events:N}``
+(N from its name), so the event writes of many workers spread over the masters.
+
 The keys of one queue share the hash tag ``{queue}``, so each atomic script touches one
 Redis Cluster slot; the heartbeat keys share ``{workers}`` and the event keys ``{events}``
 for the same reason.
@@ -91,6 +94,12 @@ class Keys:
     """Key builder for one key prefix."""
 
     prefix: str
+    # The hash tag of the event keys: ``events``, or ``events:N`` for shard N on a cluster.
+    events_tag: str = "events"
+
+    def events_shard(self, shard: int) -> Keys:
+        """These keys with the event keys of shard ``shard`` (0 is the unsharded set)."""
+        return Keys(self.prefix, f"events:{shard}" if shard else "events")
 
     def queue(self, name: str) -> QueueKeys:
         """The keys of queue ``name``."""
@@ -117,32 +126,32 @@ class Keys:
     @property
     def events(self) -> str:
         """Capped stream of recent task events."""
-        return f"{self.prefix}:{{events}}:stream"
+        return f"{self.prefix}:{{{self.events_tag}}}:stream"
 
     @property
     def failures(self) -> str:
         """Capped stream of recent failures, tracebacks included."""
-        return f"{self.prefix}:{{events}}:failures"
+        return f"{self.prefix}:{{{self.events_tag}}}:failures"
 
     @property
     def event_counts(self) -> str:
         """Hash of task counts per ``NAME|EVENT``."""
-        return f"{self.prefix}:{{events}}:counts"
+        return f"{self.prefix}:{{{self.events_tag}}}:counts"
 
     @property
     def event_names(self) -> str:
         """Sorted set of the counters' task names, scored by their last event (ms)."""
-        return f"{self.prefix}:{{events}}:names"
+        return f"{self.prefix}:{{{self.events_tag}}}:names"
 
     @property
     def run_times(self) -> str:
         """Hash of run-time histogram buckets (``NAME|LE``) and sums (``NAME|sum``)."""
-        return f"{self.prefix}:{{events}}:runtime"
+        return f"{self.prefix}:{{{self.events_tag}}}:runtime"
 
     @property
     def throughput_prefix(self) -> str:
         """Prefix of the per-bucket throughput hashes; the bucket's epoch seconds follow."""
-        return f"{self.prefix}:{{events}}:tp:"
+        return f"{self.prefix}:{{{self.events_tag}}}:tp:"
 
     def throughput(self, bucket: int) -> str:
         """Events per kind in the throughput bucket starting at ``bucket`` (epoch seconds)."""

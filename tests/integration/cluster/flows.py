@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.integration.cluster import flow_app
 from tests.integration.runtime.conftest import WorkerFactory, worker_env
@@ -42,7 +43,7 @@ async def run_flow(
     workers: WorkerFactory,
     ledger: Path,
     total: int,
-    fail_over: Callable[[], Awaitable[None]],
+    fail_over: Callable[[], Coroutine[Any, Any, None]],
     *,
     settle_timeout: float = 120.0,
 ) -> FlowReport:

@@ -16,6 +16,8 @@ from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import ROOT, WorkerFactory, wait_until, worker_env
 from waasp.runtime import Runtime
 from waasp.runtime.broker.client import connect, connect_blocking
+from waasp.runtime.broker.event_shards import EVENT_SHARDS
+from waasp.runtime.broker.events import EventBatch, EventKind, TaskEvent
 from waasp.runtime.monitor import contents, inspection, queries
 
 
@@ -26,7 +28,7 @@ def queues_on_three_masters(runtime: Runtime) -> list[str]:
         chosen: dict[str, str] = {}
         for i in count():
             name = f"q{i}"
-            node = client.get_node_from_key(runtime.keys.queue(name).stream)  # type: ignore[attr-defined]
+            node = client.get_node_from_key(runtime.keys.queue(name).stream)
             chosen.setdefault(node.name, name)
             if len(chosen) == 3:
                 return sorted(chosen.values())
@@ -126,3 +128,31 @@ async def test_redis_factory_makes_the_clients(cluster: Cluster, key_prefix: str
     finally:
         await rt.close()
     assert made == [(cluster.url, None)] * 3  # broker, results, results' pub/sub
+
+
+async def test_events_are_sharded_over_the_masters(runtime: Runtime) -> None:
+    """Workers write their events under several hash tags, so several masters take them;
+    readers sum and merge every shard."""
+    events = runtime.broker.events
+    assert events.shards == EVENT_SHARDS
+    workers = [f"worker-{i}" for i in range(16)]
+    for i, worker in enumerate(workers):
+        done = TaskEvent(EventKind.SUCCEEDED, "t.x", f"id-{i}", "default", seconds=0.01)
+        await events.record(EventBatch(started=["t.x"], finished=[done]), runtime.conf, worker)
+    client = connect_blocking(runtime.conf.broker_url)
+    try:
+        owners = {
+            client.get_node_from_key(runtime.keys.events_shard(n).events).name
+            for n in range(EVENT_SHARDS)
+            if client.exists(runtime.keys.events_shard(n).events)
+        }
+    finally:
+        client.close()
+    assert len(owners) > 1
+    counters = await events.counters()
+    assert counters.counts["t.x"] == {"started": 16, "succeeded": 16}
+    assert counters.run_times["t.x"].buckets[-1] == ("+Inf", 16)
+    recent = await events.recent(100)
+    assert len([e for e in recent if e["event"] == "succeeded"]) == 16
+    buckets = (await events.throughput(1))["buckets"]
+    assert sum(b["succeeded"] for b in buckets) == 16

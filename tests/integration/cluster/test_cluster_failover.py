@@ -48,7 +48,7 @@ async def test_killing_a_master_mid_flow(
     await flow_runtime.close()
     client = connect_blocking(replicated.url)
     try:
-        owner = client.get_node_from_key(flow_runtime.keys.queue("flow").stream)  # type: ignore[attr-defined]
+        owner = client.get_node_from_key(flow_runtime.keys.queue("flow").stream)
     finally:
         client.close()
     [victim] = [n for n in replicated.nodes if n.port == owner.port]

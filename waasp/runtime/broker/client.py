@@ -103,7 +103,7 @@ def _async_client(url: str, own: dict[str, Any]) -> Redis:
     return Redis.from_url(url, **options)
 
 
-class _SentinelMaster(Redis):
+class _SentinelMaster(Redis):  # type: ignore[misc]  # redis-py is Any to mypy (pyproject)
     """The client of a sentinel-watched master; closing it closes its sentinels' clients."""
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
@@ -113,7 +113,7 @@ class _SentinelMaster(Redis):
             await sentinel.aclose()
 
 
-class _Cluster(RedisCluster):
+class _Cluster(RedisCluster):  # type: ignore[misc]  # redis-py is Any to mypy (pyproject)
     """A cluster client that loads its slot map before its first command.
 
     redis-py's own client routes a command before it loads the map: commands sent at once by

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
-ReadOne = Callable[[Sequence[str], int | None], Awaitable[list[T]]]
+ReadOne = Callable[[Sequence[str], int | None], Coroutine[Any, Any, list[T]]]
 
 
 class SlotReads(Generic[T]):

@@ -29,6 +29,7 @@ from waasp.runtime.broker.errors import (
     group_errors,
     is_nogroup,
 )
+from waasp.runtime.broker.event_shards import shard_count
 from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.ops import SendOnce, SettleOp, StartVerdict
 from waasp.runtime.broker.peek import QueuePeek
@@ -79,7 +80,7 @@ class Broker:
         self.min_replicas = min_replicas
         self.scripts = Scripts.register(client)
         self.dead = DeadLetterStore(client, keys, self.scripts)
-        self.events = EventStore(client, keys, self.scripts)
+        self.events = EventStore(client, keys, self.scripts, shard_count(client))
         self.ticks = TickStore(client, keys, self.scripts)
         self.workers = WorkerRegistry(client, keys, self.scripts)
         self.peek = QueuePeek(client, keys, self.scripts)
@@ -133,8 +134,7 @@ class Broker:
         self, items: Sequence[tuple[str, bytes]], once: Mapping[int, SendOnce] | None = None
     ) -> None:
         """Append many messages (queue, body) in one round trip; those whose index is in
-        ``once`` only if their task id was not sent already. (On a cluster, those go beside
-        the pipeline: see ``scripts.in_pipeline``.)"""
+        ``once`` only if their task id was not sent (on a cluster, beside the pipeline)."""
         if self.min_replicas:
             writes = send_writes(self.keys, self.scripts, items, once or {})
             await write_replicated(self.client, writes, self.min_replicas)
