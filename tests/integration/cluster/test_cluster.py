@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import sys
 from itertools import count
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -86,10 +87,14 @@ async def test_monitor_figures_on_a_cluster(runtime: Runtime, workers: WorkerFac
         ("WAASP_REDIS_URL", "memcached://h:1"),
     ],
 )
-def test_bad_urls_are_one_line_errors(cluster: Cluster, variable: str, url: str) -> None:
-    """A bad Redis URL stops the runtime CLI and the waasp CLI with one line naming it."""
+def test_bad_urls_are_one_line_errors(
+    cluster: Cluster, variable: str, url: str, tmp_path: Path
+) -> None:
+    """A bad Redis URL stops the runtime CLI and the waasp CLI (env, up) with one line
+    naming it."""
     env = worker_env(cluster.url, "bad-url", 2.0)
     env[variable] = url
+    env["WAASP_DATA_DIR"] = str(tmp_path)
     for command in (
         [
             sys.executable,
@@ -101,6 +106,7 @@ def test_bad_urls_are_one_line_errors(cluster: Cluster, variable: str, url: str)
             apps.__name__ + ":runtime",
         ],
         [sys.executable, "-m", "waasp", "env"],
+        [sys.executable, "-m", "waasp", "up"],
     ):
         done = subprocess.run(
             command, check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
