@@ -14,6 +14,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import redis
 
@@ -94,8 +95,21 @@ def _node(directory: Path, *extra: str) -> Node:
     return node
 
 
+class _Stopped:
+    """Stopped on leaving a ``with`` block."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 @dataclass
-class Cluster:
+class Cluster(_Stopped):
     """Three masters (and their replicas), joined into one cluster."""
 
     nodes: list[Node] = field(default_factory=list)
@@ -188,7 +202,7 @@ def wait_linked(nodes: list[Node], replicas: int, timeout: float = 60.0) -> None
 
 
 @dataclass
-class SentinelSet:
+class SentinelSet(_Stopped):
     """A master, a replica and three sentinels watching them."""
 
     master: Node

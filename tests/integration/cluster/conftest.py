@@ -23,11 +23,8 @@ from waasp.runtime.broker.client import connect_blocking
 def cluster() -> Iterator[Cluster]:
     """Three masters on free loopback ports, joined into one cluster."""
     directory = Path(tempfile.mkdtemp(prefix="waasp-cluster-"))
-    started = start_cluster(directory)
-    try:
+    with start_cluster(directory) as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture(scope="session")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Coroutine
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tests.integration.cluster import flow_app
-from tests.integration.runtime.conftest import WorkerFactory, worker_env
+from tests.integration.runtime.conftest import WorkerFactory, bound_runtime, worker_env
+from waasp.runtime import Runtime
 from waasp.runtime.broker import ANY_REDIS_ERROR
 
 APP = "tests.integration.cluster.flow_app:runtime"
@@ -44,12 +47,30 @@ async def run_flow(
     ledger: Path,
     total: int,
     fail_over: Callable[[], Coroutine[Any, Any, None]],
+    label: str,
     *,
     settle_timeout: float = 120.0,
 ) -> FlowReport:
     """Send ``total`` tasks by ``flow_app``'s runtime (bound by the caller), sending again
     those whose send raised, with two workers running; call ``fail_over`` a third of the
-    way; wait for the returned ones to run."""
+    way; wait for the returned ones to run; check the workers are still running, stop
+    them, print the report (``label``) and return it."""
+    try:
+        report = await _flow(workers, ledger, total, fail_over, settle_timeout)
+        assert all(w.alive() for w in workers.started), "a worker exited"
+    finally:
+        workers.reap()
+    print(report.line(label))
+    return report
+
+
+async def _flow(
+    workers: WorkerFactory,
+    ledger: Path,
+    total: int,
+    fail_over: Callable[[], Coroutine[Any, Any, None]],
+    settle_timeout: float,
+) -> FlowReport:
     env = {"WAASP_TEST_LEDGER": str(ledger)}
     for _ in range(2):
         workers.start("flow", concurrency=8, env=env)
@@ -77,6 +98,13 @@ async def run_flow(
     while not returned <= ran(ledger) and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
     return FlowReport(total, len(returned), refused, len(returned - ran(ledger)))
+
+
+@contextlib.asynccontextmanager
+async def flow_runtime_on(url: str) -> AsyncIterator[Runtime]:
+    """``flow_app``'s runtime on ``url`` under a fresh key prefix."""
+    async with bound_runtime(flow_app.runtime, url, f"wf{uuid.uuid4().hex[:10]}") as rt:
+        yield rt
 
 
 def flow_workers(url: str, prefix: str, tmp: Path, min_replicas: int) -> WorkerFactory:

@@ -84,7 +84,6 @@ async def test_monitor_figures_on_a_cluster(runtime: Runtime, workers: WorkerFac
         ("WAASP_REDIS_URL", "redis+cluster://"),
         ("WAASP_REDIS_URL", "redis+sentinel://127.0.0.1:1"),
         ("WAASP_RESULT_URL", "redis+cluster://h:port"),
-        ("WAASP_REDIS_URL", "memcached://h:1"),
     ],
 )
 def test_bad_urls_are_one_line_errors(

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.clusters import Cluster, start_cluster, wait_linked
-from tests.integration.cluster import flow_app
-from tests.integration.cluster.flows import flow_workers, run_flow
-from tests.integration.runtime.conftest import bound_runtime
+from tests.integration.cluster.flows import flow_runtime_on, flow_workers, run_flow
 from waasp.runtime import Runtime
 from waasp.runtime.broker.client import connect_blocking
 
@@ -24,17 +21,14 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def replicated() -> Iterator[Cluster]:
     """Three masters with a replica each (a test of its own: a master will be killed)."""
-    started = start_cluster(Path(tempfile.mkdtemp(prefix="waasp-cluster-ha-")), replicas=True)
-    try:
+    with start_cluster(Path(tempfile.mkdtemp(prefix="waasp-ha-")), replicas=True) as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture
 async def flow_runtime(replicated: Cluster) -> AsyncIterator[Runtime]:
     """``flow_app``'s runtime on the replicated cluster."""
-    async with bound_runtime(flow_app.runtime, replicated.url, f"wf{uuid.uuid4().hex[:8]}") as rt:
+    async with flow_runtime_on(replicated.url) as rt:
         yield rt
 
 
@@ -63,12 +57,8 @@ async def test_killing_a_master_mid_flow(
         await asyncio.to_thread(victim.start)
         await asyncio.to_thread(wait_linked, replicated.nodes, 3)
 
-    try:
-        report = await run_flow(workers, tmp_path / "ledger", 5000, fail_over)
-        assert all(w.alive() for w in workers.started), "a worker exited"
-    finally:
-        workers.reap()
-    print(report.line(f"cluster master killed, broker_min_replicas={min_replicas}"))
+    label = f"cluster master killed, broker_min_replicas={min_replicas}"
+    report = await run_flow(workers, tmp_path / "ledger", 5000, fail_over, label)
     assert victim.port not in {n.port for n in replicated.masters()}
     assert report.refused < report.total
     if min_replicas:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -15,26 +14,21 @@ import redis
 
 from tests.clusters import SENTINEL_MASTER, SentinelSet, start_sentinel
 from tests.integration.cluster import flow_app
-from tests.integration.cluster.flows import flow_workers, ran, run_flow
-from tests.integration.runtime.conftest import bound_runtime
+from tests.integration.cluster.flows import flow_runtime_on, flow_workers, ran, run_flow
 from waasp.runtime import NotReplicated, Runtime
 
 
 @pytest.fixture(scope="module")
 def sentinel() -> Iterator[SentinelSet]:
     """A master, its replica and three sentinels, on free loopback ports."""
-    started = start_sentinel(Path(tempfile.mkdtemp(prefix="waasp-sentinel-")))
-    try:
+    with start_sentinel(Path(tempfile.mkdtemp(prefix="waasp-sentinel-"))) as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture
 async def flow_runtime(sentinel: SentinelSet) -> AsyncIterator[Runtime]:
     """``flow_app``'s runtime on the sentinel URL under a fresh prefix."""
-    prefix = f"ws{uuid.uuid4().hex[:10]}"
-    async with bound_runtime(flow_app.runtime, sentinel.url, prefix) as rt:
+    async with flow_runtime_on(sentinel.url) as rt:
         yield rt
 
 
@@ -92,12 +86,8 @@ async def test_sentinel_failover_mid_flow(
             assert time.monotonic() < deadline, "the sentinels did not fail over"
             await asyncio.sleep(0.2)
 
-    try:
-        report = await run_flow(workers, tmp_path / "ledger", 2000, fail_over)
-        assert all(w.alive() for w in workers.started), "a worker exited"
-    finally:
-        workers.reap()
-    print(report.line(f"sentinel failover, broker_min_replicas={min_replicas}"))
+    label = f"sentinel failover, broker_min_replicas={min_replicas}"
+    report = await run_flow(workers, tmp_path / "ledger", 2000, fail_over, label)
     assert sentinel.master_port() != before
     if min_replicas:
         assert report.lost == 0
