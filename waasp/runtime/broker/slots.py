@@ -6,7 +6,7 @@ split by slot. A single server takes everything at once: there, each helper keep
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable
 from typing import TypeVar
 
 from redis.crc import key_slot
@@ -29,8 +29,3 @@ def by_slot(items: Iterable[T], key: Callable[[T], str], split: bool) -> list[li
     for item in listed:
         groups.setdefault(slot(key(item)), []).append(item)
     return list(groups.values())
-
-
-def flat(groups: Sequence[Sequence[T]]) -> list[T]:
-    """The groups' items, one list."""
-    return [item for group in groups for item in group]
