@@ -161,3 +161,17 @@ async def test_events_are_sharded_over_the_masters(runtime: Runtime) -> None:
     assert len([e for e in recent if e["event"] == "succeeded"]) == 16
     buckets = (await events.throughput(1))["buckets"]
     assert sum(b["succeeded"] for b in buckets) == 16
+
+
+async def test_server_checks_ask_every_master(cluster: Cluster, runtime: Runtime) -> None:
+    """The version check and the eviction-policy warning read every master, not one."""
+    await runtime.broker.check_server()
+    assert await runtime.broker.eviction_policy() == "noeviction"
+    last = cluster.nodes[2]
+    with last.client() as client:
+        client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        assert await runtime.broker.eviction_policy() == "allkeys-lru"
+    finally:
+        with last.client() as client:
+            client.config_set("maxmemory-policy", "noeviction")

@@ -165,3 +165,20 @@ async def drop_idle_connections(client: Redis) -> None:
         await client.aclose()
     else:
         await client.connection_pool.disconnect(inuse_connections=False)
+
+
+async def server_infos(client: Redis, section: str) -> list[dict[str, Any]]:
+    """``INFO section`` of the server, or of every master of a cluster."""
+    if isinstance(client, RedisCluster):
+        replies = await client.info(section, target_nodes=RedisCluster.PRIMARIES)
+        return list(replies.values())
+    return [await client.info(section)]
+
+
+async def eviction_policy(client: Redis) -> str | None:
+    """The server's ``maxmemory-policy``, or None if it does not say. Read from INFO, which
+    managed services leave enabled where they rename CONFIG; on a cluster, the first master's
+    that evicts, if any does."""
+    found = [info.get("maxmemory_policy") for info in await server_infos(client, "memory")]
+    policies = [p.decode() if isinstance(p, bytes) else str(p) for p in found if p is not None]
+    return next((p for p in policies if p != "noeviction"), policies[0] if policies else None)

@@ -20,7 +20,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from waasp.runtime.broker.client import drop_idle_connections, is_cluster, ready
+from waasp.runtime.broker import client as clients
 from waasp.runtime.broker.cron import TickStore
 from waasp.runtime.broker.dead import DeadLetterStore
 from waasp.runtime.broker.errors import (
@@ -84,7 +84,7 @@ class Broker:
         self.ticks = TickStore(client, keys, self.scripts)
         self.workers = WorkerRegistry(client, keys, self.scripts)
         self.peek = QueuePeek(client, keys, self.scripts)
-        self.cluster = is_cluster(client)
+        self.cluster = clients.is_cluster(client)
         self._slot_reads: dict[str, SlotReads[RawDelivery]] = {}
 
     async def ping(self) -> None:
@@ -98,19 +98,18 @@ class Broker:
         await self.client.aclose()
 
     async def check_server(self) -> None:
-        """Raise UnsupportedRedis unless the server is Redis 6.2 or later."""
-        check_redis_version(await self.client.info("server"))
+        """Raise UnsupportedRedis unless the server (every master) is Redis 6.2 or later."""
+        for info in await clients.server_infos(self.client, "server"):
+            check_redis_version(info)
 
     async def reconnect(self) -> None:
         """Drop the idle pooled connections, so each reconnects on its next use: after a
         failover they may still lead to the old master, now a replica."""
-        await drop_idle_connections(self.client)
+        await clients.drop_idle_connections(self.client)
 
     async def eviction_policy(self) -> str | None:
-        """The server's ``maxmemory-policy``, or None if it does not say. Read from INFO,
-        which managed services leave enabled where they rename CONFIG."""
-        policy = (await self.client.info("memory")).get("maxmemory_policy")
-        return None if policy is None else text(policy)
+        """The server's ``maxmemory-policy`` (``client.eviction_policy``), or None."""
+        return await clients.eviction_policy(self.client)
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -287,7 +286,7 @@ class Broker:
     async def listen_wakes(self, queues: Sequence[str], woken: Callable[[], None]) -> None:
         """Call ``woken`` once subscribed to the queues' wake channels (an earlier due time
         was scheduled), then at every message, until the connection fails (raised)."""
-        await ready(self.client)
+        await clients.ready(self.client)
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(*(self.keys.queue(q).wake for q in queues))
