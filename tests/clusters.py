@@ -24,17 +24,15 @@ from waasp.embedded.binaries import redis_server
 SENTINEL_MASTER = "waasp-master"
 
 
-def _binary(name: str) -> Path:
-    """``redis-server`` / ``redis-cli`` / ``redis-sentinel``, or the embedded Valkey's."""
-    if found := shutil.which(name):
-        return Path(found)
-    server = redis_server()
-    sibling = server.with_name(name.replace("redis", "valkey"))
-    if name == "redis-server":
-        return server
-    if sibling.exists():
-        return sibling
-    raise RuntimeError(f"cannot run a cluster: neither {name} nor {sibling} exists")
+def _server(embedded: bool = False) -> Path:
+    """The system's ``redis-server``, or (if none, or asked) the embedded Valkey."""
+    found = None if embedded else shutil.which("redis-server")
+    return Path(found) if found else redis_server()
+
+
+def _cli() -> str | None:
+    """``redis-cli`` or ``valkey-cli`` if installed (the embedded Valkey comes without one)."""
+    return shutil.which("redis-cli") or shutil.which("valkey-cli")
 
 
 @dataclass
@@ -44,13 +42,14 @@ class Node:
     port: int
     directory: Path
     args: list[str]
+    binary: Path
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         with (self.directory / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
-                [str(_binary("redis-server")), *self.args],
+                [str(self.binary), *self.args],
                 cwd=self.directory,
                 stdout=log,
                 stderr=log,
@@ -84,13 +83,13 @@ def _cluster_port() -> int:
             return port
 
 
-def _node(directory: Path, *extra: str) -> Node:
+def _node(directory: Path, *extra: str, embedded: bool = False) -> Node:
     port = _cluster_port()
     args = [
         "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
         "--dir", str(directory / str(port)), *extra,
     ]  # fmt: skip
-    node = Node(port, directory / str(port), args)
+    node = Node(port, directory / str(port), args, _server(embedded))
     node.start()
     return node
 
@@ -165,16 +164,21 @@ class Cluster(_Stopped):
             node.kill()
 
 
-def start_cluster(directory: Path, replicas: bool = False) -> Cluster:
-    """Start three masters (with one replica each if ``replicas``) and join them."""
+def start_cluster(directory: Path, replicas: bool = False, embedded: bool = False) -> Cluster:
+    """Start three masters (with one replica each if ``replicas``) and join them: with
+    ``redis-cli --cluster create``, or without a CLI (the embedded Valkey has none, and
+    ``embedded`` runs it) by the same CLUSTER commands sent from here."""
     count = 6 if replicas else 3
     options = ("--cluster-enabled", "yes", "--cluster-node-timeout", "2000")
-    cluster = Cluster([_node(directory, *options) for _ in range(count)])
+    cluster = Cluster([_node(directory, *options, embedded=embedded) for _ in range(count)])
     try:
-        create = [str(_binary("redis-cli")), "--cluster", "create"]
-        create += [f"127.0.0.1:{n.port}" for n in cluster.nodes]
-        create += ["--cluster-replicas", "1" if replicas else "0", "--cluster-yes"]
-        subprocess.run(create, check=True, capture_output=True, timeout=60)
+        cli = None if embedded else _cli()
+        if cli is None:
+            _join(cluster.nodes)
+        else:
+            create = [cli, "--cluster", "create", *(f"127.0.0.1:{n.port}" for n in cluster.nodes)]
+            create += ["--cluster-replicas", "1" if replicas else "0", "--cluster-yes"]
+            subprocess.run(create, check=True, capture_output=True, timeout=60)
         cluster.wait_ok()
         if replicas:
             wait_linked(cluster.nodes, len(cluster.nodes) // 2)
@@ -182,6 +186,32 @@ def start_cluster(directory: Path, replicas: bool = False) -> Cluster:
         cluster.stop()
         raise
     return cluster
+
+
+def _join(nodes: list[Node]) -> None:
+    """What ``--cluster create`` does: the first three nodes share the slots, each further
+    node replicates one of them."""
+    masters, replicas = nodes[:3], nodes[3:]
+    with masters[0].client() as first:
+        for node in nodes[1:]:
+            first.execute_command("CLUSTER", "MEET", "127.0.0.1", node.port)
+    bounds = [0, 5461, 10923, 16384]
+    for i, master in enumerate(masters):
+        with master.client() as client:
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", bounds[i], bounds[i + 1] - 1)
+    for replica, master in zip(replicas, masters, strict=False):
+        with master.client() as client:
+            master_id = client.execute_command("CLUSTER", "MYID")
+        deadline = time.monotonic() + 30
+        with replica.client() as client:
+            while True:  # REPLICATE needs the master known, which gossip takes a moment for
+                try:
+                    client.execute_command("CLUSTER", "REPLICATE", master_id)
+                    break
+                except redis.ResponseError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.1)
 
 
 def wait_linked(nodes: list[Node], replicas: int, timeout: float = 60.0) -> None:
@@ -231,6 +261,7 @@ def start_sentinel(directory: Path) -> SentinelSet:
     """Start a master, a replica of it and three sentinels (quorum 2)."""
     master = _node(directory)
     replica = _node(directory, "--replicaof", "127.0.0.1", str(master.port))
+    server = _server()
     sentinels: list[Node] = []
     try:
         for _ in range(3):
@@ -244,7 +275,7 @@ def start_sentinel(directory: Path) -> SentinelSet:
                 f"sentinel down-after-milliseconds {SENTINEL_MASTER} 2000\n"
                 f"sentinel failover-timeout {SENTINEL_MASTER} 10000\n"
             )
-            node = Node(port, sdir, [str(conf), "--sentinel"])
+            node = Node(port, sdir, [str(conf), "--sentinel"], server)
             node.start()
             sentinels.append(node)
         wait_linked([replica], 1)

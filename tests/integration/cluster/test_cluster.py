@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.clusters import Cluster
+from tests.clusters import Cluster, start_cluster
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import ROOT, WorkerFactory, wait_until, worker_env
 from waasp.runtime import Runtime
@@ -175,3 +175,18 @@ async def test_server_checks_ask_every_master(cluster: Cluster, runtime: Runtime
     finally:
         with last.client() as client:
             client.config_set("maxmemory-policy", "noeviction")
+
+
+async def test_a_cluster_of_the_embedded_valkey(tmp_path: Path, key_prefix: str) -> None:
+    """Where redis-server and redis-cli are missing, the tests' cluster is the embedded Valkey
+    joined without a CLI; the runtime works on it as on Redis."""
+    with start_cluster(tmp_path, embedded=True) as valkey:
+        rt = Runtime("waasp", broker_url=valkey.url, key_prefix=key_prefix)
+        try:
+            await rt.send_task("anything", queue="valkey")
+            await rt.broker.ensure_group("valkey")
+            [delivery] = await rt.broker.read(["valkey", "other"], "c", 10, 100)
+            assert delivery.queue == "valkey"
+            assert "valkey_version" in str(await rt.broker.client.info("server"))
+        finally:
+            await rt.close()
