@@ -4,6 +4,7 @@ every node, and Redis URLs refused in one line."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 from itertools import count
@@ -190,3 +191,24 @@ async def test_a_cluster_of_the_embedded_valkey(tmp_path: Path, key_prefix: str)
             assert "valkey_version" in str(await rt.broker.client.info("server"))
         finally:
             await rt.close()
+
+
+async def test_sigterm_stops_a_worker_reading_three_masters(
+    runtime: Runtime, workers: WorkerFactory
+) -> None:
+    """A worker blocked on queues of three masters drains and exits 0 on one SIGTERM, and
+    hands back nothing it took: every task sent after it stopped is still waiting."""
+    queues = queues_on_three_masters(runtime)
+    worker = workers.start(",".join(queues), concurrency=2)
+
+    async def reading() -> bool:
+        return any(w["name"] == worker.name for w in await inspection.workers(runtime))
+
+    await wait_until(reading, timeout=30)
+    await asyncio.sleep(1.5)  # its blocking reads are in flight (READ_BLOCK_MS is 1 s)
+    worker.signal(signal.SIGTERM)
+    assert await worker.exited(timeout=30) == 0
+    for queue in queues:
+        await apps.add.apply_async((1, 1), queue=queue)
+    stats = await inspection.queue_stats(runtime, queues)
+    assert [(s.waiting, s.in_flight) for s in stats] == [(1, 0)] * 3
