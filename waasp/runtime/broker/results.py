@@ -174,6 +174,10 @@ class ResultBackend:
             if self._pubsub is not None:
                 with contextlib.suppress(*REDIS_ERRORS):
                     await self._pubsub.aclose()
+            if self._split:
+                # The node it listened on may have failed over: reload the slot map, so the
+                # new connection goes to a node that is up.
+                await drop_idle_connections(self.pubsub_client)
             await ready(self.pubsub_client)
             self._pubsub = self.pubsub_client.pubsub(ignore_subscribe_messages=True)
             if self._waiters:
