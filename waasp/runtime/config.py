@@ -109,6 +109,14 @@ class Config:
         ):
             if int(getattr(self, name)) < 1:
                 raise ConfigurationError(f"{name} must be >= 1")
+        for pattern, route in self.task_routes.items():
+            # Celery routes can name another broker; here one Runtime has one broker (and a
+            # cluster URL spreads queues over masters), so such a route would be ignored.
+            if isinstance(route, dict) and {"broker_url", "broker"} & set(route):
+                raise ConfigurationError(
+                    f"task_routes[{pattern!r}]: a route cannot name a broker (one Runtime has "
+                    "one broker: use another Runtime, or a cluster URL)"
+                )
         if int(self.broker_min_replicas) < 0:
             raise ConfigurationError("broker_min_replicas must be >= 0")
         if not self.key_prefix or any(c in self.key_prefix for c in "{} "):

@@ -68,3 +68,11 @@ def test_environment_names_the_bad_variable() -> None:
         config_from_env("waasp", {"WAASP_MIN_REPLICAS": "-1"})
     conf = config_from_env("waasp", {"WAASP_MIN_REPLICAS": "1"})
     assert conf.broker_min_replicas == 1
+
+
+def test_a_route_naming_a_broker_is_refused() -> None:
+    """A task_routes entry with broker_url would be ignored silently: it is an error."""
+    conf = config_from_env("waasp", {})
+    with pytest.raises(ConfigurationError, match="cannot name a broker"):
+        conf.update(task_routes={"app.*": {"queue": "q", "broker_url": "redis://other:6379/0"}})
+    assert conf.task_routes == {}
