@@ -129,6 +129,17 @@ class Cluster(_Stopped):
                 out.append(node)
         return out
 
+    def replica_of(self, master: Node) -> Node:
+        """The node that replicates ``master``."""
+        for node in self.nodes:
+            if node is master or node.process is None or node.process.poll() is not None:
+                continue
+            with node.client() as client:
+                info = client.info("replication")
+            if info.get("role") == "slave" and int(info.get("master_port", 0)) == master.port:
+                return node
+        raise LookupError(f"no replica of {master.port}")
+
     def wait_ok(self, timeout: float = 60.0) -> None:
         """Wait until every live node says the cluster is ok and sees one master per slot."""
         deadline = time.monotonic() + timeout

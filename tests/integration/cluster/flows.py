@@ -17,6 +17,9 @@ from waasp.runtime import Runtime
 from waasp.runtime.broker import ANY_REDIS_ERROR
 
 APP = "tests.integration.cluster.flow_app:runtime"
+# Seconds without a task running after which the missing ones count as lost (the workers
+# reclaim a dead consumer's entries after their 5 s visibility timeout).
+QUIET_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -50,13 +53,18 @@ async def run_flow(
     label: str,
     *,
     settle_timeout: float = 120.0,
+    task_seconds: float = 0.0,
 ) -> FlowReport:
     """Send ``total`` tasks by ``flow_app``'s runtime (bound by the caller), sending again
     those whose send raised, with two workers running; call ``fail_over`` a third of the
     way; wait for the returned ones to run; check the workers are still running, stop
-    them, print the report (``label``) and return it."""
+    them, print the report (``label``) and return it. With ``task_seconds``, each task works
+    that long on one executor per worker, so a backlog builds up behind the producer."""
+    env = {"WAASP_TEST_LEDGER": str(ledger), "WAASP_TEST_TASK_SECONDS": str(task_seconds)}
+    for _ in range(2):
+        workers.start("flow", concurrency=1 if task_seconds else 8, env=env)
     try:
-        report = await _flow(workers, ledger, total, fail_over, settle_timeout)
+        report = await _flow(ledger, total, fail_over, settle_timeout)
         assert all(w.alive() for w in workers.started), "a worker exited"
     finally:
         workers.reap()
@@ -65,15 +73,11 @@ async def run_flow(
 
 
 async def _flow(
-    workers: WorkerFactory,
     ledger: Path,
     total: int,
     fail_over: Callable[[], Coroutine[Any, Any, None]],
     settle_timeout: float,
 ) -> FlowReport:
-    env = {"WAASP_TEST_LEDGER": str(ledger)}
-    for _ in range(2):
-        workers.start("flow", concurrency=8, env=env)
     returned: set[int] = set()
     refused = 0
     failing: asyncio.Task[None] | None = None
@@ -94,9 +98,16 @@ async def _flow(
         await asyncio.sleep(0.002)  # a steady producer, so the failover lands mid-flow
     assert failing is not None
     await failing
+    # Wait for the returned ones to run; ones lost never will: stop once nothing new has run
+    # for QUIET_S (or at settle_timeout).
     deadline = time.monotonic() + settle_timeout
+    seen, quiet_since = len(ran(ledger)), time.monotonic()
     while not returned <= ran(ledger) and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
+        if (now_seen := len(ran(ledger))) != seen:
+            seen, quiet_since = now_seen, time.monotonic()
+        elif time.monotonic() - quiet_since > QUIET_S:
+            break
     return FlowReport(total, len(returned), refused, len(returned - ran(ledger)))
 
 
