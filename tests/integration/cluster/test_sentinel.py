@@ -87,7 +87,8 @@ async def test_sentinel_failover_mid_flow(
             await asyncio.sleep(0.2)
 
     label = f"sentinel failover, broker_min_replicas={min_replicas}"
-    report = await run_flow(workers, tmp_path / "ledger", 2000, fail_over, label)
+    ledger = tmp_path / "ledger"
+    report = await run_flow(workers, ledger, 2000, fail_over, label, task_seconds=0.005)
     assert sentinel.master_port() != before
     if min_replicas:
         assert report.lost == 0
