@@ -112,7 +112,7 @@ class Config:
         for pattern, route in self.task_routes.items():
             # Celery routes can name another broker; here one Runtime has one broker (and a
             # cluster URL spreads queues over masters), so such a route would be ignored.
-            if isinstance(route, dict) and {"broker_url", "broker"} & set(route):
+            if {"broker_url", "broker"} & set(route):
                 raise ConfigurationError(
                     f"task_routes[{pattern!r}]: a route cannot name a broker (one Runtime has "
                     "one broker: use another Runtime, or a cluster URL)"
