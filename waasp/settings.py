@@ -41,6 +41,7 @@ class Settings:
     data_dir: Path = Path(".waasp")
     notify_webhook_url: str | None = None
     visibility_timeout: float = 30.0
+    min_replicas: int = 0
     key_prefix: str = "waasp"
     audit_retention_days: int = 90
     log_format: str = "json"
@@ -90,6 +91,7 @@ class Settings:
             data_dir=get("WAASP_DATA_DIR", Path, Path(".waasp")),
             notify_webhook_url=get("WAASP_NOTIFY_WEBHOOK_URL", env.url(HTTP_SCHEMES), None),
             visibility_timeout=get("WAASP_VISIBILITY_TIMEOUT", env.positive_seconds, 30.0),
+            min_replicas=get("WAASP_MIN_REPLICAS", env.replica_count, 0),
             key_prefix=get("WAASP_KEY_PREFIX", env.key_prefix, "waasp"),
             audit_retention_days=get("WAASP_AUDIT_RETENTION_DAYS", _positive_int, 90),
             log_format=get("WAASP_LOG_FORMAT", _choice(LOG_FORMATS), "console" if tty else "json"),
@@ -119,6 +121,7 @@ class Settings:
             result_backend=self.result_url,
             key_prefix=self.key_prefix,
             broker_visibility_timeout=self.visibility_timeout,
+            broker_min_replicas=self.min_replicas,
         )
         if self.redis_url is not None:
             config.broker_url = self.redis_url

@@ -40,9 +40,41 @@ def depends_on(service: dict[str, Any]) -> dict[str, dict[str, str]]:
     )
 
 
+CLUSTER_NODES = ("redis-node-1", "redis-node-2", "redis-node-3")
+
+
 def test_services_are_the_designed_ones(services: dict[str, dict[str, Any]]) -> None:
-    """compose.yml runs Redis, PostgreSQL, migrations, the API, two workers and the scheduler."""
-    assert set(services) == {"redis", "postgres", *APP_SERVICES}
+    """compose.yml runs Redis, PostgreSQL, migrations, the API, two workers and the scheduler;
+    the profile "cluster" adds three cluster nodes and the step that joins them."""
+    assert set(services) == {
+        "redis",
+        "postgres",
+        *APP_SERVICES,
+        *CLUSTER_NODES,
+        "redis-cluster-init",
+    }
+    cluster = {name for name, s in services.items() if "cluster" in s.get("profiles", ())}
+    assert cluster == {*CLUSTER_NODES, "redis-cluster-init"}
+
+
+def test_cluster_profile_is_three_masters_joined(services: dict[str, dict[str, Any]]) -> None:
+    """Each node runs in cluster mode under its own name, persisted; the init step creates the
+    cluster of all three once they are healthy; the header says how to point WAASP at it."""
+    for name in CLUSTER_NODES:
+        command = [str(part) for part in services[name]["command"]]
+        assert command[command.index("--cluster-enabled") + 1] == "yes"
+        assert command[command.index("--cluster-announce-hostname") + 1] == name
+        assert command[command.index("--appendfsync") + 1] == "always"
+        assert services[name]["volumes"] == [f"{name}-data:/data"]
+        assert "healthcheck" in services[name]
+    init = services["redis-cluster-init"]
+    script = " ".join(init["command"])
+    assert "--cluster create " + " ".join(f"{n}:6379" for n in CLUSTER_NODES) in script
+    assert all(depends_on(init)[n]["condition"] == "service_healthy" for n in CLUSTER_NODES)
+    seeds = ",".join(f"{n}:6379" for n in CLUSTER_NODES)
+    header = (ROOT / "compose.yml").read_text().split("\nname:", 1)[0]
+    assert f"WAASP_REDIS_URL=redis+cluster://{seeds}" in header
+    assert "docker compose --profile cluster up" in header
 
 
 def test_app_services_run_their_commands(services: dict[str, dict[str, Any]]) -> None:
@@ -57,7 +89,8 @@ def test_app_services_get_urls_and_token(services: dict[str, dict[str, Any]]) ->
     """Every WAASP process is told where Redis and PostgreSQL are, and the API token."""
     for name in APP_SERVICES:
         env = services[name]["environment"]
-        assert env["WAASP_REDIS_URL"].startswith("redis://redis:6379/"), name
+        # The single server unless WAASP_REDIS_URL says otherwise (the cluster profile's URL).
+        assert env["WAASP_REDIS_URL"] == "${WAASP_REDIS_URL:-redis://redis:6379/0}", name
         assert "@postgres:5432/" in env["WAASP_DATABASE_URL"], name
         assert "WAASP_API_TOKEN" in env["WAASP_API_TOKEN"], name  # taken from the host
     assert services["api"]["environment"]["WAASP_HOST"] == "0.0.0.0"

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import structlog
 
@@ -33,28 +32,30 @@ from waasp.runtime.results import AsyncResult as _AsyncResult
 from waasp.runtime.routing import resolve_queue
 from waasp.runtime.signals import after_task_publish, before_task_publish
 from waasp.runtime.task import Signature, Task
+from waasp.runtime.urls import result_url_for
 
 log = structlog.get_logger("waasp.runtime.app")
 
 SEND_MANY_BATCH = 1000
 SendBatch = list[tuple[TaskMessage, bytes]]  # send_many's messages, each with its encoding
+# (url, socket_timeout) -> a redis-py asyncio client (Any: the app does not import redis).
+RedisFactory = Callable[[str, float | None], Any]
 
 
 def default_result_url(broker_url: str) -> str:
-    """The broker's server, database 1."""
-    parts = urlsplit(broker_url)
-    if parts.scheme == "unix":
-        query = dict(parse_qsl(parts.query))
-        query["db"] = "1"
-        return urlunsplit(parts._replace(query=urlencode(query)))
-    return urlunsplit(parts._replace(path="/1"))
+    """The broker's server, database 1 (database 0 on a cluster, which has no other)."""
+    return result_url_for(broker_url)
 
 
 class Runtime(Registry):
     """A task runtime on Redis Streams, configured like a Celery app.
 
     ``Runtime("waasp")`` reads ``WAASP_REDIS_URL``, ``WAASP_RESULT_URL``, ``WAASP_KEY_PREFIX``
-    and ``WAASP_VISIBILITY_TIMEOUT``; explicit ``broker_url``/``result_url`` win.
+    and ``WAASP_VISIBILITY_TIMEOUT``; explicit ``broker_url``/``result_url`` win. URLs may name
+    one server, a cluster or a sentinel-watched master (``waasp.runtime.urls``);
+    ``redis_factory(url, socket_timeout)`` makes the asyncio clients instead (a redis-py
+    ``Redis`` or ``RedisCluster``, one per call: the pub/sub one must not reconnect by itself,
+    see ``ResultBackend``); the lease renewals' blocking client is still made from the URL.
     """
 
     def __init__(
@@ -65,8 +66,10 @@ class Runtime(Registry):
         result_url: str | None = None,
         key_prefix: str | None = None,
         environ: Mapping[str, str] | None = None,
+        redis_factory: RedisFactory | None = None,
     ) -> None:
         self.name = name
+        self._factory = redis_factory
         self.conf: Config = config_from_env(name, environ)
         if broker_url:
             self.conf.broker_url = broker_url
@@ -92,7 +95,11 @@ class Runtime(Registry):
     def broker(self) -> Broker:
         """The broker client, connected on first use."""
         if self._broker is None:
-            self._broker = Broker(connect(self.conf.broker_url), self.keys)
+            self._broker = Broker(
+                self._connect(self.conf.broker_url, None),
+                self.keys,
+                self.conf.broker_min_replicas,
+            )
         return self._broker
 
     @property
@@ -101,21 +108,33 @@ class Runtime(Registry):
         if self._results is None:
             url = self.conf.result_backend or default_result_url(self.conf.broker_url)
             self._results = ResultBackend(
-                connect(url), self.keys, self.conf.result_expires, connect_pubsub(url)
+                self._connect(url, None),
+                self.keys,
+                self.conf.result_expires,
+                self._connect(url, None, pubsub=True),
             )
         return self._results
 
     def worker_clients(self) -> tuple[Broker, ResultBackend]:
         """A broker and a result backend of a worker's own, with read timeouts."""
-        broker = Broker(connect(self.conf.broker_url, WORKER_SOCKET_TIMEOUT), self.keys)
+        broker = Broker(
+            self._connect(self.conf.broker_url, WORKER_SOCKET_TIMEOUT),
+            self.keys,
+            self.conf.broker_min_replicas,
+        )
         url = self.conf.result_backend or default_result_url(self.conf.broker_url)
         results = ResultBackend(
-            connect(url, WORKER_SOCKET_TIMEOUT),
+            self._connect(url, WORKER_SOCKET_TIMEOUT),
             self.keys,
             self.conf.result_expires,
-            connect_pubsub(url, WORKER_SOCKET_TIMEOUT),
+            self._connect(url, WORKER_SOCKET_TIMEOUT, pubsub=True),
         )
         return broker, results
+
+    def _connect(self, url: str, socket_timeout: float | None, pubsub: bool = False) -> Any:
+        if self._factory is not None:
+            return self._factory(url, socket_timeout)
+        return (connect_pubsub if pubsub else connect)(url, socket_timeout)
 
     def windows(self, name: str, length: float) -> WindowCounter:
         """A window counter of ``length`` seconds on the broker, under this key prefix."""

@@ -58,6 +58,9 @@ class Config:
     # the runtime's own
     broker_visibility_timeout: float = 30.0
     broker_max_deliveries: int = 5
+    # Replicas that must acknowledge each enqueue and settle (WAIT) before it returns: 1 or
+    # more keeps what was acknowledged through a failover (docs/operations.md).
+    broker_min_replicas: int = 0
     worker_shutdown_timeout: float = 30.0
     worker_heartbeat_interval: float = 2.0
     worker_send_task_events: bool = True  # Celery's name; False records no events
@@ -112,6 +115,16 @@ class Config:
         ):
             if int(getattr(self, name)) < 1:
                 raise ConfigurationError(f"{name} must be >= 1")
+        for pattern, route in self.task_routes.items():
+            # Celery routes can name another broker; here one Runtime has one broker (and a
+            # cluster URL spreads queues over masters), so such a route would be ignored.
+            if {"broker_url", "broker"} & set(route):
+                raise ConfigurationError(
+                    f"task_routes[{pattern!r}]: a route cannot name a broker (one Runtime has "
+                    "one broker: use another Runtime, or a cluster URL)"
+                )
+        if int(self.broker_min_replicas) < 0:
+            raise ConfigurationError("broker_min_replicas must be >= 0")
         if not self.key_prefix or any(c in self.key_prefix for c in "{} "):
             raise ConfigurationError("key_prefix must be non-empty, without braces or spaces")
         self.queue_rates()
@@ -132,7 +145,8 @@ class Config:
 
 def config_from_env(env_prefix: str, environ: Mapping[str, str] | None = None) -> Config:
     """Build a Config from ``<PREFIX>_REDIS_URL``, ``_RESULT_URL``, ``_KEY_PREFIX``,
-    ``_VISIBILITY_TIMEOUT`` (e.g. ``WAASP_REDIS_URL`` for a runtime named ``waasp``).
+    ``_VISIBILITY_TIMEOUT``, ``_MIN_REPLICAS`` (e.g. ``WAASP_REDIS_URL`` for a runtime named
+    ``waasp``).
 
     A blank variable counts as unset; a bad one raises ConfigurationError naming it.
     """
@@ -147,5 +161,7 @@ def config_from_env(env_prefix: str, environ: Mapping[str, str] | None = None) -
     timeout = env.read(environ, f"{p}_VISIBILITY_TIMEOUT", env.positive_seconds)
     if timeout is not None:
         config.broker_visibility_timeout = timeout
+    if (replicas := env.read(environ, f"{p}_MIN_REPLICAS", env.replica_count)) is not None:
+        config.broker_min_replicas = replicas
     config.validate()
     return config

@@ -19,10 +19,9 @@ from urllib.parse import urlsplit
 
 from waasp.runtime.errors import ConfigurationError
 from waasp.runtime.rates import parse_rate
+from waasp.runtime.urls import parse_redis_url
 
 T = TypeVar("T")
-
-REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
 def url(schemes: frozenset[str], *, host_required: bool = True) -> Callable[[str], str]:
@@ -44,7 +43,10 @@ def url(schemes: frozenset[str], *, host_required: bool = True) -> Callable[[str
     return parse
 
 
-redis_url = url(REDIS_SCHEMES)
+def redis_url(value: str) -> str:
+    """A Redis URL: one server, a cluster or a sentinel-watched master (``urls``)."""
+    parse_redis_url(value)
+    return value
 
 
 def positive_number(value: str, what: str = "a number") -> float:
@@ -67,6 +69,13 @@ def rate_limit(value: str) -> str:
     """A rate in Celery's syntax (``10/s``, ``100/m``, ``3/h``), as given."""
     parse_rate(value)
     return value
+
+
+def replica_count(value: str) -> int:
+    """A whole number of replicas, 0 or more."""
+    if not value.isdigit():
+        raise ValueError(f"must be a whole number of replicas (0 or more), got {value!r}")
+    return int(value)
 
 
 def key_prefix(value: str) -> str:

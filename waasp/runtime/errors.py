@@ -94,3 +94,10 @@ class Reject(Exception):
     def __init__(self, reason: str = "rejected") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class NotReplicated(TaskRuntimeError):
+    """Fewer replicas than ``broker_min_replicas`` acknowledged a write in time.
+
+    The write itself was made on the master: an enqueue that raises this may still run (and
+    may be lost should the master fail before a replica has it)."""

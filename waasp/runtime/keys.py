@@ -12,8 +12,8 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{default}:starts     hash: entry id -> times its task started without finishing
     waasp:result:ID            task state and result (on the result backend)
     waasp:chord:ID             hash: a chord's finished members and their results (expires)
-    waasp:worker:NAME          a worker's heartbeat hash
-    waasp:workers              sorted set of worker names by last heartbeat
+    waasp:{workers}:NAME       a worker's heartbeat hash
+    waasp:{workers}            sorted set of worker names by last heartbeat
     waasp:queues               set of known queue names
     waasp:{revoked}:ids        sorted set: revoked task ids, by when the revoke is forgotten (ms)
     waasp:{revoked}:terminate  sorted set: those of them revoked with terminate=True
@@ -28,8 +28,12 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{events}:names       sorted set: task names of the counters, by last event (ms)
     waasp:{events}:tp:SECONDS  hash: events per kind in one throughput bucket (expires)
 
+On a Redis Cluster the event keys are sharded: a worker writes those of ``{events:N}``
+(N from its name), so the event writes of many workers spread over the masters.
+
 The keys of one queue share the hash tag ``{queue}``, so each atomic script touches one
-Redis Cluster slot; the event keys share ``{events}`` for the same reason.
+Redis Cluster slot; the heartbeat keys share ``{workers}`` and the event keys ``{events}``
+for the same reason.
 """
 
 from __future__ import annotations
@@ -97,6 +101,12 @@ class Keys:
     """Key builder for one key prefix."""
 
     prefix: str
+    # The hash tag of the event keys: ``events``, or ``events:N`` for shard N on a cluster.
+    events_tag: str = "events"
+
+    def events_shard(self, shard: int) -> Keys:
+        """These keys with the event keys of shard ``shard`` (0 is the unsharded set)."""
+        return Keys(self.prefix, f"events:{shard}" if shard else "events")
 
     def queue(self, name: str) -> QueueKeys:
         """The keys of queue ``name``."""
@@ -112,12 +122,12 @@ class Keys:
 
     def worker(self, name: str) -> str:
         """A worker's heartbeat hash."""
-        return f"{self.prefix}:worker:{name}"
+        return f"{self.prefix}:{{workers}}:{name}"
 
     @property
     def workers(self) -> str:
         """Sorted set of worker names scored by last heartbeat (ms)."""
-        return f"{self.prefix}:workers"
+        return f"{self.prefix}:{{workers}}"
 
     @property
     def queues(self) -> str:
@@ -146,32 +156,32 @@ class Keys:
     @property
     def events(self) -> str:
         """Capped stream of recent task events."""
-        return f"{self.prefix}:{{events}}:stream"
+        return f"{self.prefix}:{{{self.events_tag}}}:stream"
 
     @property
     def failures(self) -> str:
         """Capped stream of recent failures, tracebacks included."""
-        return f"{self.prefix}:{{events}}:failures"
+        return f"{self.prefix}:{{{self.events_tag}}}:failures"
 
     @property
     def event_counts(self) -> str:
         """Hash of task counts per ``NAME|EVENT``."""
-        return f"{self.prefix}:{{events}}:counts"
+        return f"{self.prefix}:{{{self.events_tag}}}:counts"
 
     @property
     def event_names(self) -> str:
         """Sorted set of the counters' task names, scored by their last event (ms)."""
-        return f"{self.prefix}:{{events}}:names"
+        return f"{self.prefix}:{{{self.events_tag}}}:names"
 
     @property
     def run_times(self) -> str:
         """Hash of run-time histogram buckets (``NAME|LE``) and sums (``NAME|sum``)."""
-        return f"{self.prefix}:{{events}}:runtime"
+        return f"{self.prefix}:{{{self.events_tag}}}:runtime"
 
     @property
     def throughput_prefix(self) -> str:
         """Prefix of the per-bucket throughput hashes; the bucket's epoch seconds follow."""
-        return f"{self.prefix}:{{events}}:tp:"
+        return f"{self.prefix}:{{{self.events_tag}}}:tp:"
 
     def throughput(self, bucket: int) -> str:
         """Events per kind in the throughput bucket starting at ``bucket`` (epoch seconds)."""

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 
 from waasp.runtime import Runtime, Task
+from waasp.runtime.broker.client import connect_blocking
 
 runtime = Runtime("waasp")
 runtime.conf.update(
@@ -38,13 +39,13 @@ class TemporaryError(Exception):
 
 
 def runs_key(rt: Runtime, tag: str) -> str:
-    """Key counting the executions of ``tag``."""
-    return f"{rt.keys.prefix}:test:runs:{tag}"
+    """Key counting the executions of ``tag`` (in one cluster slot with its times)."""
+    return f"{rt.keys.prefix}:test:{{{tag}}}:runs"
 
 
 def times_key(rt: Runtime, tag: str) -> str:
     """Key listing the start times (epoch seconds) of the executions of ``tag``."""
-    return f"{rt.keys.prefix}:test:times:{tag}"
+    return f"{rt.keys.prefix}:test:{{{tag}}}:times"
 
 
 async def _note(tag: str) -> int:
@@ -77,7 +78,7 @@ async def add(x: int, y: int) -> int:
 @runtime.task
 def multiply(x: int, y: int) -> dict[str, Any]:
     """A plain ``def`` task: runs in the worker's thread pool."""
-    client = redis.Redis.from_url(runtime.conf.broker_url)
+    client = connect_blocking(runtime.conf.broker_url)
     try:
         client.incr(runs_key(runtime, "multiply"))
     finally:
@@ -147,7 +148,7 @@ async def kill_own_worker(tag: str) -> None:
 @runtime.task
 def exit_own_worker(tag: str) -> None:
     """``os._exit`` the worker running it (from a pool thread): another poison message."""
-    client = redis.Redis.from_url(runtime.conf.broker_url)
+    client = connect_blocking(runtime.conf.broker_url)
     try:
         client.incr(runs_key(runtime, f"poison:{tag}"))
     finally:

@@ -26,10 +26,12 @@ def test_global_keys_start_with_the_prefix() -> None:
     """Result, worker and registry keys begin with the prefix."""
     keys = Keys("test-1")
     assert keys.result("abc") == "test-1:result:abc"
-    assert keys.worker("host:1") == "test-1:worker:host:1"
-    assert keys.workers == "test-1:workers"
+    assert keys.worker("host:1") == "test-1:{workers}:host:1"
+    assert keys.workers == "test-1:{workers}"
     assert keys.queues == "test-1:queues"
     assert keys.events == "test-1:{events}:stream"
+    assert keys.events_shard(3).events == "test-1:{events:3}:stream"
+    assert keys.events_shard(0) == keys
     assert keys.failures == "test-1:{events}:failures"
     assert keys.event_counts == "test-1:{events}:counts"
 

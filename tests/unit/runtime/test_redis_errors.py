@@ -7,17 +7,24 @@ import asyncio
 import pytest
 from redis.exceptions import (
     BusyLoadingError,
+    ClusterDownError,
+    ClusterError,
     ConnectionError,
     DataError,
+    MasterDownError,
     OutOfMemoryError,
     ReadOnlyError,
+    RedisClusterException,
     ResponseError,
+    SlotNotCoveredError,
     TimeoutError,
+    TryAgainError,
 )
 from structlog.testing import capture_logs
 
 from waasp.runtime.broker import errors, outages
 from waasp.runtime.broker.errors import Fault, GroupMissing, RedisRefused, classify, reply_code
+from waasp.runtime.errors import NotReplicated
 
 UNBLOCKED_REPLICA = (
     "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
@@ -160,3 +167,21 @@ async def test_a_swallowed_cancellation_is_noticed() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(task, timeout=5)
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ClusterDownError("The cluster is down"),
+        MasterDownError("Link with MASTER is down"),
+        TryAgainError("Multiple keys request during rehashing of slot"),
+        ClusterError("TTL exhausted."),
+        RedisClusterException("Redis Cluster cannot be connected."),
+        SlotNotCoveredError("Slot 42 is not covered by the cluster."),
+        NotReplicated("0 of the 1 replicas required acknowledged the write"),
+    ],
+)
+def test_cluster_and_replication_errors_are_outages(exc: BaseException) -> None:
+    """A cluster mid-failover, a node gone, too few replicas: every loop waits and retries."""
+    assert classify(exc) is Fault.OUTAGE
+    assert isinstance(exc, errors.ANY_REDIS_ERROR)

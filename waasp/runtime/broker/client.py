@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
+from redis.retry import Retry as SyncRetry
+from redis.sentinel import Sentinel as SyncSentinel
+
+from waasp.runtime.urls import RedisTarget, Topology, parse_redis_url
 
 try:  # newer redis-py only
     from redis.maint_notifications import MaintNotificationsConfig
@@ -37,29 +43,142 @@ def connect(url: str, socket_timeout: float | None = None) -> Redis:
     A pooled connection the server has closed (it restarted) is replaced when taken from the
     pool, before anything is sent on it. Commands are not resent on a connection that breaks
     under them: a resent XADD could enqueue twice. The worker's loops retry with backoff; a
-    producer sees the error (its enqueue did not return).
+    producer sees the error (its enqueue did not return). ``url`` may name a cluster or a
+    sentinel-watched master (``waasp.runtime.urls``).
     """
-    return Redis.from_url(
-        url, socket_timeout=socket_timeout, health_check_interval=15, **_client_options()
-    )
+    return _async_client(url, {"socket_timeout": socket_timeout, "health_check_interval": 15})
 
 
 def connect_blocking(url: str, socket_timeout: float | None = None) -> redis.Redis:
     """A blocking client, as ``connect`` configures it, for a thread beside the event loop."""
-    return redis.Redis.from_url(
-        url, socket_timeout=socket_timeout, health_check_interval=15, **_client_options()
-    )
+    target = parse_redis_url(url)
+    options = _client_options() | {"socket_timeout": socket_timeout, "health_check_interval": 15}
+    if target.topology is Topology.CLUSTER:
+        cluster = redis.RedisCluster(
+            startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in target.nodes],
+            **_cluster_options(target),
+            retry=SyncRetry(NoBackoff(), 0),
+            **options,
+        )
+        # Same commands, another class: the lease renewals use only what both have.
+        return cast(redis.Redis, cluster)
+    if target.topology is Topology.SENTINEL:
+        sentinel = SyncSentinel(target.nodes, sentinel_kwargs=_sentinel_options(target))
+        return sentinel.master_for(target.master, **_master_options(target), **options)
+    return redis.Redis.from_url(url, **options)
 
 
 def connect_pubsub(url: str, socket_timeout: float | None = None) -> Redis:
     """A client for the result waiters' pub/sub connection, which redis-py never reconnects
     by itself: ``ResultBackend`` reconnects it from its listener alone (see there)."""
-    return Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        # The listener pings an idle connection itself, under its lock: redis-py's own
-        # health check could reconnect from another task.
-        health_check_interval=0,
-        retry=Retry(NoBackoff(), 0, supported_errors=()),
-        **_client_options(),
-    )
+    # The listener pings an idle connection itself, under its lock: redis-py's own health
+    # check could reconnect from another task.
+    options = {
+        "socket_timeout": socket_timeout,
+        "health_check_interval": 0,
+        "retry": Retry(NoBackoff(), 0, supported_errors=()),
+    }
+    return _async_client(url, options)
+
+
+def _async_client(url: str, own: dict[str, Any]) -> Redis:
+    target = parse_redis_url(url)
+    options = _client_options() | own
+    if target.topology is Topology.CLUSTER:
+        # socket_keepalive breaks redis-py's asyncio cluster connections (AttributeError).
+        del options["socket_keepalive"]
+        cluster = _Cluster(
+            startup_nodes=[ClusterNode(h, p) for h, p in target.nodes],
+            **_cluster_options(target),
+            **(options | {"retry": Retry(NoBackoff(), 0)}),
+        )
+        # The cluster client has the commands the broker sends (each broker method keeps its
+        # keys in one slot) but is another class: the broker is typed against Redis.
+        return cast(Redis, cluster)
+    if target.topology is Topology.SENTINEL:
+        sentinel = Sentinel(target.nodes, sentinel_kwargs=_sentinel_options(target))
+        return sentinel.master_for(
+            target.master, redis_class=_SentinelMaster, **_master_options(target), **options
+        )
+    return Redis.from_url(url, **options)
+
+
+class _SentinelMaster(Redis):  # type: ignore[misc]  # redis-py is Any to mypy (pyproject)
+    """The client of a sentinel-watched master; closing it closes its sentinels' clients."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        manager = getattr(self.connection_pool, "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()
+
+
+class _Cluster(RedisCluster):  # type: ignore[misc]  # redis-py is Any to mypy (pyproject)
+    """A cluster client that loads its slot map before its first command.
+
+    redis-py's own client routes a command before it loads the map: commands sent at once by
+    a fresh client then race the loading, which closes the connections they took (their
+    "Connection closed by server" is hidden only by resending them, which we never do).
+    """
+
+    async def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        if self._initialize:
+            await self.initialize()
+        return await super().execute_command(*args, **kwargs)
+
+
+def _cluster_options(target: RedisTarget) -> dict[str, Any]:
+    # A MOVED or ASK reply is followed by the client itself; a connection error is raised
+    # (after the slot map is marked for reloading), never resent.
+    return {"username": target.username, "password": target.password, "ssl": target.tls}
+
+
+def _sentinel_options(target: RedisTarget) -> dict[str, Any]:
+    return {"password": target.sentinel_password, "socket_connect_timeout": 5.0}
+
+
+def _master_options(target: RedisTarget) -> dict[str, Any]:
+    options: dict[str, Any] = {"db": target.db, "ssl": target.tls}
+    if target.username:
+        options["username"] = target.username
+    if target.password:
+        options["password"] = target.password
+    return options
+
+
+def is_cluster(client: object) -> bool:
+    """Tell whether ``client`` talks to a Redis Cluster."""
+    return isinstance(client, RedisCluster | redis.RedisCluster)
+
+
+async def ready(client: Redis) -> None:
+    """Load a cluster client's slot map (a no-op for other clients): some of its calls,
+    pub/sub among them, need it before their first command."""
+    if isinstance(client, RedisCluster):
+        await client.initialize()
+
+
+async def drop_idle_connections(client: Redis) -> None:
+    """Drop a client's idle pooled connections, so each reconnects on its next use (after a
+    failover they may lead to the old master); a cluster client reloads its slot map too."""
+    if isinstance(client, RedisCluster):
+        await client.aclose()
+    else:
+        await client.connection_pool.disconnect(inuse_connections=False)
+
+
+async def server_infos(client: Redis, section: str) -> list[dict[str, Any]]:
+    """``INFO section`` of the server, or of every master of a cluster."""
+    if isinstance(client, RedisCluster):
+        replies = await client.info(section, target_nodes=RedisCluster.PRIMARIES)
+        return list(replies.values())
+    return [await client.info(section)]
+
+
+async def eviction_policy(client: Redis) -> str | None:
+    """The server's ``maxmemory-policy``, or None if it does not say. Read from INFO, which
+    managed services leave enabled where they rename CONFIG; on a cluster, the first master's
+    that evicts, if any does."""
+    found = [info.get("maxmemory_policy") for info in await server_infos(client, "memory")]
+    policies = [p.decode() if isinstance(p, bytes) else str(p) for p in found if p is not None]
+    return next((p for p in policies if p != "noeviction"), policies[0] if policies else None)

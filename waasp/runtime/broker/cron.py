@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import structlog
 from redis.asyncio import Redis
 
-from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.broker.scripts import Scripts, in_pipeline
 from waasp.runtime.keys import Keys
 from waasp.runtime.message import TaskMessage, encode_message
 
@@ -25,21 +25,29 @@ class TickStore:
 
     async def read(self, entries: Sequence[tuple[str, str]]) -> tuple[int, dict[str, int]]:
         """The server time (epoch ms) and the last fired tick (ms) of each ``(entry, queue)``
-        that has one, in one round trip."""
+        that has one, in one round trip (two on a cluster: the clock of the node that holds
+        the first entry's queue)."""
+        clock = not in_pipeline(self.client)
+        if clock:
+            key = self.keys.queue(entries[0][1] if entries else "default").stream
+            now_ms = await self.scripts.clock_ms(self.client, key)
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.time()
+            if not clock:
+                pipe.time()
             for entry, queue in entries:
                 pipe.get(self.keys.queue(queue).cron(entry))
             replies = await pipe.execute()
-        seconds, micros = replies[0]
+        if not clock:
+            seconds, micros = replies.pop(0)
+            now_ms = int(seconds) * 1000 + int(micros) // 1000
         stored: dict[str, int] = {}
-        for (entry, _), raw in zip(entries, replies[1:], strict=True):
+        for (entry, _), raw in zip(entries, replies, strict=True):
             if raw is not None:
                 try:
                     stored[entry] = int(raw)
                 except ValueError:
                     log.warning("tick_key_unreadable", entry=entry, value=repr(raw))
-        return int(seconds) * 1000 + int(micros) // 1000, stored
+        return now_ms, stored
 
     async def fire(
         self, entry: str, queue: str, tick_ms: int, message: TaskMessage, ttl_ms: int

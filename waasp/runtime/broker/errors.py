@@ -15,16 +15,31 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 
+from redis.exceptions import (
+    ClusterError,
+    InvalidResponse,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import InvalidResponse, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from waasp.runtime.errors import TaskRuntimeError
+from waasp.runtime.errors import NotReplicated, TaskRuntimeError
 
 # What a lost, refused or stalled connection raises: the loops retry these with backoff. A
 # restarted Redis may also answer LOADING for a moment, which redis-py raises as
-# BusyLoadingError (a ConnectionError).
-REDIS_ERRORS: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+# BusyLoadingError (a ConnectionError). A cluster client raises RedisClusterException when
+# no node answers, or its slot map lacks a slot (SlotNotCoveredError), and ClusterError when a
+# command found no node to take it in its retries: a failover under way.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+    RedisClusterException,
+    ClusterError,
+)
 # The server answered, with an error (a script error, OOM, READONLY on a replica...).
 REDIS_REFUSALS: tuple[type[BaseException], ...] = (ResponseError,)
 
@@ -67,7 +82,14 @@ class GroupMissing(TaskRuntimeError):
 
 
 # Anything Redis or its client can raise, and the broker's GroupMissing.
-ANY_REDIS_ERROR: tuple[type[BaseException], ...] = (*REDIS_ERRORS, RedisError, GroupMissing)
+# NotReplicated: too few replicas acknowledged a write in time (broker_min_replicas); a
+# loop waits for them as for an outage.
+ANY_REDIS_ERROR: tuple[type[BaseException], ...] = (
+    *REDIS_ERRORS,
+    RedisError,
+    GroupMissing,
+    NotReplicated,
+)
 
 
 class RedisRefused(TaskRuntimeError):
@@ -98,6 +120,9 @@ def classify(exc: BaseException) -> Fault:
     """What a loop does about ``exc``, raised by a Redis command or its client."""
     if isinstance(exc, GroupMissing):
         return Fault.GROUP_MISSING
+    # CLUSTERDOWN, MASTERDOWN, TRYAGAIN; too few replicas acknowledged a write
+    if isinstance(exc, ClusterError | TryAgainError | NotReplicated):
+        return Fault.OUTAGE
     if isinstance(exc, ResponseError):
         code = reply_code(exc)
         if code == "NOGROUP":

@@ -13,7 +13,10 @@ O(task names + buckets + the page asked for), never O(tasks).
 
 from __future__ import annotations
 
+import asyncio
 import bisect
+import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,6 +25,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from waasp.runtime.broker.event_shards import merged, newest
 from waasp.runtime.broker.replies import entry_ms, text
 from waasp.runtime.broker.scripts import Scripts
 from waasp.runtime.config import Config
@@ -208,27 +212,45 @@ class EventStore:
     client: Redis
     keys: Keys
     scripts: Scripts
+    shards: int = 1  # event key sets (Keys.events_shard); readers merge them all
+    # How far the server's clock is ahead of this process's (seconds), as last seen.
+    _skew: list[float] = field(default_factory=lambda: [0.0])
+
+    def _all(self) -> list[Keys]:
+        return [self.keys.events_shard(n) for n in range(self.shards)]
 
     async def record(self, batch: EventBatch, conf: Config, worker: str) -> None:
-        """Write ``worker``'s batch in one step."""
-        keys = self.keys
+        """Write ``worker``'s batch in one step (the throughput bucket, by the server's clock,
+        is declared: a guess from the last skew seen, called again if it was wrong)."""
+        keys = self.keys.events_shard(zlib.crc32(worker.encode()) % self.shards)
         names = [keys.events, keys.failures, keys.event_counts, keys.run_times]
-        await self.scripts.record_events(
-            keys=[*names, keys.throughput_prefix, keys.event_names],
-            args=record_events_args(batch, conf, worker),
-        )
+        args = record_events_args(batch, conf, worker)
+        width = THROUGHPUT_BUCKET_SECONDS
+        for _ in range(3):
+            now = int(time.time() + self._skew[0])
+            bucket = keys.throughput(now - now % width)
+            now_ms = int(
+                await self.scripts.record_events(keys=[*names, bucket, keys.event_names], args=args)
+            )
+            self._skew[0] = abs(now_ms) / 1000 - time.time()
+            if now_ms >= 0:
+                return
 
     async def recent(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` events, newest first; each has its server ``time`` (epoch s).
 
         An entry holds up to EVENTS_PER_ENTRY events, so this reads entries a few at a time and
-        stops once it has ``limit``: O(limit), however busy the workers are.
+        stops once it has ``limit``: O(limit), however busy the workers are (times shards).
         """
+        found = await asyncio.gather(*(self._recent(k.events, limit) for k in self._all()))
+        return newest(found, limit)
+
+    async def _recent(self, stream: str, limit: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         end = "+"
         while len(out) < limit:
             count = min(max(limit - len(out), 1), 50)
-            entries = await self.client.xrevrange(self.keys.events, end, "-", count=count)
+            entries = await self.client.xrevrange(stream, end, "-", count=count)
             out += _decode_entries(entries, limit - len(out))
             if len(entries) < count:
                 break
@@ -237,25 +259,28 @@ class EventStore:
 
     async def failures(self, limit: int) -> list[dict[str, Any]]:
         """The newest ``limit`` failures and dead letters, with their tracebacks."""
-        entries = await self.client.xrevrange(self.keys.failures, "+", "-", count=limit)
-        return _decode_entries(entries, limit)
+        found = await asyncio.gather(
+            *(self.client.xrevrange(k.failures, "+", "-", count=limit) for k in self._all())
+        )
+        return newest([_decode_entries(entries, limit) for entries in found], limit)
 
     async def counters(self) -> TaskCounters:
         """The counters and the run-time histograms (one round trip)."""
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(self.keys.event_counts)
-            pipe.hgetall(self.keys.run_times)
-            raw_counts, raw_times = await pipe.execute()
+            for keys in self._all():
+                pipe.hgetall(keys.event_counts)
+                pipe.hgetall(keys.run_times)
+            replies = await pipe.execute()
         counts: dict[str, dict[str, int]] = {}
-        for key, value in raw_counts.items():
-            name, _, event = text(key).rpartition(FIELD_SEP)
+        for key, value in merged(replies[0::2]).items():
+            name, _, event = key.rpartition(FIELD_SEP)
             counts.setdefault(name, {})[event] = int(value)
         per_bucket: dict[str, dict[str, int]] = {}
         sums: dict[str, float] = {}
-        for key, value in raw_times.items():
-            name, _, le = text(key).rpartition(FIELD_SEP)
+        for key, value in merged(replies[1::2]).items():
+            name, _, le = key.rpartition(FIELD_SEP)
             if le == "sum":
-                sums[name] = float(value)
+                sums[name] = value
             else:
                 per_bucket.setdefault(name, {})[le] = int(value)
         run_times: dict[str, RunTimes] = {}
@@ -275,15 +300,17 @@ class EventStore:
         width = THROUGHPUT_BUCKET_SECONDS
         newest = int(seconds) - int(seconds) % width
         starts = list(range(newest - (minutes * 60 // width - 1) * width, newest + 1, width))
+        shards = self._all()
         async with self.client.pipeline(transaction=False) as pipe:
             for start in starts:
-                pipe.hgetall(self.keys.throughput(start))
+                for keys in shards:
+                    pipe.hgetall(keys.throughput(start))
             hashes = await pipe.execute()
         buckets = []
-        for start, found in zip(starts, hashes, strict=True):
+        for i, start in enumerate(starts):
             row: dict[str, Any] = {"time": start}
-            counts = {text(k): int(v) for k, v in found.items()}
-            row.update({kind.value: counts.get(kind, 0) for kind in FINISH_EVENTS})
+            counts = merged(hashes[i * len(shards) : (i + 1) * len(shards)])
+            row.update({kind.value: int(counts.get(kind, 0)) for kind in FINISH_EVENTS})
             buckets.append(row)
         return {"bucket_seconds": width, "buckets": buckets}
 

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from waasp.runtime.broker.replies import entry_order, text
+from waasp.runtime.broker.scripts import Scripts, in_pipeline
 from waasp.runtime.keys import GROUP, Keys, QueueKeys
 from waasp.runtime.message import DecodeError, TaskMessage, decode_message, message_id_marker
 
@@ -96,18 +97,27 @@ class QueuePeek:
 
     client: Redis
     keys: Keys
+    scripts: Scripts
 
     async def contents(self, queue: str, limit: int) -> QueueContents:
         """The ``limit`` oldest waiting messages and the ``limit`` next due delayed ones, with
-        both totals: two round trips."""
+        both totals: two round trips (three on a cluster)."""
         q = self.keys.queue(queue)
+        separate = not in_pipeline(self.client)
+        if separate:
+            now_ms = await self.scripts.clock_ms(self.client, q.stream)
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.time()
+            if not separate:
+                pipe.time()
             pipe.xlen(q.stream)
             pipe.xinfo_groups(q.stream)
             pipe.zcard(q.delayed)
             pipe.zrange(q.delayed, 0, limit - 1, withscores=True)
-            clock, length, groups, delayed_total, due = await pipe.execute(raise_on_error=False)
+            replies = await pipe.execute(raise_on_error=False)
+        if not separate:
+            clock = replies.pop(0)
+            now_ms = int(clock[0]) * 1000 + int(clock[1]) // 1000
+        length, groups, delayed_total, due = replies
         group = _group(groups)
         last = _last_delivered(group)
         in_flight = int(group["pending"]) if group else 0
@@ -121,7 +131,6 @@ class QueuePeek:
             PeekedTask(queue, Place.DELAYED, _decode(raw), raw, due_ms=int(score))
             for raw, score in due
         ]
-        now_ms = int(clock[0]) * 1000 + int(clock[1]) // 1000
         return QueueContents(queue, now_ms, waiting_total, int(delayed_total), waiting, delayed)
 
     async def find(

@@ -9,6 +9,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from waasp.runtime.broker.replies import entry_ms, text
+from waasp.runtime.broker.scripts import Scripts, in_pipeline
 from waasp.runtime.keys import GROUP, Keys
 
 
@@ -37,12 +38,22 @@ def _count(reply: Any) -> int:
 
 
 async def queue_stats(
-    client: Redis, keys: Keys, names: Sequence[str], consumers: Mapping[str, int]
+    client: Redis,
+    keys: Keys,
+    names: Sequence[str],
+    consumers: Mapping[str, int],
+    scripts: Scripts,
 ) -> list[QueueStats]:
-    """Counts for each queue of ``names``, from two round trips whatever their number;
-    ``consumers`` gives the live workers per queue."""
+    """Counts for each queue of ``names``, from two round trips whatever their number (three
+    on a cluster); ``consumers`` gives the live workers per queue."""
+    if not names:
+        return []
+    clock = not in_pipeline(client)
+    if clock:  # ages by the clock of the node that holds the first queue
+        now_ms = await scripts.clock_ms(client, keys.queue(names[0]).stream)
     async with client.pipeline(transaction=False) as pipe:
-        pipe.time()
+        if not clock:
+            pipe.time()
         pipe.smembers(keys.paused)
         for name in names:
             q = keys.queue(name)
@@ -52,13 +63,15 @@ async def queue_stats(
             pipe.xlen(q.dead)
             pipe.get(q.dead_trimmed)
         replies = await pipe.execute(raise_on_error=False)
-    seconds, micros = replies[0]
-    paused = {text(q) for q in replies[1]} if isinstance(replies[1], set | list) else set()
-    now_ms = seconds * 1000 + micros // 1000
+    if not clock:
+        seconds, micros = replies.pop(0)
+        now_ms = seconds * 1000 + micros // 1000
+    members = replies.pop(0)
+    paused = {text(q) for q in members} if isinstance(members, set | list) else set()
     out: list[QueueStats] = []
     cursors: list[tuple[int, str]] = []
     for i, name in enumerate(names):
-        length, groups, delayed, dead, trimmed = replies[2 + 5 * i : 7 + 5 * i]
+        length, groups, delayed, dead, trimmed = replies[5 * i : 5 + 5 * i]
         group = (
             next((g for g in groups if text(g.get("name")) == GROUP), None)
             if isinstance(groups, list)

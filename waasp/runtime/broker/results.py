@@ -13,7 +13,9 @@ import structlog
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
+from waasp.runtime.broker.client import drop_idle_connections, is_cluster, ready
 from waasp.runtime.broker.errors import ANY_REDIS_ERROR, REDIS_ERRORS, RedisRefused
+from waasp.runtime.broker.hashslots import by_slot
 from waasp.runtime.broker.outages import Outages
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import read_script
@@ -26,8 +28,8 @@ log = structlog.get_logger("waasp.runtime.broker.results")
 
 RECHECK_AFTER = 1.0
 # Records per call of lua/store_result.lua: a call per record would cost the server several
-# times what its writes do. (The keys of one call share no hash tag: a Redis Cluster result
-# backend needs them grouped by slot.)
+# times what its writes do. (The keys of one call share no hash tag: on a Redis Cluster they
+# are grouped by slot, one call per slot, sent together.)
 STORE_BATCH = 1000
 # An idle pub/sub connection is written to this often, to notice one the server dropped.
 PING_AFTER = 15.0
@@ -50,6 +52,7 @@ class ResultBackend:
         self.expires_ms = int(expires * 1000)
         self._store = client.register_script(read_script("store_result"))
         self._revoke = client.register_script(read_script("revoke_result"))
+        self._split = is_cluster(client)
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._pubsub: PubSub | None = None
         self._pubsub_lock = asyncio.Lock()
@@ -65,18 +68,30 @@ class ResultBackend:
         """Write records (a script call per thousand); ready ones are announced to waiters. A
         record from an earlier delivery than the stored one's is refused
         (``lua/store_result.lua``); return, per record, whether it was stored."""
-        stored: list[bool] = []
-        for start in range(0, len(records), STORE_BATCH):
-            keys: list[str] = []
-            args: list[Any] = [self.expires_ms]
-            for record in records[start : start + STORE_BATCH]:
-                meta = record.meta
-                encoded = record.encoded if record.encoded is not None else encode_meta(meta)
-                ready = str(meta.state) if meta.state in READY_STATES else ""
-                keys.append(self.keys.result(meta.id))
-                args += [encoded, ready, meta.entry_id or "", meta.deliveries]
-            stored += [bool(x) for x in await self._store(keys=keys, args=args)]
+        order = list(range(len(records)))
+        groups = by_slot(order, lambda i: self.keys.result(records[i].meta.id), self._split)
+        calls = [
+            group[start : start + STORE_BATCH]
+            for group in groups
+            for start in range(0, len(group), STORE_BATCH)
+        ]
+        replies = await asyncio.gather(*(self._store_batch([records[i] for i in c]) for c in calls))
+        stored = [False] * len(records)
+        for call, reply in zip(calls, replies, strict=True):
+            for i, ok in zip(call, reply, strict=True):
+                stored[i] = bool(ok)
         return stored
+
+    async def _store_batch(self, records: Sequence[ResultRecord]) -> list[Any]:
+        keys: list[str] = []
+        args: list[Any] = [self.expires_ms]
+        for record in records:
+            meta = record.meta
+            encoded = record.encoded if record.encoded is not None else encode_meta(meta)
+            ready = str(meta.state) if meta.state in READY_STATES else ""
+            keys.append(self.keys.result(meta.id))
+            args += [encoded, ready, meta.entry_id or "", meta.deliveries]
+        return list(await self._store(keys=keys, args=args))
 
     async def mark_revoked(
         self, task_id: str, error: RemoteError, keep: Iterable[TaskState]
@@ -90,7 +105,7 @@ class ResultBackend:
     async def reconnect(self) -> None:
         """Drop the idle pooled connections, so each reconnects on its next use: after a
         failover they may still lead to the old master, now a replica."""
-        await self.client.connection_pool.disconnect(inuse_connections=False)
+        await drop_idle_connections(self.client)
 
     async def forget(self, task_id: str) -> None:
         """Delete a task's record."""
@@ -145,10 +160,14 @@ class ResultBackend:
     async def _subscribe(self, channel: str) -> None:
         async with self._pubsub_lock:
             if self._pubsub is None:
-                self._pubsub = self.pubsub_client.pubsub(ignore_subscribe_messages=True)
+                # A cluster client needs its slot map first; if that fails, the listener
+                # makes the connection.
+                with contextlib.suppress(*REDIS_ERRORS):
+                    await ready(self.pubsub_client)
+                    self._pubsub = self.pubsub_client.pubsub(ignore_subscribe_messages=True)
             # A connection that is down is the listener's to restore: it subscribes every
             # waiting channel then. Meanwhile the waiter reads its record once a second.
-            if self._pubsub.connection is None or self._connected():
+            if self._pubsub is not None and (self._pubsub.connection is None or self._connected()):
                 with contextlib.suppress(*REDIS_ERRORS):
                     await self._pubsub.subscribe(channel)
         if self._listener is None or self._listener.done():
@@ -166,6 +185,11 @@ class ResultBackend:
             if self._pubsub is not None:
                 with contextlib.suppress(*REDIS_ERRORS):
                     await self._pubsub.aclose()
+            if self._split:
+                # The node it listened on may have failed over: reload the slot map, so the
+                # new connection goes to a node that is up.
+                await drop_idle_connections(self.pubsub_client)
+            await ready(self.pubsub_client)
             self._pubsub = self.pubsub_client.pubsub(ignore_subscribe_messages=True)
             if self._waiters:
                 await self._pubsub.subscribe(*self._waiters)

@@ -12,6 +12,8 @@ from importlib import resources
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
+from waasp.runtime.broker.client import is_cluster
+
 
 def read_script(name: str) -> str:
     """Return the source of ``lua/<name>.lua``."""
@@ -38,8 +40,21 @@ class Scripts:
     trim_dead: AsyncScript
     revoke: AsyncScript
     slots_take: AsyncScript
+    server_time: AsyncScript
 
     @classmethod
     def register(cls, client: Redis) -> Scripts:
         """Register every script on ``client`` (loaded into Redis on first call)."""
         return cls(**{f.name: client.register_script(read_script(f.name)) for f in fields(cls)})
+
+    async def clock_ms(self, client: Redis, key: str) -> int:
+        """The clock (epoch ms) of the server that holds ``key``."""
+        seconds, micros = await self.server_time(keys=[key], client=client)
+        return int(seconds) * 1000 + int(micros) // 1000
+
+
+def in_pipeline(client: Redis) -> bool:
+    """Tell whether scripts and TIME may go in ``client``'s pipelines: not on a cluster,
+    whose pipelines refuse TIME and do not load a script a node lacks (a promoted replica
+    has none), so there they are sent on their own."""
+    return not is_cluster(client)

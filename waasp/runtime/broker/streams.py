@@ -11,15 +11,16 @@ in the script arguments of ``ops``, at the Redis boundary, and nowhere upstream.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
+from waasp.runtime.broker import client as clients
 from waasp.runtime.broker.chords import ChordStore
 from waasp.runtime.broker.cron import TickStore
 from waasp.runtime.broker.dead import DeadLetterStore
@@ -29,60 +30,57 @@ from waasp.runtime.broker.errors import (
     group_errors,
     is_nogroup,
 )
+from waasp.runtime.broker.event_shards import shard_count
 from waasp.runtime.broker.events import EventStore
-from waasp.runtime.broker.ops import SendOnce, SettleOp, StartReply, StartVerdict
+from waasp.runtime.broker.hashslots import by_slot
+from waasp.runtime.broker.ops import SendOnce, SettleOp, StartReply
 from waasp.runtime.broker.pauses import PauseStore
 from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
 from waasp.runtime.broker.ratelimit import RateLimiter
+from waasp.runtime.broker.reads import RawDelivery, SlotReads, deliveries_from_reply
+from waasp.runtime.broker.replication import (
+    MESSAGE_FIELD,
+    script_write,
+    send_writes,
+    write_replicated,
+)
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.revokes import RevokeStore
-from waasp.runtime.broker.scripts import Scripts
+from waasp.runtime.broker.scripts import Scripts, in_pipeline
 from waasp.runtime.broker.server import check_redis_version
 from waasp.runtime.broker.slots import SlotStore
+from waasp.runtime.broker.starting import STARTS_TTL_MS, start_entries
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
-from waasp.runtime.message import (
-    MAX_DELIVERIES_MESSAGE,
-    encode_dead_letter,
-    max_deliveries_letter,
-)
 
-MESSAGE_FIELD = b"message"
 PROMOTE_BATCH = 1000
 # How long a known-queues set outlives its last registration.
 QUEUES_TTL_S = 30 * 86400
 # How long a queue's start counts outlive the last start: longer than any entry stays pending.
-STARTS_TTL_MS = 7 * 86400 * 1000
-
-
-@dataclass(frozen=True, slots=True)
-class RawDelivery:
-    """An entry as read from a queue's stream, not yet decoded."""
-
-    queue: str
-    entry_id: str
-    raw: bytes
-    deliveries: int = 1
 
 
 class Broker:
     """Every Redis command of the runtime, for one key prefix on one Redis server."""
 
-    def __init__(self, client: Redis, keys: Keys) -> None:
+    def __init__(self, client: Redis, keys: Keys, min_replicas: int = 0) -> None:
         self.client = client
         self.keys = keys
+        # Replicas that must acknowledge an enqueue, schedule or settle (replication.py).
+        self.min_replicas = min_replicas
         self.scripts = Scripts.register(client)
         self.dead = DeadLetterStore(client, keys, self.scripts)
-        self.events = EventStore(client, keys, self.scripts)
+        self.events = EventStore(client, keys, self.scripts, shard_count(client))
         self.ticks = TickStore(client, keys, self.scripts)
         self.workers = WorkerRegistry(client, keys, self.scripts)
-        self.peek = QueuePeek(client, keys)
+        self.peek = QueuePeek(client, keys, self.scripts)
         self.chords = ChordStore(client, keys)
         self.revokes = RevokeStore(client, keys, self.scripts)
         self.rates = RateLimiter(client, keys.prefix)
         self.slots = SlotStore(client, keys, self.scripts)
         self.pauses = PauseStore(client, keys)
+        self.cluster = clients.is_cluster(client)
+        self._slot_reads: dict[str, SlotReads[RawDelivery]] = {}
 
     async def ping(self) -> None:
         """Raise unless the server answers."""
@@ -90,22 +88,23 @@ class Broker:
 
     async def close(self) -> None:
         """Close the client's connections."""
+        for reads in self._slot_reads.values():
+            await reads.close()
         await self.client.aclose()
 
     async def check_server(self) -> None:
-        """Raise UnsupportedRedis unless the server is Redis 6.2 or later."""
-        check_redis_version(await self.client.info("server"))
+        """Raise UnsupportedRedis unless the server (every master) is Redis 6.2 or later."""
+        for info in await clients.server_infos(self.client, "server"):
+            check_redis_version(info)
 
     async def reconnect(self) -> None:
         """Drop the idle pooled connections, so each reconnects on its next use: after a
         failover they may still lead to the old master, now a replica."""
-        await self.client.connection_pool.disconnect(inuse_connections=False)
+        await clients.drop_idle_connections(self.client)
 
     async def eviction_policy(self) -> str | None:
-        """The server's ``maxmemory-policy``, or None if it does not say. Read from INFO,
-        which managed services leave enabled where they rename CONFIG."""
-        policy = (await self.client.info("memory")).get("maxmemory_policy")
-        return None if policy is None else text(policy)
+        """The server's ``maxmemory-policy`` (``client.eviction_policy``), or None."""
+        return await clients.eviction_policy(self.client)
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -113,6 +112,12 @@ class Broker:
         """Append a message to a queue's stream; with ``once``, only if its task id was not
         sent already. Return whether it was appended."""
         q = self.keys.queue(queue)
+        if self.min_replicas:
+            writes = send_writes(
+                self.keys, self.scripts, [(queue, body)], {0: once} if once else {}
+            )
+            [sent] = await write_replicated(self.client, writes, self.min_replicas)
+            return once is None or bool(sent)
         if once is None:
             await self.client.xadd(q.stream, {MESSAGE_FIELD: body})
             return True
@@ -123,19 +128,28 @@ class Broker:
         self, items: Sequence[tuple[str, bytes]], once: Mapping[int, SendOnce] | None = None
     ) -> None:
         """Append many messages (queue, body) in one round trip; those whose index is in
-        ``once`` only if their task id was not sent already."""
+        ``once`` only if their task id was not sent (on a cluster, beside the pipeline)."""
+        if self.min_replicas:
+            writes = send_writes(self.keys, self.scripts, items, once or {})
+            await write_replicated(self.client, writes, self.min_replicas)
+            return
+        together = in_pipeline(self.client)
+        beside: list[tuple[list[str], list[Any]]] = []
         async with self.client.pipeline(transaction=False) as pipe:
             for i, (queue, body) in enumerate(items):
                 q = self.keys.queue(queue)
                 marked = once.get(i) if once else None
                 if marked is None:
                     pipe.xadd(q.stream, {MESSAGE_FIELD: body})
+                    continue
+                keys, args = [q.sent(marked.task_id), q.stream], [body, marked.ttl_ms]
+                if together:
+                    await self.scripts.enqueue_once(keys=keys, args=args, client=pipe)
                 else:
-                    keys = [q.sent(marked.task_id), q.stream]
-                    await self.scripts.enqueue_once(
-                        keys=keys, args=[body, marked.ttl_ms], client=pipe
-                    )
-            await pipe.execute()
+                    beside.append((keys, args))
+            if len(pipe):
+                await pipe.execute()
+        await asyncio.gather(*(self.scripts.enqueue_once(keys=k, args=a) for k, a in beside))
 
     async def schedule(
         self,
@@ -153,8 +167,12 @@ class Broker:
         if once is not None:
             keys.append(q.sent(once.task_id))
             args.append(once.ttl_ms)
-        due = int(await self.scripts.schedule(keys=keys, args=args))
-        return None if due < 0 else due
+        if self.min_replicas:
+            write = script_write(self.scripts.schedule.script, keys, args)
+            [due] = await write_replicated(self.client, [write], self.min_replicas)
+        else:
+            due = await self.scripts.schedule(keys=keys, args=args)
+        return None if int(due) < 0 else int(due)
 
     async def register_queues(self, queues: Iterable[str]) -> None:
         """Record queue names so monitoring finds them."""
@@ -174,7 +192,7 @@ class Broker:
         reaped, and an idle worker's may not exist yet)."""
         live = await self.workers.live()
         consumers = Counter(queue for worker in live for queue in worker.get("queues", ()))
-        return await queue_stats(self.client, self.keys, queues, consumers)
+        return await queue_stats(self.client, self.keys, queues, consumers, self.scripts)
 
     async def idle(self, queues: Sequence[str]) -> bool:
         """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""
@@ -197,7 +215,21 @@ class Broker:
     ) -> list[RawDelivery]:
         """Read up to ``count`` new entries from each of ``queues`` for ``consumer`` (COUNT
         applies per stream); GroupMissing if a queue's group is gone. ``block_ms`` None
-        does not wait."""
+        does not wait. On a cluster, queues in several slots are read slot by slot (``reads``).
+        """
+        groups = by_slot(queues, lambda q: self.keys.queue(q).stream, self.cluster)
+        if len(groups) <= 1:
+            return await self._read(queues, consumer, count, block_ms)
+        reads = self._slot_reads.setdefault(consumer, SlotReads())
+
+        async def read_one(group: Sequence[str], block: int | None) -> list[RawDelivery]:
+            return await self._read(group, consumer, count, block)
+
+        return await reads.read(read_one, groups, block_ms)
+
+    async def _read(
+        self, queues: Sequence[str], consumer: str, count: int, block_ms: int | None
+    ) -> list[RawDelivery]:
         streams = {self.keys.queue(q).stream: ">" for q in queues}
         by_stream = {self.keys.queue(q).stream: q for q in queues}
         with group_errors():
@@ -221,31 +253,11 @@ class Broker:
         task_ids: Sequence[str] = (),
     ) -> StartReply:
         """Count the starts of entries whose tasks ``consumer`` is about to run; say, per
-        entry, whether it may run (see ``StartVerdict``). In the same round trip, read which
-        of ``task_ids`` are revoked and the server's clock (for expiry)."""
-        q = self.keys.queue(queue)
-        _, details = encode_dead_letter(max_deliveries_letter(b"", max_starts, 0, consumer))
-        args = [GROUP, consumer, max_starts, STARTS_TTL_MS, details, MAX_DELIVERIES_MESSAGE]
-        keys = [q.stream, q.starts, q.dead]
-        script = self.scripts.start
-        for attempt in (1, 2):
-            # evalsha in a plain pipeline: redis-py's pipelined Script would first ask SCRIPT
-            # EXISTS, a second round trip on every start batch.
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.evalsha(script.sha, len(keys), *keys, *args, *entry_ids)
-                pipe.time()
-                if task_ids:
-                    pipe.zmscore(self.keys.revoked, list(task_ids))
-                try:
-                    codes, (seconds, micros), *revoked = await pipe.execute()
-                except NoScriptError:
-                    if attempt == 2:
-                        raise
-                    script.sha = await self.client.script_load(script.script)
-                    continue
-            flags = [score is not None for score in revoked[0]] if revoked else []
-            return StartReply([StartVerdict(int(c)) for c in codes], flags, seconds + micros / 1e6)
-        raise AssertionError("unreachable")
+        entry, whether it may run (see ``StartVerdict``). With them, read which of
+        ``task_ids`` are revoked and the server's clock (for expiry): see ``starting.py``."""
+        return await start_entries(
+            self.client, self.keys, self.scripts, queue, consumer, entry_ids, max_starts, task_ids
+        )
 
     async def settle(self, queue: str, consumer: str, ops: Sequence[SettleOp]) -> list[str]:
         """Acknowledge finished entries ``consumer`` still owns, with their retries and dead
@@ -255,7 +267,12 @@ class Broker:
         for op in ops:
             args += op.script_args()
         keys = [q.stream, q.delayed, q.dead, q.starts]
-        return [text(i) for i in await self.scripts.settle(keys=keys, args=args)]
+        if self.min_replicas:
+            write = script_write(self.scripts.settle.script, keys, args)
+            [lost] = await write_replicated(self.client, [write], self.min_replicas)
+        else:
+            lost = await self.scripts.settle(keys=keys, args=args)
+        return [text(i) for i in lost]
 
     async def promote(self, queue: str) -> tuple[int, int]:
         """Move due messages into the stream; return (moved, µs until next due or -1)."""
@@ -266,6 +283,7 @@ class Broker:
     async def listen_wakes(self, queues: Sequence[str], woken: Callable[[], None]) -> None:
         """Call ``woken`` once subscribed to the queues' wake channels (an earlier due time
         was scheduled), then at every message, until the connection fails (raised)."""
+        await clients.ready(self.client)
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(*(self.keys.queue(q).wake for q in queues))
@@ -292,7 +310,7 @@ class Broker:
             args = [GROUP, consumer, min_idle_ms, count - len(claimed), start]
             with group_errors():
                 cursor, got = await self.scripts.reclaim(keys=[q.stream, q.starts], args=args)
-            claimed += _deliveries(queue, got)
+            claimed += deliveries_from_reply(queue, got)
             start = text(cursor)
             if start == "0-0":
                 break
@@ -318,11 +336,3 @@ class Broker:
                 return []
             raise
         return [text(row["message_id"]) for row in rows]
-
-
-def _deliveries(queue: str, flat: Sequence[Any]) -> list[RawDelivery]:
-    """Deliveries from a script's flat ``{id, message, deliveries, ...}`` reply."""
-    return [
-        RawDelivery(queue, text(flat[i]), flat[i + 1] or b"", int(flat[i + 2]))
-        for i in range(0, len(flat), 3)
-    ]

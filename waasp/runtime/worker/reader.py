@@ -52,7 +52,20 @@ class QueueReader:
                 block_ms = min(block_ms, int(REFRESH_S * 1000))
         count = len(queues)
         if room >= count:
-            return await self.broker.read(queues, self.consumer, room // count, block_ms)
+            entries = await self.broker.read(queues, self.consumer, room // count, block_ms)
+        else:
+            entries = await self._read_in_turn(queues, room, block_ms)
+        # More than asked for: a woken read served every ready stream, or (queues of several
+        # cluster masters) a read sent earlier, with more room then, returned now.
+        if len(entries) > room:
+            await self._hand_back(entries[room:])
+            entries = entries[:room]
+        return entries
+
+    async def _read_in_turn(
+        self, queues: list[str], room: int, block_ms: int | None
+    ) -> list[RawDelivery]:
+        count = len(queues)
         start = self._turn % count
         self._turn += 1
         ordered = queues[start:] + queues[:start]
@@ -60,11 +73,7 @@ class QueueReader:
             entries = await self.broker.read(ordered[i : i + room], self.consumer, 1, None)
             if entries:
                 return entries
-        entries = await self.broker.read(ordered, self.consumer, 1, block_ms)
-        if len(entries) > room:
-            await self._hand_back(entries[room:])
-            entries = entries[:room]
-        return entries
+        return await self.broker.read(ordered, self.consumer, 1, block_ms)
 
     async def _hand_back(self, extra: list[RawDelivery]) -> None:
         by_queue: dict[str, list[str]] = defaultdict(list)

@@ -1,7 +1,8 @@
 -- Record one batch of task events, counters and run times in one step.
 -- KEYS[1] events stream, KEYS[2] failures stream, KEYS[3] counts hash, KEYS[4] run-time hash,
--- KEYS[5] prefix of the throughput hashes: the bucket's epoch seconds (by this server's
---         clock) are appended; it carries the same {events} hash tag, so one Cluster slot
+-- KEYS[5] the throughput hash of the bucket the caller expects this server's clock to be in
+--         (the prefix, then the bucket's epoch seconds); if the clock is in another bucket,
+--         nothing is written and the server time is returned negated, for a call again
 -- KEYS[6] sorted set of the task names counted in KEYS[3] and KEYS[4], by last event (ms)
 -- ARGV[1] events max length (~), ARGV[2] failures max length (~),
 -- ARGV[3] TTL ms of the events stream and throughput hashes,
@@ -14,10 +15,15 @@
 --   suffixes that make a name's fields in KEYS[3], then in KEYS[4].
 -- A name without an event for ARGV[4] ms loses its fields (at most 100 names per call), so
 -- the hashes hold only names still in use even while other names keep them alive.
--- Returns the server time in epoch ms.
+-- Returns the server time in epoch ms (negated: see KEYS[5]).
 local t = redis.call('TIME')
 local now_s = tonumber(t[1])
 local now_ms = now_s * 1000 + math.floor(tonumber(t[2]) / 1000)
+local width = tonumber(ARGV[5])
+local expected = string.match(KEYS[5], '(%d+)$')
+if tonumber(expected) ~= now_s - now_s % width then
+  return -now_ms
+end
 local n_counts, n_buckets, n_sums = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local n_tp, n_events, n_failures = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
 local n_names, n_count_fields, n_time_fields = tonumber(ARGV[12]), tonumber(ARGV[13]),
@@ -38,8 +44,7 @@ for _ = 1, n_sums do
 end
 if n_buckets + n_sums > 0 then redis.call('PEXPIRE', KEYS[4], ARGV[4]) end
 if n_tp > 0 then
-  local width = tonumber(ARGV[5])
-  local bucket = KEYS[5] .. string.format('%d', now_s - now_s % width)
+  local bucket = KEYS[5]
   for _ = 1, n_tp do
     redis.call('HINCRBY', bucket, ARGV[i], ARGV[i + 1])
     i = i + 2
