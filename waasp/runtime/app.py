@@ -25,6 +25,7 @@ from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.errors import NotRegistered
 from waasp.runtime.keys import Keys, check_queue_name
 from waasp.runtime.message import TaskMessage, encode_message, new_task_id
+from waasp.runtime.priorities import DEFAULT_PRIORITY, check_priority
 from waasp.runtime.results import AsyncResult as _AsyncResult
 from waasp.runtime.routing import resolve_queue
 from waasp.runtime.task import Signature, Task
@@ -215,8 +216,15 @@ class Runtime:
         task_id: str | None = None,
         eta: float | None = None,
         headers: Mapping[str, Any] | None = None,
+        priority: int | None = None,
     ) -> TaskMessage:
-        """The message that ``send_task`` would send."""
+        """The message that ``send_task`` would send (``priority`` None: the task's own,
+        else 0; anything but an int 0..9 raises TypeError or ValueError)."""
+        if priority is None:
+            own = task or self.tasks.get(name)
+            priority = own.priority if own is not None else DEFAULT_PRIORITY
+        else:
+            check_priority(priority)
         return TaskMessage(
             id=task_id or new_task_id(),
             task=name,
@@ -226,6 +234,7 @@ class Runtime:
             enqueued_at=time.time(),
             eta=eta,
             headers=dict(headers or {}),
+            priority=priority,
         )
 
     async def send_task(
@@ -240,8 +249,12 @@ class Runtime:
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        priority: int | None = None,
     ) -> _AsyncResult:
         """Send a task by name (it need not be registered in this process).
+
+        ``priority``: 0 (the best) to 9, lower runs first within a queue; None takes the
+        task's own (``@task(priority=)``, default 0).
 
         An ``eta`` is read on this process's clock: it becomes a countdown from now, which
         the schedule script adds to the Redis server's clock, so a producer whose clock is
@@ -259,6 +272,7 @@ class Runtime:
             task_id=task_id,
             eta=eta_s,
             headers=headers,
+            priority=priority,
         )
         body = encode_message(message)
         await self._announce(message.queue)
@@ -267,20 +281,22 @@ class Runtime:
         once = self._send_once(task_id) if task_id else None
         if countdown is not None and countdown > 0:
             due = await self.broker.schedule(
-                message.queue, body, delay_ms=countdown * 1000, once=once
+                message.queue, body, delay_ms=countdown * 1000, once=once, priority=message.priority
             )
             sent = due is not None
         else:
-            sent = await self.broker.enqueue(message.queue, body, once)
+            sent = await self.broker.enqueue(message.queue, body, once, message.priority)
         if not sent:
             log.info("task_send_skipped", task_id=message.id, task=name, reason="already_sent")
         return _AsyncResult(message.id, self)
 
     async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult]:
-        """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk)."""
+        """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk; a
+        signature's ``priority`` option is honoured)."""
         out: list[_AsyncResult] = []
         batch: list[tuple[str, bytes]] = []
         once: dict[int, SendOnce] = {}
+        priorities: dict[int, int] = {}
         for sig in signatures:
             options = sig.options
             task_id = options.get("task_id")
@@ -291,22 +307,30 @@ class Runtime:
                 task=sig.task,
                 queue=options.get("queue"),
                 task_id=task_id,
+                priority=options.get("priority"),
             )
             if task_id:
                 once[len(batch)] = self._send_once(task_id)
+            if message.priority:
+                priorities[len(batch)] = message.priority
             batch.append((message.queue, encode_message(message)))
             out.append(_AsyncResult(message.id, self))
             if len(batch) >= SEND_MANY_BATCH:
-                await self._send_batch(batch, once)
-                batch, once = [], {}
+                await self._send_batch(batch, once, priorities)
+                batch, once, priorities = [], {}, {}
         if batch:
-            await self._send_batch(batch, once)
+            await self._send_batch(batch, once, priorities)
         return out
 
-    async def _send_batch(self, batch: list[tuple[str, bytes]], once: dict[int, SendOnce]) -> None:
+    async def _send_batch(
+        self,
+        batch: list[tuple[str, bytes]],
+        once: dict[int, SendOnce],
+        priorities: dict[int, int],
+    ) -> None:
         for queue in {q for q, _ in batch}:
             await self._announce(queue)
-        await self.broker.enqueue_many(batch, once)
+        await self.broker.enqueue_many(batch, once, priorities)
 
     def _send_once(self, task_id: str) -> SendOnce:
         return SendOnce(task_id, max(int(self.conf.result_expires * 1000), 1))

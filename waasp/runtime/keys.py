@@ -2,7 +2,9 @@
 
 Layout (prefix ``waasp``, queue ``default``)::
 
-    waasp:{default}:stream     the queue's stream (consumer group ``workers``)
+    waasp:{default}:stream     the queue's stream (consumer group ``workers``): priority 0
+    waasp:{default}:stream:pN  the stream of priority N (1-9), made when first used
+    waasp:{default}:levels     set of the priorities other than 0 the queue has used
     waasp:{default}:delayed    sorted set of delayed/retried messages, scored by due ms
     waasp:{default}:dead       the queue's dead-letter stream
     waasp:{default}:dead:trimmed  how many dead letters the dlq_max_len cap removed
@@ -10,6 +12,7 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{default}:cron:NAME  last fired tick of a beat entry that targets this queue
     waasp:{default}:sent:ID    a send of task id ID was accepted (expires with its result)
     waasp:{default}:starts     hash: entry id -> times its task started without finishing
+    waasp:{default}:starts:pN  the same, for the entries of priority N's stream
     waasp:result:ID            task state and result (on the result backend)
     waasp:worker:NAME          a worker's heartbeat hash
     waasp:workers              sorted set of worker names by last heartbeat
@@ -57,8 +60,17 @@ class QueueKeys:
     dead_trimmed: str
     wake: str
     starts: str
+    levels: str
     cron_prefix: str
     sent_prefix: str
+
+    def stream_at(self, priority: int) -> str:
+        """The stream of priority ``priority`` (0: the queue's own stream)."""
+        return self.stream if priority == 0 else f"{self.stream}:p{priority}"
+
+    def starts_at(self, priority: int) -> str:
+        """The start counts of priority ``priority``'s stream (entry ids are per stream)."""
+        return self.starts if priority == 0 else f"{self.starts}:p{priority}"
 
     def cron(self, entry: str) -> str:
         """Key of the last fired tick of beat entry ``entry``."""
@@ -80,6 +92,7 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
         dead_trimmed=f"{base}:dead:trimmed",
         wake=f"{base}:wake",
         starts=f"{base}:starts",
+        levels=f"{base}:levels",
         cron_prefix=f"{base}:cron:",
         sent_prefix=f"{base}:sent:",
     )

@@ -37,6 +37,7 @@ class TaskMessage:
     enqueued_at: float = 0.0
     eta: float | None = None
     headers: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
 
     def next_attempt(self, eta: float | None) -> TaskMessage:
         """The message for the attempt after this one."""
@@ -91,7 +92,11 @@ def _dumps(value: Any, what: str) -> bytes:
 
 
 def encode_message(message: TaskMessage) -> bytes:
-    """Encode a task message for the stream."""
+    """Encode a task message for the stream.
+
+    A priority other than 0 is the first field, so that ``lua/promote.lua`` reads it from the
+    start of the bytes (``{"priority":N,``) without decoding them; priority 0 is left out.
+    """
     payload: dict[str, Any] = {
         "id": message.id,
         "task": message.task,
@@ -105,6 +110,8 @@ def encode_message(message: TaskMessage) -> bytes:
         payload["eta"] = message.eta
     if message.headers:
         payload["headers"] = message.headers
+    if message.priority:
+        payload = {"priority": message.priority, **payload}
     return _dumps(payload, f"arguments of {message.task}")
 
 
@@ -138,6 +145,9 @@ def decode_message(raw: bytes) -> TaskMessage:
         raise DecodeError("message field 'eta' or 'headers' is of the wrong type")
     # Checked like the others: float("soon") would raise ValueError, and a decode must raise
     # nothing but DecodeError, or a poison message would stop the executor that read it.
+    priority = data.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 9:
+        raise DecodeError("message field 'priority' is not an int from 0 to 9")
     enqueued_at = data.get("enqueued_at")
     if enqueued_at is None:
         enqueued_at = 0.0
@@ -153,6 +163,7 @@ def decode_message(raw: bytes) -> TaskMessage:
         enqueued_at=float(enqueued_at),
         eta=float(eta) if eta is not None else None,
         headers=headers,
+        priority=priority,
     )
 
 

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from waasp.runtime.errors import MaxRetriesExceededError, Reject, Retry
+from waasp.runtime.priorities import DEFAULT_PRIORITY, check_priority
 
 if TYPE_CHECKING:
     from waasp.runtime.config import Config
@@ -34,6 +35,7 @@ class TaskHost(Protocol):
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        priority: int | None = None,
     ) -> AsyncResult:
         """Send a task by name."""
 
@@ -120,6 +122,7 @@ class Task:
         retry_backoff_max: float = 600.0,
         retry_jitter: bool = True,
         ignore_result: bool | None = None,
+        priority: int = DEFAULT_PRIORITY,
     ) -> None:
         self.runtime = runtime
         self.fn = fn
@@ -135,6 +138,8 @@ class Task:
         self.retry_backoff_max = retry_backoff_max
         self.retry_jitter = retry_jitter
         self._ignore_result = ignore_result
+        # Lower runs first: 0 (the best, the default) to 9, checked here, at decoration.
+        self.priority = check_priority(priority)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", name)
@@ -195,8 +200,10 @@ class Task:
         queue: str | None = None,
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
+        priority: int | None = None,
     ) -> AsyncResult:
-        """Send the task with options: ``countdown`` seconds or an ``eta``, a queue, an id."""
+        """Send the task with options: ``countdown`` seconds or an ``eta``, a queue, an id,
+        a ``priority`` (0 the best to 9; the task's own when None)."""
         return await self.runtime.send_task(
             self.name,
             tuple(args or ()),
@@ -207,6 +214,7 @@ class Task:
             queue=queue,
             task_id=task_id,
             headers=headers,
+            priority=priority,
         )
 
     def retry(

@@ -235,3 +235,27 @@ async def hangs(tag: str) -> None:
     """Run far longer than any test waits (a task a drain abandons)."""
     await _note(f"hangs:{tag}")
     await asyncio.sleep(3600)
+
+
+def order_key(rt: Runtime, tag: str) -> str:
+    """Key listing the starts of ``in_order`` tagged ``tag``, in the order they started."""
+    return f"{rt.keys.prefix}:test:order:{tag}"
+
+
+@runtime.task(bind=True)
+async def in_order(self: Task, tag: str, label: str, retries: int = 0) -> str:
+    """Record ``LABEL:PRIORITY:RETRIES`` as it starts (the priority of the stream it came
+    from), then retry until it has been retried ``retries`` times."""
+    priority = self.request.delivery_info.get("priority")
+    entry = f"{label}:{priority}:{self.request.retries}"
+    await runtime.broker.client.rpush(order_key(runtime, tag), entry)
+    if self.request.retries < retries:
+        raise self.retry(countdown=0.05)
+    return label
+
+
+@runtime.task(priority=7)
+async def low_priority(tag: str) -> str:
+    """A task whose own priority is 7."""
+    await _note(f"low:{tag}")
+    return tag

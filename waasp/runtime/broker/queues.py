@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from redis.asyncio import Redis
@@ -24,6 +24,8 @@ class QueueStats:
     oldest_waiting_age: float | None  # seconds, by the Redis server's clock
     consumers: int  # live workers (heartbeat not expired) that consume this queue
     dead_trimmed: int = 0  # dead letters removed by the dlq_max_len cap (a counter)
+    # Waiting per priority ("0".."9") when the queue uses priorities other than 0, else empty.
+    waiting_by_priority: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -38,70 +40,109 @@ def _count(reply: Any) -> int:
 async def queue_stats(
     client: Redis, keys: Keys, names: Sequence[str], consumers: Mapping[str, int]
 ) -> list[QueueStats]:
-    """Counts for each queue of ``names``, from two round trips whatever their number;
+    """Counts for each queue of ``names``, summed over its priorities' streams, from two round
+    trips whatever their number (three when a queue uses priorities other than 0);
     ``consumers`` gives the live workers per queue."""
     async with client.pipeline(transaction=False) as pipe:
         pipe.time()
         for name in names:
             q = keys.queue(name)
-            pipe.xlen(q.stream)
-            pipe.xinfo_groups(q.stream)
             pipe.zcard(q.delayed)
             pipe.xlen(q.dead)
             pipe.get(q.dead_trimmed)
+            pipe.smembers(q.levels)
+            pipe.xlen(q.stream)
+            pipe.xinfo_groups(q.stream)
         replies = await pipe.execute(raise_on_error=False)
     seconds, micros = replies[0]
     now_ms = seconds * 1000 + micros // 1000
-    out: list[QueueStats] = []
-    cursors: list[tuple[int, str]] = []
-    for i, name in enumerate(names):
-        length, groups, delayed, dead, trimmed = replies[1 + 5 * i : 6 + 5 * i]
-        group = (
-            next((g for g in groups if text(g.get("name")) == GROUP), None)
-            if isinstance(groups, list)
-            else None
-        )
-        pending = int(group["pending"]) if group else 0
-        waiting = max(_count(length) - pending, 0)
-        if group and waiting:
-            cursors.append((i, text(group["last-delivered-id"])))
-        out.append(
-            QueueStats(
-                name,
-                waiting,
-                pending,
-                _count(delayed),
-                _count(dead),
-                None,
-                consumers.get(name, 0),
-                int(trimmed) if isinstance(trimmed, bytes | str | int) else 0,
-            )
-        )
-    if cursors:
-        # The oldest waiting entry is the first one after the group's last delivered id.
+    lanes = [(i, 0) for i in range(len(names))]
+    streams = replies[5::6], replies[6::6]
+    lengths, groups = list(streams[0]), list(streams[1])
+    more = [
+        (i, int(text(level)))
+        for i, found in enumerate(replies[4::6])
+        if isinstance(found, set | list)
+        for level in found
+    ]
+    if more:
         async with client.pipeline(transaction=False) as pipe:
-            for i, last in cursors:
-                pipe.xrange(keys.queue(names[i]).stream, f"({last}", "+", count=1)
+            for i, level in more:
+                pipe.xlen(keys.queue(names[i]).stream_at(level))
+                pipe.xinfo_groups(keys.queue(names[i]).stream_at(level))
+            extra = await pipe.execute(raise_on_error=False)
+        lanes += more
+        lengths += extra[::2]
+        groups += extra[1::2]
+    waiting = [0] * len(names)
+    pending = [0] * len(names)
+    by_level: list[dict[str, int]] = [{} for _ in names]
+    cursors: list[tuple[int, str, str]] = []
+    for (i, level), length, info in zip(lanes, lengths, groups, strict=True):
+        group = _group(info)
+        held = int(group["pending"]) if group else 0
+        ready = max(_count(length) - held, 0)
+        waiting[i] += ready
+        pending[i] += held
+        by_level[i][str(level)] = ready
+        if group and ready:
+            cursors.append(
+                (i, keys.queue(names[i]).stream_at(level), text(group["last-delivered-id"]))
+            )
+    out = [
+        QueueStats(
+            name,
+            waiting[i],
+            pending[i],
+            _count(replies[1 + 6 * i]),
+            _count(replies[2 + 6 * i]),
+            None,
+            consumers.get(name, 0),
+            _number(replies[3 + 6 * i]),
+            by_level[i] if len(by_level[i]) > 1 else {},
+        )
+        for i, name in enumerate(names)
+    ]
+    if cursors:
+        # The oldest waiting entry of a stream is the first one after the group's last
+        # delivered id; the queue's is the oldest of its streams'.
+        async with client.pipeline(transaction=False) as pipe:
+            for _, stream, last in cursors:
+                pipe.xrange(stream, f"({last}", "+", count=1)
             firsts = await pipe.execute(raise_on_error=False)
-        for (i, _), first in zip(cursors, firsts, strict=True):
+        for (i, _, _), first in zip(cursors, firsts, strict=True):
             if isinstance(first, list) and first:
                 age = max(now_ms - entry_ms(text(first[0][0])), 0) / 1000
-                out[i] = replace(out[i], oldest_waiting_age=age)
+                if out[i].oldest_waiting_age is None or age > out[i].oldest_waiting_age:
+                    out[i] = replace(out[i], oldest_waiting_age=age)
     return out
 
 
-async def idle(client: Redis, keys: Keys, queues: Sequence[str]) -> bool:
-    """Tell whether nothing is delayed or held in ``queues``, in one round trip."""
+def _group(groups: Any) -> dict[Any, Any] | None:
+    if not isinstance(groups, list):
+        return None
+    return next((g for g in groups if text(g.get("name")) == GROUP), None)
+
+
+def _number(reply: Any) -> int:
+    return int(reply) if isinstance(reply, bytes | str | int) else 0
+
+
+async def idle(
+    client: Redis, keys: Keys, queues: Sequence[str], lanes: Sequence[tuple[str, int]] = ()
+) -> bool:
+    """Tell whether nothing is delayed or held in ``queues``, nor held in the streams of
+    ``lanes`` (queue, priority other than 0), in one round trip."""
     async with client.pipeline(transaction=False) as pipe:
         for queue in queues:
-            q = keys.queue(queue)
-            pipe.zcard(q.delayed)
-            pipe.xpending(q.stream, GROUP)
+            pipe.zcard(keys.queue(queue).delayed)
+        for queue in queues:
+            pipe.xpending(keys.queue(queue).stream, GROUP)
+        for queue, priority in lanes:
+            pipe.xpending(keys.queue(queue).stream_at(priority), GROUP)
         # A missing group (Redis lost its data) is not idle: the reader recreates it.
         replies = await pipe.execute(raise_on_error=False)
     if any(isinstance(reply, Exception) for reply in replies):
         return False
-    for delayed, pending in zip(replies[::2], replies[1::2], strict=True):
-        if delayed or (pending and pending.get("pending")):
-            return False
-    return True
+    delayed, pending = replies[: len(queues)], replies[len(queues) :]
+    return not any(delayed) and not any(p and p.get("pending") for p in pending)

@@ -87,14 +87,13 @@ class StartGate:
             self._wake.clear()
             batch = [(d, f) for d, f in self._waiting if not f.done()]
             self._waiting = []
-            by_queue: dict[str, list[tuple[RawDelivery, asyncio.Future[StartVerdict]]]] = (
-                defaultdict(list)
-            )
+            by_lane: dict[tuple[str, int], list[tuple[RawDelivery, asyncio.Future[StartVerdict]]]]
+            by_lane = defaultdict(list)
             for delivery, future in batch:
-                by_queue[delivery.queue].append((delivery, future))
+                by_lane[delivery.lane].append((delivery, future))
             try:
-                for queue, items in by_queue.items():
-                    verdicts = await self._mark(queue, [d.entry_id for d, _ in items])
+                for lane, items in by_lane.items():
+                    verdicts = await self._mark(lane, [d.entry_id for d, _ in items])
                     for (_, future), verdict in zip(items, verdicts, strict=True):
                         if not future.done():
                             future.set_result(verdict)
@@ -103,12 +102,15 @@ class StartGate:
                     future.cancel()  # the worker is stopping: what was not answered never runs
             check_cancelled()  # redis-py can return normally from a command cancelled mid-flight
 
-    async def _mark(self, queue: str, entry_ids: list[str]) -> list[StartVerdict]:
+    async def _mark(self, lane: tuple[str, int], entry_ids: list[str]) -> list[StartVerdict]:
         # A task must not run before its start is counted: wait Redis out (a refusal that
         # waiting cannot cure stops the worker, as in every other loop).
+        queue, priority = lane
         while True:
             try:
-                verdicts = await self.broker.start(queue, self.consumer, entry_ids, self.max_starts)
+                verdicts = await self.broker.start(
+                    queue, self.consumer, entry_ids, self.max_starts, priority
+                )
             except ANY_REDIS_ERROR as exc:
                 log.debug("start_mark_failed", queue=queue, error=str(exc))
                 await self.guard.failed(exc)

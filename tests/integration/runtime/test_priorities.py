@@ -1,0 +1,132 @@
+"""Priorities: within a queue a waiting task of a better priority is read before any waiting
+task of a worse one, and every guarantee holds for every priority's stream (retries and
+delays keep the priority, stale entries are reclaimed, dead letters replay into their level,
+queue counts sum the levels)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.integration.runtime import apps
+from tests.integration.runtime.conftest import wait_settled, wait_until
+from waasp.runtime import Runtime, TaskFailed, Worker, monitor
+from waasp.runtime.keys import GROUP
+
+# Tasks a worker may hold beyond those started when a priority-0 task is sent: the one
+# running and the one its prefetch (concurrency 1, multiplier 1) read already.
+READ_AHEAD = 2
+
+
+async def order(runtime: Runtime, tag: str) -> list[str]:
+    """The ``in_order`` starts of ``tag``, in start order."""
+    raw = await runtime.broker.client.lrange(apps.order_key(runtime, tag), 0, -1)
+    return [item.decode() for item in raw]
+
+
+async def test_a_better_priority_starts_before_every_unread_worse_one(runtime: Runtime) -> None:
+    """A priority-0 task sent behind 1,000 waiting priority-9 tasks, while a worker drains
+    them, starts before every priority-9 task that worker had not read yet."""
+    sigs = [apps.in_order.s("o", f"low{i}").set(priority=9) for i in range(1000)]
+    await runtime.send_many(sigs)
+    worker = Worker(runtime, ["default"], concurrency=1, prefetch_multiplier=1)
+    running = asyncio.create_task(worker.run())
+    try:
+        await wait_until(lambda: _started_at_least(runtime, 20), timeout=30)
+        before = len(await order(runtime, "o"))
+        await apps.in_order.apply_async(("o", "urgent"), priority=0)
+        await wait_until(lambda: _started_at_least(runtime, 1001), timeout=120)
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, 30)
+    started = await order(runtime, "o")
+    position = started.index("urgent:0:0")
+    assert position <= before + READ_AHEAD, (position, before)
+    assert position < 1000 - 100, "it did not wait for the backlog"
+    assert [s for s in started if s != "urgent:0:0"] == [f"low{i}:9:0" for i in range(1000)]
+
+
+async def _started_at_least(runtime: Runtime, n: int) -> bool:
+    return await runtime.broker.client.llen(apps.order_key(runtime, "o")) >= n
+
+
+async def test_waiting_tasks_run_best_priority_first(runtime: Runtime) -> None:
+    """Tasks waiting in five levels when a worker starts run level by level, best first, each
+    level in the order it was sent; the task's own ``@task(priority=)`` is its default."""
+    for i, priority in enumerate([9, 5, 0, 5, 9, 3, 0]):
+        await apps.in_order.apply_async(("w", f"t{i}"), priority=priority)
+    own = await apps.low_priority.delay("own")
+    await Worker(runtime, ["default"], concurrency=1, prefetch_multiplier=1, burst=True).run()
+    assert await order(runtime, "w") == [
+        "t2:0:0", "t6:0:0", "t5:3:0", "t1:5:0", "t3:5:0", "t0:9:0", "t4:9:0"
+    ]  # fmt: skip
+    assert await own.get(timeout=5) == "own"
+    assert (await runtime.broker.client.xlen(runtime.keys.queue("default").stream_at(7))) == 0
+
+
+async def test_retries_and_delays_keep_the_priority(runtime: Runtime) -> None:
+    """A delayed priority-3 task is promoted into priority 3's stream, and a priority-6 task
+    retried twice runs each attempt from priority 6's stream."""
+    delayed = await apps.in_order.apply_async(("d", "late"), countdown=0.3, priority=3)
+    retried = await apps.in_order.apply_async(("r", "again", 2), priority=6)
+    await Worker(runtime, ["default"], concurrency=2, burst=True).run()
+    assert await delayed.get(timeout=5) == "late"
+    assert await retried.get(timeout=5) == "again"
+    assert await order(runtime, "d") == ["late:3:0"]
+    assert await order(runtime, "r") == ["again:6:0", "again:6:1", "again:6:2"]
+
+
+async def test_a_stale_priority_entry_is_reclaimed_by_another_worker(runtime: Runtime) -> None:
+    """An entry of priority 4 read by a consumer that then went silent is claimed after the
+    visibility timeout by a live worker, which runs and settles it in priority 4's stream."""
+    runtime.conf.update(broker_visibility_timeout=0.5)
+    result = await apps.in_order.apply_async(("s", "stale"), priority=4)
+    q = runtime.keys.queue("default")
+    await runtime.broker.ensure_group("default")
+    await runtime.broker.ensure_group("default", 4)
+    taken = await runtime.broker.read_best({"default": (4,)}, "gone-worker", 10)
+    assert [(d.priority, d.raw != b"") for d in taken] == [(4, True)]
+    await Worker(runtime, ["default"], concurrency=1, burst=True).run()
+    assert await result.get(timeout=5) == "stale"
+    assert await order(runtime, "s") == ["stale:4:0"]
+    pending = await runtime.broker.client.xpending(q.stream_at(4), GROUP)
+    assert (pending["pending"], await runtime.broker.client.xlen(q.stream_at(4))) == (0, 0)
+
+
+async def test_a_dead_priority_task_replays_into_its_level(runtime: Runtime) -> None:
+    """A priority-8 task that fails for good is dead-lettered with its priority, and a replay
+    puts it back into priority 8's stream, where a worker reads it."""
+    result = await apps.permanent_error.apply_async(("p",), priority=8)
+    await Worker(runtime, ["default"], concurrency=1, burst=True).run()
+    with pytest.raises(TaskFailed):
+        await result.get(timeout=5)
+    await wait_settled(runtime, dead=1)
+    [letter] = await runtime.dlq.list()
+    assert letter.message is not None and letter.message.priority == 8
+    await runtime.dlq.replay(letter.id)
+    q = runtime.keys.queue("default")
+    client = runtime.broker.client
+    assert (await client.xlen(q.stream_at(8)), await client.xlen(q.stream)) == (1, 0)
+    [stats] = await monitor.queue_stats(runtime, ["default"])
+    assert (stats.waiting, stats.waiting_by_priority) == (1, {"0": 0, "8": 1})
+    await Worker(runtime, ["default"], concurrency=1, burst=True).run()
+    await wait_settled(runtime, dead=1)
+    assert await client.xlen(q.stream_at(8)) == 0
+
+
+async def test_queue_counts_sum_every_level(runtime: Runtime) -> None:
+    """Queue stats count the waiting tasks of every level (sent one by one and by
+    ``send_many``), with a figure per level; the plain queue's stats have no such figures."""
+    for _ in range(3):
+        await apps.ping.delay("x")
+    await runtime.send_many([apps.ping.s("y").set(priority=5) for _ in range(2)])
+    await apps.ping.apply_async(("z",), priority=9)
+    await apps.urgent_ping.delay("plain")
+    stats = {s.name: s for s in await monitor.queue_stats(runtime, ["default", "high"])}
+    assert stats["default"].waiting == 6
+    assert stats["default"].waiting_by_priority == {"0": 3, "5": 2, "9": 1}
+    assert (stats["high"].waiting, stats["high"].waiting_by_priority) == (1, {})
+    await Worker(runtime, ["default"], concurrency=2, burst=True).run()
+    [after] = await monitor.queue_stats(runtime, ["default"])
+    assert (after.waiting, after.in_flight) == (0, 0)
