@@ -82,6 +82,12 @@ MONITOR_SCHEMAS: dict[str, Any] = {
                 "type": "integer",
                 "description": "dead letters removed by the dlq_max_len cap (a counter)",
             },
+            "waiting_by_priority": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "waiting tasks per priority ('0'..'9') if the queue uses any "
+                "other than 0, else empty",
+            },
         },
     },
     "Worker": {

@@ -132,9 +132,11 @@ async def test_executors_starting_together_share_one_round_trip(
     calls: list[int] = []
     start = broker.start
 
-    async def counted(queue: str, consumer: str, ids: Sequence[str], most: int) -> Any:
+    async def counted(
+        queue: str, consumer: str, ids: Sequence[str], most: int, priority: int = 0
+    ) -> Any:
         calls.append(len(ids))
-        return await start(queue, consumer, ids, most)
+        return await start(queue, consumer, ids, most, priority)
 
     monkeypatch.setattr(broker, "start", counted)  # counts the calls; Redis is real
     settler = Settler(broker, runtime.results, "c1", lambda _: None)

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from tests.integration.runtime import apps
-from tests.integration.runtime.conftest import wait_settled, wait_until
+from tests.integration.runtime.conftest import runs, wait_settled, wait_until
 from waasp.runtime import Runtime, TaskFailed, Worker, monitor
 from waasp.runtime.keys import GROUP
 
@@ -130,3 +130,43 @@ async def test_queue_counts_sum_every_level(runtime: Runtime) -> None:
     await Worker(runtime, ["default"], concurrency=2, burst=True).run()
     [after] = await monitor.queue_stats(runtime, ["default"])
     assert (after.waiting, after.in_flight) == (0, 0)
+
+
+async def test_queue_contents_list_waiting_tasks_in_reading_order(runtime: Runtime) -> None:
+    """The monitor lists a queue's waiting tasks best priority first, each with its priority,
+    and finds a waiting task of any priority by its id."""
+    a = await apps.ping.delay("a")
+    b = await apps.ping.apply_async(("b",), priority=5)
+    c = await apps.ping.apply_async(("c",), priority=2)
+    contents = await monitor.queue_contents(runtime, "default", limit=10)
+    tasks = contents["waiting"]["tasks"]
+    assert contents["waiting"]["total"] == 3
+    assert [(t["task_id"], t["priority"]) for t in tasks] == [(a.id, 0), (c.id, 2), (b.id, 5)]
+    detail = await monitor.task_detail(runtime, b.id)
+    assert detail["message"] is not None
+    assert (detail["message"]["place"], detail["message"]["priority"]) == ("waiting", 5)
+
+
+async def test_a_stopping_worker_hands_back_its_unstarted_priority_entries(
+    runtime: Runtime,
+) -> None:
+    """A worker that stops with a priority-3 task read but not started puts it back in
+    priority 3's stream, unacknowledged by nobody, for the next worker."""
+    first = await apps.sleepy.apply_async(("h", 0.5), priority=3)
+    second = await apps.sleepy.apply_async(("h2", 0.0), priority=3)
+    worker = Worker(runtime, ["default"], concurrency=1, prefetch_multiplier=2)
+    running = asyncio.create_task(worker.run())
+    await wait_until(lambda: _ran(runtime, "sleepy:h"), timeout=20)
+    worker.stop()
+    await asyncio.wait_for(running, 30)
+    assert await first.get(timeout=5) == "h"
+    q = runtime.keys.queue("default")
+    client = runtime.broker.client
+    pending = await client.xpending(q.stream_at(3), GROUP)
+    assert (await client.xlen(q.stream_at(3)), pending["pending"]) == (1, 0)
+    await Worker(runtime, ["default"], concurrency=1, burst=True).run()
+    assert await second.get(timeout=5) == "h2"
+
+
+async def _ran(runtime: Runtime, tag: str) -> bool:
+    return await runs(runtime, tag) >= 1
