@@ -48,7 +48,7 @@ async def test_a_better_priority_starts_before_every_unread_worse_one(runtime: R
 
 
 async def _started_at_least(runtime: Runtime, n: int) -> bool:
-    return await runtime.broker.client.llen(apps.order_key(runtime, "o")) >= n
+    return int(await runtime.broker.client.llen(apps.order_key(runtime, "o"))) >= n
 
 
 async def test_waiting_tasks_run_best_priority_first(runtime: Runtime) -> None:

@@ -51,7 +51,7 @@ async def test_apply_async_refuses_bad_priorities(
     runtime: Runtime, value: Any, error: type[Exception]
 ) -> None:
     """``apply_async(priority=...)`` raises before anything is sent."""
-    task = runtime.task(lambda: None, name="t")
+    task = runtime.task(name="t")(lambda: None)
     with pytest.raises(error, match="priority"):
         await task.apply_async(priority=value)
 
@@ -61,7 +61,7 @@ async def test_send_many_refuses_bad_priorities(
     runtime: Runtime, value: Any, error: type[Exception]
 ) -> None:
     """A signature's bad ``priority`` option raises in ``send_many`` before anything is sent."""
-    task = runtime.task(lambda: None, name="t")
+    task = runtime.task(name="t")(lambda: None)
     with pytest.raises(error, match="priority"):
         await runtime.send_many([task.s().set(priority=value)])
 

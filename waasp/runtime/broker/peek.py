@@ -109,7 +109,7 @@ class QueuePeek:
             pipe.zrange(q.delayed, 0, limit - 1, withscores=True)
             pipe.smembers(q.levels)
             clock, delayed_total, due, levels = await pipe.execute(raise_on_error=False)
-        waiting_total, waiting = 0, []
+        waiting_total, waiting = 0, list[PeekedTask]()
         for priority in (0, *sorted(int(text(level)) for level in levels)):
             stream = q.stream_at(priority)
             async with self.client.pipeline(transaction=False) as pipe:
