@@ -4,7 +4,6 @@ Layout (prefix ``waasp``, queue ``default``)::
 
     waasp:{default}:stream     the queue's stream (consumer group ``workers``): priority 0
     waasp:{default}:stream:pN  the stream of priority N (1-9), made when first used
-    waasp:{default}:levels     set of the priorities other than 0 the queue has used
     waasp:{default}:delayed    sorted set of delayed/retried messages, scored by due ms
     waasp:{default}:dead       the queue's dead-letter stream
     waasp:{default}:dead:trimmed  how many dead letters the dlq_max_len cap removed
@@ -60,7 +59,6 @@ class QueueKeys:
     dead_trimmed: str
     wake: str
     starts: str
-    levels: str
     cron_prefix: str
     sent_prefix: str
 
@@ -92,7 +90,6 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
         dead_trimmed=f"{base}:dead:trimmed",
         wake=f"{base}:wake",
         starts=f"{base}:starts",
-        levels=f"{base}:levels",
         cron_prefix=f"{base}:cron:",
         sent_prefix=f"{base}:sent:",
     )

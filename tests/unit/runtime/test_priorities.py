@@ -3,6 +3,7 @@ first, the task's own by default; the message carries one other than 0 as its fi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -46,33 +47,28 @@ def test_good_priorities_pass() -> None:
     assert [check_priority(p) for p in range(10)] == list(range(10))
 
 
-@pytest.mark.parametrize(("value", "error"), BAD)
-async def test_apply_async_refuses_bad_priorities(
-    runtime: Runtime, value: Any, error: type[Exception]
-) -> None:
-    """``apply_async(priority=...)`` raises before anything is sent."""
+async def _apply_async(runtime: Runtime, value: Any) -> object:
+    return await runtime.task(name="t")(lambda: None).apply_async(priority=value)
+
+
+async def _send_many(runtime: Runtime, value: Any) -> object:
     task = runtime.task(name="t")(lambda: None)
-    with pytest.raises(error, match="priority"):
-        await task.apply_async(priority=value)
+    return await runtime.send_many([task.s().set(priority=value)])
+
+
+async def _decorate(runtime: Runtime, value: Any) -> object:
+    return runtime.task(priority=value)(lambda: None)
 
 
 @pytest.mark.parametrize(("value", "error"), BAD)
-async def test_send_many_refuses_bad_priorities(
-    runtime: Runtime, value: Any, error: type[Exception]
+@pytest.mark.parametrize("give", [_apply_async, _send_many, _decorate])
+async def test_every_way_of_giving_a_priority_refuses_bad_ones(
+    runtime: Runtime, give: Callable[[Runtime, Any], Awaitable[object]], value: Any, error: type
 ) -> None:
-    """A signature's bad ``priority`` option raises in ``send_many`` before anything is sent."""
-    task = runtime.task(name="t")(lambda: None)
+    """``apply_async(priority=)``, a signature's option in ``send_many`` and
+    ``@runtime.task(priority=)`` raise before anything is sent."""
     with pytest.raises(error, match="priority"):
-        await runtime.send_many([task.s().set(priority=value)])
-
-
-@pytest.mark.parametrize(("value", "error"), BAD)
-def test_the_decorator_refuses_bad_priorities(
-    runtime: Runtime, value: Any, error: type[Exception]
-) -> None:
-    """``@runtime.task(priority=...)`` raises at decoration."""
-    with pytest.raises(error, match="priority"):
-        runtime.task(priority=value)(lambda: None)
+        await give(runtime, value)
 
 
 def test_a_message_takes_the_task_priority_unless_given_one(runtime: Runtime) -> None:

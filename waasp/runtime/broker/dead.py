@@ -153,11 +153,7 @@ class DeadLetterStore:
         priority), in one step; False if it is gone (replayed or purged meanwhile)."""
         q = self.keys.queue(queue)
         keys = [q.dead, q.stream_at(message.priority)]
-        args: list[str | bytes | int] = [entry_id, encode_message(message)]
-        if message.priority:
-            keys.append(q.levels)
-            args.append(message.priority)
-        return bool(await self.scripts.replay(keys=keys, args=args))
+        return bool(await self.scripts.replay(keys=keys, args=[entry_id, encode_message(message)]))
 
     async def delete(self, queue: str, entry_id: str) -> bool:
         """Delete one dead letter; False if there was none."""

@@ -15,8 +15,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from waasp.runtime.broker.queues import levels_in_use, workers_group
 from waasp.runtime.broker.replies import entry_order, text
-from waasp.runtime.keys import GROUP, Keys, QueueKeys
+from waasp.runtime.keys import Keys, QueueKeys
 from waasp.runtime.message import DecodeError, TaskMessage, decode_message, message_id_marker
 
 MESSAGE_FIELD = b"message"
@@ -74,13 +75,6 @@ def _glob_escape(value: bytes) -> bytes:
     return bytes(out)
 
 
-def _group(groups: Any) -> dict[Any, Any] | None:
-    """The workers' consumer group from an XINFO GROUPS reply (None: no group, no stream)."""
-    if not isinstance(groups, list):  # the stream is missing: an error reply
-        return None
-    return next((g for g in groups if text(g.get("name")) == GROUP), None)
-
-
 def _last_delivered(group: dict[Any, Any] | None) -> str | None:
     return text(group["last-delivered-id"]) if group else None
 
@@ -107,16 +101,16 @@ class QueuePeek:
             pipe.time()
             pipe.zcard(q.delayed)
             pipe.zrange(q.delayed, 0, limit - 1, withscores=True)
-            pipe.smembers(q.levels)
-            clock, delayed_total, due, levels = await pipe.execute(raise_on_error=False)
+            clock, delayed_total, due = await pipe.execute(raise_on_error=False)
+        levels = (await levels_in_use(self.client, self.keys, [queue]))[queue]
         waiting_total, waiting = 0, list[PeekedTask]()
-        for priority in (0, *sorted(int(text(level)) for level in levels)):
+        for priority in (0, *levels):
             stream = q.stream_at(priority)
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.xlen(stream)
                 pipe.xinfo_groups(stream)
                 length, groups = await pipe.execute(raise_on_error=False)
-            group = _group(groups)
+            group = workers_group(groups)
             last = _last_delivered(group)
             ready = max(int(length) - (int(group["pending"]) if group else 0), 0)
             waiting_total += ready
@@ -183,11 +177,11 @@ class QueuePeek:
         return None
 
     async def _find_in_stream(self, q: QueueKeys, task_id: str, scan: int) -> PeekedTask | None:
-        levels = sorted(int(text(level)) for level in await self.client.smembers(q.levels))
+        levels = (await levels_in_use(self.client, self.keys, [q.name]))[q.name]
         for priority in (0, *levels):
             stream = q.stream_at(priority)
             try:
-                last = _last_delivered(_group(await self.client.xinfo_groups(stream)))
+                last = _last_delivered(workers_group(await self.client.xinfo_groups(stream)))
             except ResponseError:  # no such stream: nothing waits in it
                 continue
             hit = await self._match(stream, task_id, scan, newest_first=False)

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from waasp.runtime.broker.replies import entry_ms, text
 from waasp.runtime.keys import GROUP, Keys
+from waasp.runtime.priorities import LEVELS
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +38,31 @@ def _count(reply: Any) -> int:
     return int(reply) if isinstance(reply, int) else 0
 
 
+async def levels_in_use(
+    client: Redis, keys: Keys, queues: Sequence[str]
+) -> dict[str, tuple[int, ...]]:
+    """The priorities other than 0 each queue has used, best first: those whose stream exists
+    (a send makes it; settling empties it but leaves it). One round trip."""
+    async with client.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            q = keys.queue(queue)
+            for level in LEVELS[1:]:
+                pipe.exists(q.stream_at(level))
+        found = await pipe.execute()
+    per = len(LEVELS) - 1
+    return {
+        queue: tuple(level for level, hit in zip(LEVELS[1:], found[i * per :], strict=False) if hit)
+        for i, queue in enumerate(queues)
+    }
+
+
 async def queue_stats(
     client: Redis, keys: Keys, names: Sequence[str], consumers: Mapping[str, int]
 ) -> list[QueueStats]:
-    """Counts for each queue of ``names``, summed over its priorities' streams, from two round
-    trips whatever their number (three when a queue uses priorities other than 0);
-    ``consumers`` gives the live workers per queue."""
+    """Counts for each queue of ``names``, summed over its priorities' streams, from three
+    round trips whatever their number; ``consumers`` gives the live workers per queue."""
+    levels = await levels_in_use(client, keys, names)
+    lanes = [(i, level) for i, name in enumerate(names) for level in (0, *levels[name])]
     async with client.pipeline(transaction=False) as pipe:
         pipe.time()
         for name in names:
@@ -50,55 +70,38 @@ async def queue_stats(
             pipe.zcard(q.delayed)
             pipe.xlen(q.dead)
             pipe.get(q.dead_trimmed)
-            pipe.smembers(q.levels)
-            pipe.xlen(q.stream)
-            pipe.xinfo_groups(q.stream)
+        for i, level in lanes:
+            stream = keys.queue(names[i]).stream_at(level)
+            pipe.xlen(stream)
+            pipe.xinfo_groups(stream)
         replies = await pipe.execute(raise_on_error=False)
     seconds, micros = replies[0]
     now_ms = seconds * 1000 + micros // 1000
-    lanes = [(i, 0) for i in range(len(names))]
-    streams = replies[5::6], replies[6::6]
-    lengths, groups = list(streams[0]), list(streams[1])
-    more = [
-        (i, int(text(level)))
-        for i, found in enumerate(replies[4::6])
-        if isinstance(found, set | list)
-        for level in found
-    ]
-    if more:
-        async with client.pipeline(transaction=False) as pipe:
-            for i, level in more:
-                pipe.xlen(keys.queue(names[i]).stream_at(level))
-                pipe.xinfo_groups(keys.queue(names[i]).stream_at(level))
-            extra = await pipe.execute(raise_on_error=False)
-        lanes += more
-        lengths += extra[::2]
-        groups += extra[1::2]
+    streams = replies[1 + 3 * len(names) :]
     waiting = [0] * len(names)
     pending = [0] * len(names)
     by_level: list[dict[str, int]] = [{} for _ in names]
     cursors: list[tuple[int, str, str]] = []
-    for (i, level), length, info in zip(lanes, lengths, groups, strict=True):
-        group = _group(info)
+    for (i, level), length, info in zip(lanes, streams[::2], streams[1::2], strict=True):
+        group = workers_group(info)
         held = int(group["pending"]) if group else 0
         ready = max(_count(length) - held, 0)
         waiting[i] += ready
         pending[i] += held
         by_level[i][str(level)] = ready
         if group and ready:
-            cursors.append(
-                (i, keys.queue(names[i]).stream_at(level), text(group["last-delivered-id"]))
-            )
+            stream = keys.queue(names[i]).stream_at(level)
+            cursors.append((i, stream, text(group["last-delivered-id"])))
     out = [
         QueueStats(
             name,
             waiting[i],
             pending[i],
-            _count(replies[1 + 6 * i]),
-            _count(replies[2 + 6 * i]),
+            _count(replies[1 + 3 * i]),
+            _count(replies[2 + 3 * i]),
             None,
             consumers.get(name, 0),
-            _number(replies[3 + 6 * i]),
+            _number(replies[3 + 3 * i]),
             by_level[i] if len(by_level[i]) > 1 else {},
         )
         for i, name in enumerate(names)
@@ -118,8 +121,9 @@ async def queue_stats(
     return out
 
 
-def _group(groups: Any) -> dict[Any, Any] | None:
-    if not isinstance(groups, list):
+def workers_group(groups: Any) -> dict[Any, Any] | None:
+    """The workers' consumer group from an XINFO GROUPS reply (None: no group, no stream)."""
+    if not isinstance(groups, list):  # the stream is missing: an error reply
         return None
     return next((g for g in groups if text(g.get("name")) == GROUP), None)
 

@@ -23,7 +23,6 @@ class Scripts:
     """The scripts registered on one Redis client, one field per ``lua/<field>.lua``."""
 
     enqueue_once: AsyncScript
-    enqueue_level: AsyncScript
     read_levels: AsyncScript
     schedule: AsyncScript
     promote: AsyncScript

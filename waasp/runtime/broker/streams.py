@@ -29,7 +29,7 @@ from waasp.runtime.broker.errors import (
 from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.ops import SendOnce, SettleOp, StartVerdict
 from waasp.runtime.broker.peek import QueuePeek
-from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
+from waasp.runtime.broker.queues import QueueStats, idle, levels_in_use, queue_stats
 from waasp.runtime.broker.reads import (
     MESSAGE_FIELD,
     RawDelivery,
@@ -41,7 +41,7 @@ from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.scripts import Scripts
 from waasp.runtime.broker.server import check_redis_version
 from waasp.runtime.broker.workers import WorkerRegistry
-from waasp.runtime.keys import GROUP, Keys, QueueKeys
+from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.message import (
     MAX_DELIVERIES_MESSAGE,
     encode_dead_letter,
@@ -101,15 +101,10 @@ class Broker:
         its task id was not sent already. Return whether it was appended."""
         q = self.keys.queue(queue)
         if once is None:
-            if priority:
-                await self.scripts.enqueue_level(
-                    keys=[q.stream_at(priority), q.levels], args=[body, priority]
-                )
-            else:
-                await self.client.xadd(q.stream, {MESSAGE_FIELD: body})
+            await self.client.xadd(q.stream_at(priority), {MESSAGE_FIELD: body})
             return True
-        keys, args = _once_call(q, once, body, priority)
-        return bool(await self.scripts.enqueue_once(keys=keys, args=args))
+        keys = [q.sent(once.task_id), q.stream_at(priority)]
+        return bool(await self.scripts.enqueue_once(keys=keys, args=[body, once.ttl_ms]))
 
     async def enqueue_many(
         self,
@@ -124,15 +119,14 @@ class Broker:
             for i, (queue, body) in enumerate(items):
                 q = self.keys.queue(queue)
                 marked = once.get(i) if once else None
-                priority = priorities.get(i, 0) if priorities else 0
-                if marked is not None:
-                    keys, args = _once_call(q, marked, body, priority)
-                    await self.scripts.enqueue_once(keys=keys, args=args, client=pipe)
-                elif priority:
-                    keys = [q.stream_at(priority), q.levels]
-                    await self.scripts.enqueue_level(keys=keys, args=[body, priority], client=pipe)
+                stream = q.stream_at(priorities.get(i, 0)) if priorities else q.stream
+                if marked is None:
+                    pipe.xadd(stream, {MESSAGE_FIELD: body})
                 else:
-                    pipe.xadd(q.stream, {MESSAGE_FIELD: body})
+                    keys = [q.sent(marked.task_id), stream]
+                    await self.scripts.enqueue_once(
+                        keys=keys, args=[body, marked.ttl_ms], client=pipe
+                    )
             await pipe.execute()
 
     async def schedule(
@@ -164,15 +158,9 @@ class Broker:
             await pipe.execute()
 
     async def levels(self, queues: Sequence[str]) -> dict[str, tuple[int, ...]]:
-        """The priorities other than 0 each queue has used, best first, in one round trip."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            for queue in queues:
-                pipe.smembers(self.keys.queue(queue).levels)
-            replies = await pipe.execute()
-        return {
-            queue: tuple(sorted(int(text(level)) for level in found))
-            for queue, found in zip(queues, replies, strict=True)
-        }
+        """The priorities other than 0 each queue has used (their streams exist), best first,
+        in one round trip."""
+        return await levels_in_use(self.client, self.keys, queues)
 
     async def known_queues(self) -> list[str]:
         """The queue names recorded so far, sorted."""
@@ -258,7 +246,7 @@ class Broker:
     async def promote(self, queue: str) -> tuple[int, int]:
         """Move due messages into the stream; return (moved, µs until next due or -1)."""
         q = self.keys.queue(queue)
-        keys = [q.delayed, q.stream, q.levels, *(q.stream_at(p) for p in LEVELS[1:])]
+        keys = [q.delayed, *(q.stream_at(p) for p in LEVELS)]
         moved, wait = await self.scripts.promote(keys=keys, args=[PROMOTE_BATCH])
         return int(moved), int(wait)
 
@@ -325,14 +313,3 @@ class Broker:
                 return []
             raise
         return [text(row["message_id"]) for row in rows]
-
-
-def _once_call(
-    q: QueueKeys, once: SendOnce, body: bytes, priority: int
-) -> tuple[list[str], list[Any]]:
-    """The keys and arguments of ``lua/enqueue_once.lua`` for a send of ``priority``."""
-    keys, args = [q.sent(once.task_id), q.stream_at(priority)], [body, once.ttl_ms]
-    if priority:
-        keys.append(q.levels)
-        args.append(priority)
-    return keys, args

@@ -8,8 +8,8 @@ all were empty does the reader block on all of them, and should the wake-up brin
 entries than it has room for (servers that serve a woken read from every ready stream), the
 excess is handed back at once.
 
-Priorities: a queue that has used priorities other than 0 (its set of levels, read again
-every ``LEVELS_REFRESH_S``) is read best priority first, by one script per queue
+Priorities: a queue that has used priorities other than 0 (their streams exist: looked for
+again every ``LEVELS_REFRESH_S``) is read best priority first, by one script per queue
 (``Broker.read_best``), and the blocking wait covers every level's stream. A queue that
 never did is read exactly as before: the plain path costs no extra round trip per read.
 """
@@ -26,8 +26,8 @@ from waasp.runtime.broker import Broker, RawDelivery
 
 log = structlog.get_logger("waasp.runtime.worker.reader")
 
-# How often the queues' sets of priorities in use are read again: a queue's first task of a
-# new priority may wait this long (or a blocking read's timeout) to be seen.
+# How often the streams of the queues' priorities are looked for again: a queue's first task
+# of a new priority may wait this long (or a blocking read's timeout) to be seen.
 LEVELS_REFRESH_S = 1.0
 
 
