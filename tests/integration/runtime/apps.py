@@ -243,15 +243,26 @@ def order_key(rt: Runtime, tag: str) -> str:
 
 
 @runtime.task(bind=True)
-async def in_order(self: Task, tag: str, label: str, retries: int = 0) -> str:
+async def in_order(
+    self: Task, tag: str, label: str, retries: int = 0, *, hold: bool = False
+) -> str:
     """Record ``LABEL:PRIORITY:RETRIES`` as it starts (the priority of the stream it came
-    from), then retry until it has been retried ``retries`` times."""
+    from); with ``hold``, wait until ``release_order(tag)``; then retry until it has been
+    retried ``retries`` times."""
     priority = self.request.delivery_info.get("priority")
     entry = f"{label}:{priority}:{self.request.retries}"
-    await runtime.broker.client.rpush(order_key(runtime, tag), entry)
+    client = runtime.broker.client
+    await client.rpush(order_key(runtime, tag), entry)
+    if hold:
+        await client.blpop([f"{order_key(runtime, tag)}:release"], timeout=60)
     if self.request.retries < retries:
         raise self.retry(countdown=0.05)
     return label
+
+
+async def release_order(rt: Runtime, tag: str) -> None:
+    """Let the ``in_order(..., hold=True)`` task of ``tag`` finish."""
+    await rt.broker.client.rpush(f"{order_key(rt, tag)}:release", 1)
 
 
 @runtime.task(priority=7)
