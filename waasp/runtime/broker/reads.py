@@ -67,16 +67,23 @@ async def read_best(
     consumer: str,
     count: int,
 ) -> list[RawDelivery]:
-    """``lua/read_levels.lua`` on each queue (its priorities: 0 and ``queues[queue]``), in
-    one pipeline."""
-    async with client.pipeline(transaction=False) as pipe:
-        for queue, levels in queues.items():
-            q = keys.queue(queue)
-            streams = [q.stream_at(level) for level in (0, *levels)]
-            args = [GROUP, consumer, count, 0, *levels]
-            await scripts.read_levels(keys=streams, args=args, client=pipe)
-        with group_errors():
-            replies = await pipe.execute()
+    """``lua/read_levels.lua`` on each queue (its priorities: 0 and ``queues[queue]``): one
+    call for one queue, else one pipeline (which checks its scripts first: a second round
+    trip)."""
+    calls = []
+    for queue, levels in queues.items():
+        q = keys.queue(queue)
+        calls.append(
+            ([q.stream_at(level) for level in (0, *levels)], [GROUP, consumer, count, 0, *levels])
+        )
+    with group_errors():
+        if len(calls) == 1:
+            replies = [await scripts.read_levels(keys=calls[0][0], args=calls[0][1])]
+        else:
+            async with client.pipeline(transaction=False) as pipe:
+                for streams, args in calls:
+                    await scripts.read_levels(keys=streams, args=args, client=pipe)
+                replies = await pipe.execute()
     return [
         RawDelivery(queue, text(flat[i + 1]), flat[i + 2] or b"", priority=int(flat[i]))
         for queue, flat in zip(queues, replies, strict=True)

@@ -29,6 +29,8 @@ from waasp.runtime.worker.settler import Settler
 
 log = structlog.get_logger("waasp.runtime.worker.starts")
 
+Waiter = asyncio.Future[StartVerdict]  # an executor waiting for its start's verdict
+
 
 class StartGate:
     """Marks deliveries started before their tasks run. ``run`` sends the marks: executors
@@ -87,16 +89,19 @@ class StartGate:
             self._wake.clear()
             batch = [(d, f) for d, f in self._waiting if not f.done()]
             self._waiting = []
-            by_lane: dict[tuple[str, int], list[tuple[RawDelivery, asyncio.Future[StartVerdict]]]]
-            by_lane = defaultdict(list)
+            by_lane: dict[tuple[str, int], list[tuple[RawDelivery, Waiter]]] = defaultdict(list)
             for delivery, future in batch:
                 by_lane[delivery.lane].append((delivery, future))
             try:
+                # Every lane's marks first, then the answers: executors of one batch wake
+                # together even when it spans priorities, so they stay in step.
+                answers: list[tuple[tuple[RawDelivery, Waiter], StartVerdict]] = []
                 for lane, items in by_lane.items():
                     verdicts = await self._mark(lane, [d.entry_id for d, _ in items])
-                    for (_, future), verdict in zip(items, verdicts, strict=True):
-                        if not future.done():
-                            future.set_result(verdict)
+                    answers += zip(items, verdicts, strict=True)
+                for (_, future), verdict in answers:
+                    if not future.done():
+                        future.set_result(verdict)
             finally:
                 for _, future in batch:
                     future.cancel()  # the worker is stopping: what was not answered never runs
