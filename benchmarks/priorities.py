@@ -22,6 +22,7 @@ import uuid
 from redis.asyncio import Redis
 
 from waasp.runtime import Runtime, Task, Worker
+from waasp.runtime.logs import configure_logging
 
 SCENARIOS = ("enqueue", "bulk", "drain")
 
@@ -110,6 +111,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
     args = parser.parse_args()
+    configure_logging(level="warning")  # the workers' start and stop lines are not results
     print(report(asyncio.run(run(args.redis_url, args.tasks, args.rounds))))
 
 
