@@ -7,7 +7,8 @@ enqueue one by one, enqueue through ``send_many``, and a drain of the pre-queued
 in-process burst worker (concurrency 16). "Priorities on" sends each task with the next of the
 ten priorities in turn, so every priority's stream of the queue is used. The figure reported
 is the median over rounds of each round's ratio (priorities on / plain), which cancels most of
-a shared machine's drift between rounds; the rates' medians and ranges are printed beside it.
+a shared machine's drift between rounds, for the rate and for the CPU time this process spent
+per task (producer and in-process worker; less disturbed by other processes than wall time).
 """
 
 from __future__ import annotations
@@ -39,27 +40,43 @@ def build(url: str) -> tuple[Runtime, Task]:
     return runtime, noop
 
 
-async def one_round(url: str, tasks: int, prio: bool) -> dict[str, float]:
-    """Rates (tasks/s) of one path: enqueue one by one, bulk, drain."""
+class Clock:
+    """Wall and CPU time (this process: the producer, and the in-process worker) of a step."""
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+async def one_round(url: str, tasks: int, prio: bool) -> dict[str, tuple[float, float]]:
+    """Per scenario of one path: (tasks/s, CPU µs per task)."""
     runtime, noop = build(url)
     turn = itertools.cycle(range(10)) if prio else itertools.repeat(0)
+    out: dict[str, tuple[float, float]] = {}
+
+    def note(scenario: str, n: int, clock: Clock) -> None:
+        out[scenario] = (n / clock.wall, clock.cpu / n * 1e6)
+
     try:
         await noop.delay()  # connect, register the queue
-        start = time.perf_counter()
-        for _ in range(tasks):
-            if prio:
-                await noop.apply_async(priority=next(turn))
-            else:
-                await noop.delay()
-        enqueue = tasks / (time.perf_counter() - start)
+        with Clock() as clock:
+            for _ in range(tasks):
+                if prio:
+                    await noop.apply_async(priority=next(turn))
+                else:
+                    await noop.delay()
+        note("enqueue", tasks, clock)
         signatures = [noop.s().set(priority=next(turn)) if prio else noop.s() for _ in range(tasks)]
-        start = time.perf_counter()
-        await runtime.send_many(signatures)
-        bulk = tasks / (time.perf_counter() - start)
-        start = time.perf_counter()
-        await Worker(runtime, ["default"], 16, burst=True).run()
-        drain = (2 * tasks + 1) / (time.perf_counter() - start)
-        return {"enqueue": enqueue, "bulk": bulk, "drain": drain}
+        with Clock() as clock:
+            await runtime.send_many(signatures)
+        note("bulk", tasks, clock)
+        with Clock() as clock:
+            await Worker(runtime, ["default"], 16, burst=True).run()
+        note("drain", 2 * tasks + 1, clock)
+        return out
     finally:
         await clean(url, runtime.conf.key_prefix)
         await runtime.close()
@@ -75,33 +92,38 @@ async def clean(url: str, prefix: str) -> None:
         await client.aclose()
 
 
-async def run(url: str, tasks: int, rounds: int) -> dict[str, dict[str, list[float]]]:
-    """Per path and scenario, the rate of every round."""
-    rates: dict[str, dict[str, list[float]]] = {
-        p: {s: [] for s in SCENARIOS} for p in ("plain", "prio")
-    }
+Rounds = dict[str, dict[str, list[tuple[float, float]]]]
+
+
+async def run(url: str, tasks: int, rounds: int) -> Rounds:
+    """Per path and scenario, (tasks/s, CPU µs per task) of every round."""
+    found: Rounds = {p: {s: [] for s in SCENARIOS} for p in ("plain", "prio")}
     for i in range(rounds):
         order = (False, True) if i % 2 == 0 else (True, False)
         for prio in order:
-            for scenario, rate in (await one_round(url, tasks, prio)).items():
-                rates["prio" if prio else "plain"][scenario].append(rate)
-    return rates
+            for scenario, figures in (await one_round(url, tasks, prio)).items():
+                found["prio" if prio else "plain"][scenario].append(figures)
+    return found
 
 
-def report(rates: dict[str, dict[str, list[float]]]) -> str:
-    """A Markdown table: medians, ranges and the median per-round ratio."""
+def report(found: Rounds) -> str:
+    """A Markdown table: medians and ranges of the rates, and the medians of the rounds'
+    ratios of rate (priorities on / plain: 1 or more is no slower) and of CPU per task."""
     lines = [
-        "| scenario | plain (tasks/s) | priorities on (tasks/s) | ratio (median of rounds) |",
-        "| --- | --- | --- | --- |",
+        "| scenario | plain (tasks/s) | priorities on (tasks/s) | rate ratio | CPU/task ratio |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for scenario in SCENARIOS:
-        plain, prio = rates["plain"][scenario], rates["prio"][scenario]
-        ratio = statistics.median(b / a for a, b in zip(plain, prio, strict=True))
+        plain, prio = found["plain"][scenario], found["prio"][scenario]
+        pairs = list(zip(plain, prio, strict=True))
+        rate = statistics.median(b[0] / a[0] for a, b in pairs)
+        cpu = statistics.median(b[1] / a[1] for a, b in pairs)
 
-        def cell(values: list[float]) -> str:
-            return f"{statistics.median(values):,.0f} ({min(values):,.0f} to {max(values):,.0f})"
+        def cell(values: list[tuple[float, float]]) -> str:
+            rates = [v[0] for v in values]
+            return f"{statistics.median(rates):,.0f} ({min(rates):,.0f} to {max(rates):,.0f})"
 
-        lines.append(f"| {scenario} | {cell(plain)} | {cell(prio)} | {ratio:.2f} |")
+        lines.append(f"| {scenario} | {cell(plain)} | {cell(prio)} | {rate:.2f} | {cpu:.2f} |")
     return "\n".join(lines)
 
 
