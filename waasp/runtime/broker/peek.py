@@ -15,7 +15,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from waasp.runtime.broker.queues import levels_in_use, workers_group
+from waasp.runtime.broker.queues import level_streams, levels_in_use, workers_group
 from waasp.runtime.broker.replies import entry_order, text
 from waasp.runtime.keys import Keys, QueueKeys
 from waasp.runtime.message import DecodeError, TaskMessage, decode_message, message_id_marker
@@ -95,21 +95,27 @@ class QueuePeek:
     async def contents(self, queue: str, limit: int) -> QueueContents:
         """The first ``limit`` waiting messages in the order they will be read (the best
         priority first, each priority oldest first) and the ``limit`` next due delayed ones,
-        with both totals: three round trips, two more per priority other than 0 in use."""
+        with both totals: two round trips, a few more when the queue uses other priorities."""
         q = self.keys.queue(queue)
         async with self.client.pipeline(transaction=False) as pipe:
             pipe.time()
             pipe.zcard(q.delayed)
             pipe.zrange(q.delayed, 0, limit - 1, withscores=True)
-            clock, delayed_total, due = await pipe.execute(raise_on_error=False)
-        levels = (await levels_in_use(self.client, self.keys, [queue]))[queue]
+            pipe.exists(*level_streams(self.keys, queue))
+            pipe.xlen(q.stream)
+            pipe.xinfo_groups(q.stream)
+            clock, delayed_total, due, used, *plain = await pipe.execute(raise_on_error=False)
+        levels = (await levels_in_use(self.client, self.keys, [queue]))[queue] if used else ()
         waiting_total, waiting = 0, list[PeekedTask]()
         for priority in (0, *levels):
             stream = q.stream_at(priority)
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.xlen(stream)
-                pipe.xinfo_groups(stream)
-                length, groups = await pipe.execute(raise_on_error=False)
+            if priority == 0:
+                length, groups = plain
+            else:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    pipe.xlen(stream)
+                    pipe.xinfo_groups(stream)
+                    length, groups = await pipe.execute(raise_on_error=False)
             group = workers_group(groups)
             last = _last_delivered(group)
             ready = max(int(length) - (int(group["pending"]) if group else 0), 0)

@@ -42,18 +42,29 @@ async def levels_in_use(
     client: Redis, keys: Keys, queues: Sequence[str]
 ) -> dict[str, tuple[int, ...]]:
     """The priorities other than 0 each queue has used, best first: those whose stream exists
-    (a send makes it; settling empties it but leaves it). One round trip."""
+    (a send makes it; settling empties it but leaves it). One round trip, and one EXISTS per
+    queue, when none has; a second round trip tells which, when some have."""
     async with client.pipeline(transaction=False) as pipe:
         for queue in queues:
-            q = keys.queue(queue)
-            for level in LEVELS[1:]:
-                pipe.exists(q.stream_at(level))
-        found = await pipe.execute()
-    per = len(LEVELS) - 1
-    return {
-        queue: tuple(level for level, hit in zip(LEVELS[1:], found[i * per :], strict=False) if hit)
-        for i, queue in enumerate(queues)
-    }
+            pipe.exists(*level_streams(keys, queue))
+        counts = await pipe.execute()
+    used = [queue for queue, count in zip(queues, counts, strict=True) if count]
+    found: dict[str, tuple[int, ...]] = dict.fromkeys(queues, ())
+    if used:
+        async with client.pipeline(transaction=False) as pipe:
+            for queue in used:
+                for stream in level_streams(keys, queue):
+                    pipe.exists(stream)
+            hits = iter(await pipe.execute())
+        for queue in used:
+            found[queue] = tuple(level for level in LEVELS[1:] if next(hits))
+    return found
+
+
+def level_streams(keys: Keys, queue: str) -> list[str]:
+    """The streams of ``queue``'s priorities other than 0 (1 to 9), existing or not."""
+    q = keys.queue(queue)
+    return [q.stream_at(level) for level in LEVELS[1:]]
 
 
 async def queue_stats(
