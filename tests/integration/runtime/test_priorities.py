@@ -6,6 +6,8 @@ queue counts sum the levels)."""
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import pytest
 
@@ -14,6 +16,7 @@ from tests.integration.runtime.conftest import runs, wait_settled, wait_until
 from waasp.runtime import Runtime, TaskFailed, Worker, monitor
 from waasp.runtime.broker import StartVerdict
 from waasp.runtime.keys import GROUP
+from waasp.runtime.worker.reader import LEVELS_REFRESH_S
 
 
 async def order(runtime: Runtime, tag: str) -> list[str]:
@@ -189,3 +192,26 @@ async def test_starts_are_counted_per_priority_stream(runtime: Runtime) -> None:
     assert letter.message.priority == 2
     assert (await broker.client.xlen(q.stream_at(2)), await broker.client.xlen(q.stream)) == (0, 1)
     assert await broker.owned("default", "c1") == [taken[0].entry_id]
+
+
+async def test_the_plain_path_reads_as_before(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker on a queue that never used another priority reads it with plain XREADGROUPs
+    only: no priority script, and the look for priority streams at most once a second."""
+    await runtime.send_many([apps.ping.s("p") for _ in range(300)])
+    worker = Worker(runtime, ["default"], concurrency=4, burst=True)
+    calls: dict[str, int] = {"read": 0, "read_best": 0, "levels": 0}
+    for name in calls:
+        method = getattr(worker.broker, name)
+
+        async def counted(*args: Any, __name: str = name, __method: Any = method) -> Any:
+            calls[__name] += 1
+            return await __method(*args)
+
+        monkeypatch.setattr(worker.broker, name, counted)  # counts the calls; Redis is real
+    began = time.monotonic()
+    await worker.run()
+    seconds = time.monotonic() - began
+    assert calls["read"] > 0 and calls["read_best"] == 0
+    assert calls["levels"] <= seconds / LEVELS_REFRESH_S + 3  # + the idle checks at the end
