@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass
 
 from waasp.runtime.errors import ConfigurationError
+from waasp.runtime.priorities import LEVELS
 
 GROUP = "workers"
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
@@ -61,14 +62,16 @@ class QueueKeys:
     starts: str
     cron_prefix: str
     sent_prefix: str
+    streams: tuple[str, ...]  # by priority: 0 is ``stream``, then ``stream:p1`` to ``:p9``
+    starts_by_priority: tuple[str, ...]  # the same for ``starts``
 
     def stream_at(self, priority: int) -> str:
         """The stream of priority ``priority`` (0: the queue's own stream)."""
-        return self.stream if priority == 0 else f"{self.stream}:p{priority}"
+        return self.streams[priority]
 
     def starts_at(self, priority: int) -> str:
         """The start counts of priority ``priority``'s stream (entry ids are per stream)."""
-        return self.starts if priority == 0 else f"{self.starts}:p{priority}"
+        return self.starts_by_priority[priority]
 
     def cron(self, entry: str) -> str:
         """Key of the last fired tick of beat entry ``entry``."""
@@ -92,6 +95,8 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
         starts=f"{base}:starts",
         cron_prefix=f"{base}:cron:",
         sent_prefix=f"{base}:sent:",
+        streams=(f"{base}:stream", *(f"{base}:stream:p{p}" for p in LEVELS[1:])),
+        starts_by_priority=(f"{base}:starts", *(f"{base}:starts:p{p}" for p in LEVELS[1:])),
     )
 
 
