@@ -28,6 +28,7 @@ from waasp.runtime.expiry import Expires, deadline
 from waasp.runtime.hooks import send_publish
 from waasp.runtime.keys import Keys, check_queue_name
 from waasp.runtime.message import TaskMessage, encode_message, new_task_id
+from waasp.runtime.priorities import DEFAULT_PRIORITY, check_priority
 from waasp.runtime.registry import Registry
 from waasp.runtime.results import AsyncResult as _AsyncResult
 from waasp.runtime.routing import resolve_queue
@@ -186,12 +187,18 @@ class Runtime(Registry):
         eta: float | None = None,
         headers: Mapping[str, Any] | None = None,
         expires: Expires | None = None,
+        priority: int | None = None,
     ) -> TaskMessage:
         """The message that ``send_task`` would send (``expires``: see ``expiry.py``; the
-        task's own ``expires=`` if None)."""
+        task's own ``expires=`` if None. ``priority`` None: the task's own, else 0; anything
+        but an int 0..9 raises TypeError or ValueError)."""
+        own = task or self.tasks.get(name)
         if expires is None:
-            own = task or self.tasks.get(name)
             expires = own.expires if own is not None else None
+        if priority is None:
+            priority = own.priority if own is not None else DEFAULT_PRIORITY
+        else:
+            check_priority(priority)
         now = time.time()
         return TaskMessage(
             id=task_id or new_task_id(),
@@ -203,6 +210,7 @@ class Runtime(Registry):
             eta=eta,
             headers=dict(headers or {}),
             expires=deadline(expires, now),
+            priority=priority,
         )
 
     async def send_task(
@@ -218,8 +226,12 @@ class Runtime(Registry):
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
         expires: Expires | None = None,
+        priority: int | None = None,
     ) -> _AsyncResult[Any]:
         """Send a task by name (it need not be registered in this process).
+
+        ``priority``: 0 (the best) to 9, lower runs first within a queue; None takes the
+        task's own (``@task(priority=)``, default 0).
 
         An ``eta`` is read on this process's clock: it becomes a countdown from now, which
         the schedule script adds to the Redis server's clock, so a producer whose clock is
@@ -230,7 +242,14 @@ class Runtime(Registry):
         """
         if self.conf.task_always_eager:
             message = self.build_message(
-                name, args, kwargs, task=task, queue=queue, task_id=task_id, headers=headers
+                name,
+                args,
+                kwargs,
+                task=task,
+                queue=queue,
+                task_id=task_id,
+                headers=headers,
+                priority=priority,
             )
             return await run_eagerly(self, message)
         eta_s = eta.timestamp() if eta is not None else None
@@ -246,6 +265,7 @@ class Runtime(Registry):
             eta=eta_s,
             headers=headers,
             expires=expires,
+            priority=priority,
         )
         if before_task_publish.receivers:
             await send_publish(before_task_publish, message)
@@ -256,11 +276,11 @@ class Runtime(Registry):
         once = self._send_once(task_id) if task_id else None
         if countdown is not None and countdown > 0:
             due = await self.broker.schedule(
-                message.queue, body, delay_ms=countdown * 1000, once=once
+                message.queue, body, delay_ms=countdown * 1000, once=once, priority=message.priority
             )
             sent = due is not None
         else:
-            sent = await self.broker.enqueue(message.queue, body, once)
+            sent = await self.broker.enqueue(message.queue, body, once, message.priority)
         if not sent:
             log.info("task_send_skipped", task_id=message.id, task=name, reason="already_sent")
         if after_task_publish.receivers:
@@ -269,10 +289,11 @@ class Runtime(Registry):
 
     async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult[Any]]:
         """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk; a
-        signature's ``expires`` option applies)."""
+        signature's ``expires`` and ``priority`` options apply)."""
         out: list[_AsyncResult[Any]] = []
         batch: SendBatch = []
         once: dict[int, SendOnce] = {}
+        priorities: dict[int, int] = {}
         for sig in signatures:
             options = sig.options
             task_id = options.get("task_id")
@@ -285,27 +306,32 @@ class Runtime(Registry):
                 task_id=task_id,
                 headers=options.get("headers"),
                 expires=options.get("expires"),
+                priority=options.get("priority"),
             )
             if self.conf.task_always_eager:
                 out.append(await run_eagerly(self, message))
                 continue
             if task_id:
                 once[len(batch)] = self._send_once(task_id)
+            if message.priority:
+                priorities[len(batch)] = message.priority
             if before_task_publish.receivers:
                 await send_publish(before_task_publish, message)
             batch.append((message, encode_message(message)))
             out.append(_AsyncResult(message.id, self))
             if len(batch) >= SEND_MANY_BATCH:
-                await self._send_batch(batch, once)
-                batch, once = [], {}
+                await self._send_batch(batch, once, priorities)
+                batch, once, priorities = [], {}, {}
         if batch:
-            await self._send_batch(batch, once)
+            await self._send_batch(batch, once, priorities)
         return out
 
-    async def _send_batch(self, batch: SendBatch, once: dict[int, SendOnce]) -> None:
+    async def _send_batch(
+        self, batch: SendBatch, once: dict[int, SendOnce], priorities: dict[int, int]
+    ) -> None:
         for queue in {m.queue for m, _ in batch}:
             await self._announce(queue)
-        await self.broker.enqueue_many([(m.queue, body) for m, body in batch], once)
+        await self.broker.enqueue_many([(m.queue, body) for m, body in batch], once, priorities)
         for message, _ in batch if after_task_publish.receivers else ():
             await send_publish(after_task_publish, message)
 

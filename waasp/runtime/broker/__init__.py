@@ -30,9 +30,10 @@ from waasp.runtime.broker.ops import SendOnce, SettleKind, SettleOp, StartReply,
 from waasp.runtime.broker.outages import LoopGuard, Outages, refused_alone
 from waasp.runtime.broker.peek import PeekedTask, Place, QueueContents
 from waasp.runtime.broker.queues import QueueStats
+from waasp.runtime.broker.reads import RawDelivery
 from waasp.runtime.broker.results import ResultBackend
 from waasp.runtime.broker.revokes import RevokeMark
-from waasp.runtime.broker.streams import Broker, RawDelivery
+from waasp.runtime.broker.streams import Broker
 
 __all__ = [
     "ANY_REDIS_ERROR",

@@ -14,11 +14,10 @@ from __future__ import annotations
 import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from waasp.runtime.broker.chords import ChordStore
 from waasp.runtime.broker.cron import TickStore
@@ -30,11 +29,19 @@ from waasp.runtime.broker.errors import (
     is_nogroup,
 )
 from waasp.runtime.broker.events import EventStore
-from waasp.runtime.broker.ops import SendOnce, SettleOp, StartReply, StartVerdict
+from waasp.runtime.broker.marks import STARTS_TTL_MS, mark_starts
+from waasp.runtime.broker.ops import SendOnce, SettleOp, StartReply
 from waasp.runtime.broker.pauses import PauseStore
 from waasp.runtime.broker.peek import QueuePeek
-from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
+from waasp.runtime.broker.queues import QueueStats, idle, levels_in_use, queue_stats
 from waasp.runtime.broker.ratelimit import RateLimiter
+from waasp.runtime.broker.reads import (
+    MESSAGE_FIELD,
+    RawDelivery,
+    deliveries,
+    read_best,
+    read_streams,
+)
 from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.revokes import RevokeStore
 from waasp.runtime.broker.scripts import Scripts
@@ -42,28 +49,11 @@ from waasp.runtime.broker.server import check_redis_version
 from waasp.runtime.broker.slots import SlotStore
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
-from waasp.runtime.message import (
-    MAX_DELIVERIES_MESSAGE,
-    encode_dead_letter,
-    max_deliveries_letter,
-)
+from waasp.runtime.priorities import LEVELS
 
-MESSAGE_FIELD = b"message"
 PROMOTE_BATCH = 1000
 # How long a known-queues set outlives its last registration.
 QUEUES_TTL_S = 30 * 86400
-# How long a queue's start counts outlive the last start: longer than any entry stays pending.
-STARTS_TTL_MS = 7 * 86400 * 1000
-
-
-@dataclass(frozen=True, slots=True)
-class RawDelivery:
-    """An entry as read from a queue's stream, not yet decoded."""
-
-    queue: str
-    entry_id: str
-    raw: bytes
-    deliveries: int = 1
 
 
 class Broker:
@@ -109,29 +99,36 @@ class Broker:
 
     # -- enqueue ---------------------------------------------------------------------------
 
-    async def enqueue(self, queue: str, body: bytes, once: SendOnce | None = None) -> bool:
-        """Append a message to a queue's stream; with ``once``, only if its task id was not
-        sent already. Return whether it was appended."""
+    async def enqueue(
+        self, queue: str, body: bytes, once: SendOnce | None = None, priority: int = 0
+    ) -> bool:
+        """Append a message to the stream of a queue's ``priority``; with ``once``, only if
+        its task id was not sent already. Return whether it was appended."""
         q = self.keys.queue(queue)
         if once is None:
-            await self.client.xadd(q.stream, {MESSAGE_FIELD: body})
+            await self.client.xadd(q.stream_at(priority), {MESSAGE_FIELD: body})
             return True
-        keys = [q.sent(once.task_id), q.stream]
+        keys = [q.sent(once.task_id), q.stream_at(priority)]
         return bool(await self.scripts.enqueue_once(keys=keys, args=[body, once.ttl_ms]))
 
     async def enqueue_many(
-        self, items: Sequence[tuple[str, bytes]], once: Mapping[int, SendOnce] | None = None
+        self,
+        items: Sequence[tuple[str, bytes]],
+        once: Mapping[int, SendOnce] | None = None,
+        priorities: Mapping[int, int] | None = None,
     ) -> None:
         """Append many messages (queue, body) in one round trip; those whose index is in
-        ``once`` only if their task id was not sent already."""
+        ``once`` only if their task id was not sent already; those whose index is in
+        ``priorities`` to that priority's stream."""
         async with self.client.pipeline(transaction=False) as pipe:
             for i, (queue, body) in enumerate(items):
                 q = self.keys.queue(queue)
                 marked = once.get(i) if once else None
+                stream = q.stream_at(priorities.get(i, 0)) if priorities else q.stream
                 if marked is None:
-                    pipe.xadd(q.stream, {MESSAGE_FIELD: body})
+                    pipe.xadd(stream, {MESSAGE_FIELD: body})
                 else:
-                    keys = [q.sent(marked.task_id), q.stream]
+                    keys = [q.sent(marked.task_id), stream]
                     await self.scripts.enqueue_once(
                         keys=keys, args=[body, marked.ttl_ms], client=pipe
                     )
@@ -144,12 +141,13 @@ class Broker:
         *,
         delay_ms: float,
         once: SendOnce | None = None,
+        priority: int = 0,
     ) -> int | None:
         """Hold a message in the queue's delay set for ``delay_ms`` by the server's clock;
         return the due time (epoch ms), or None when ``once`` says its task id was sent
-        already."""
+        already. The promoter moves it into its priority's stream (the message says which)."""
         q = self.keys.queue(queue)
-        keys, args = [q.delayed, q.stream], [body, delay_ms, q.wake]
+        keys, args = [q.delayed, q.stream_at(priority)], [body, delay_ms, q.wake]
         if once is not None:
             keys.append(q.sent(once.task_id))
             args.append(once.ttl_ms)
@@ -164,6 +162,11 @@ class Broker:
             pipe.expire(self.keys.queues, QUEUES_TTL_S)
             await pipe.execute()
 
+    async def levels(self, queues: Sequence[str]) -> dict[str, tuple[int, ...]]:
+        """The priorities other than 0 each queue has used (their streams exist), best first,
+        in one round trip."""
+        return await levels_in_use(self.client, self.keys, queues)
+
     async def known_queues(self) -> list[str]:
         """The queue names recorded so far, sorted."""
         return sorted(text(q) for q in await self.client.smembers(self.keys.queues))
@@ -176,41 +179,44 @@ class Broker:
         consumers = Counter(queue for worker in live for queue in worker.get("queues", ()))
         return await queue_stats(self.client, self.keys, queues, consumers)
 
-    async def idle(self, queues: Sequence[str]) -> bool:
-        """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""
-        return await idle(self.client, self.keys, queues)
+    async def idle(self, queues: Sequence[str], lanes: Sequence[tuple[str, int]] = ()) -> bool:
+        """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle),
+        nor held in the streams of ``lanes`` (queue, priority other than 0)."""
+        return await idle(self.client, self.keys, queues, lanes)
 
     # -- consume ---------------------------------------------------------------------------
 
-    async def ensure_group(self, queue: str) -> None:
-        """Create the queue's stream and consumer group if either is missing."""
+    async def ensure_group(self, queue: str, priority: int = 0) -> None:
+        """Create the stream of a queue's ``priority`` and its consumer group if either is
+        missing (from the stream's start: a priority's entries may precede its group)."""
         try:
             await self.client.xgroup_create(
-                self.keys.queue(queue).stream, GROUP, id="0", mkstream=True
+                self.keys.queue(queue).stream_at(priority), GROUP, id="0", mkstream=True
             )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     async def read(
-        self, queues: Sequence[str], consumer: str, count: int, block_ms: int | None
+        self,
+        queues: Sequence[str],
+        consumer: str,
+        count: int,
+        block_ms: int | None,
+        lanes: Sequence[tuple[str, int]] = (),
     ) -> list[RawDelivery]:
         """Read up to ``count`` new entries from each of ``queues`` for ``consumer`` (COUNT
-        applies per stream); GroupMissing if a queue's group is gone. ``block_ms`` None
-        does not wait."""
-        streams = {self.keys.queue(q).stream: ">" for q in queues}
-        by_stream = {self.keys.queue(q).stream: q for q in queues}
-        with group_errors():
-            reply = await self.client.xreadgroup(
-                GROUP, consumer, streams, count=count, block=block_ms
-            )
-        out: list[RawDelivery] = []
-        for stream, entries in reply or ():
-            queue = by_stream[text(stream)]
-            for entry_id, fields in entries:
-                raw = fields.get(MESSAGE_FIELD, b"") if fields else b""
-                out.append(RawDelivery(queue, text(entry_id), raw))
-        return out
+        applies per stream), and from the streams of ``lanes`` (queue, priority other than
+        0); GroupMissing if a queue's group is gone. ``block_ms`` None does not wait."""
+        return await read_streams(self.client, self.keys, queues, lanes, consumer, count, block_ms)
+
+    async def read_best(
+        self, queues: Mapping[str, Sequence[int]], consumer: str, count: int
+    ) -> list[RawDelivery]:
+        """Read up to ``count`` new entries from each queue, the best priority first
+        (``lua/read_levels.lua``), without waiting: ``queues`` maps each queue to its
+        priorities other than 0. One round trip for all."""
+        return await read_best(self.client, self.keys, self.scripts, queues, consumer, count)
 
     async def start(
         self,
@@ -219,48 +225,40 @@ class Broker:
         entry_ids: Sequence[str],
         max_starts: int,
         task_ids: Sequence[str] = (),
+        priority: int = 0,
     ) -> StartReply:
-        """Count the starts of entries whose tasks ``consumer`` is about to run; say, per
-        entry, whether it may run (see ``StartVerdict``). In the same round trip, read which
-        of ``task_ids`` are revoked and the server's clock (for expiry)."""
-        q = self.keys.queue(queue)
-        _, details = encode_dead_letter(max_deliveries_letter(b"", max_starts, 0, consumer))
-        args = [GROUP, consumer, max_starts, STARTS_TTL_MS, details, MAX_DELIVERIES_MESSAGE]
-        keys = [q.stream, q.starts, q.dead]
-        script = self.scripts.start
-        for attempt in (1, 2):
-            # evalsha in a plain pipeline: redis-py's pipelined Script would first ask SCRIPT
-            # EXISTS, a second round trip on every start batch.
-            async with self.client.pipeline(transaction=False) as pipe:
-                pipe.evalsha(script.sha, len(keys), *keys, *args, *entry_ids)
-                pipe.time()
-                if task_ids:
-                    pipe.zmscore(self.keys.revoked, list(task_ids))
-                try:
-                    codes, (seconds, micros), *revoked = await pipe.execute()
-                except NoScriptError:
-                    if attempt == 2:
-                        raise
-                    script.sha = await self.client.script_load(script.script)
-                    continue
-            flags = [score is not None for score in revoked[0]] if revoked else []
-            return StartReply([StartVerdict(int(c)) for c in codes], flags, seconds + micros / 1e6)
-        raise AssertionError("unreachable")
+        """Count the starts of entries whose tasks ``consumer`` is about to run, in the stream
+        of ``queue``'s ``priority``; say, per entry, whether it may run (see ``StartVerdict``).
+        In the same round trip, read which of ``task_ids`` are revoked and the server's clock
+        (for expiry)."""
+        return await mark_starts(
+            self.client,
+            self.keys,
+            self.scripts,
+            (queue, priority),
+            consumer,
+            entry_ids,
+            max_starts,
+            task_ids,
+        )
 
-    async def settle(self, queue: str, consumer: str, ops: Sequence[SettleOp]) -> list[str]:
+    async def settle(
+        self, queue: str, consumer: str, ops: Sequence[SettleOp], priority: int = 0
+    ) -> list[str]:
         """Acknowledge finished entries ``consumer`` still owns, with their retries and dead
         letters, atomically; return the ids of those it no longer owned (left unsettled)."""
         q = self.keys.queue(queue)
         args: list[Any] = [GROUP, q.wake, consumer]
         for op in ops:
             args += op.script_args()
-        keys = [q.stream, q.delayed, q.dead, q.starts]
+        keys = [q.stream_at(priority), q.delayed, q.dead, q.starts_at(priority)]
         return [text(i) for i in await self.scripts.settle(keys=keys, args=args)]
 
     async def promote(self, queue: str) -> tuple[int, int]:
         """Move due messages into the stream; return (moved, µs until next due or -1)."""
         q = self.keys.queue(queue)
-        moved, wait = await self.scripts.promote(keys=[q.delayed, q.stream], args=[PROMOTE_BATCH])
+        keys = [q.delayed, *(q.stream_at(p) for p in LEVELS)]
+        moved, wait = await self.scripts.promote(keys=keys, args=[PROMOTE_BATCH])
         return int(moved), int(wait)
 
     async def listen_wakes(self, queues: Sequence[str], woken: Callable[[], None]) -> None:
@@ -282,7 +280,7 @@ class Broker:
     # -- leases (renewals run from a thread: blocking.py) ----------------------------------
 
     async def reclaim(
-        self, queue: str, consumer: str, min_idle_ms: int, count: int
+        self, queue: str, consumer: str, min_idle_ms: int, count: int, priority: int = 0
     ) -> list[RawDelivery]:
         """Claim entries idle longer than ``min_idle_ms`` (their holder died or stalled)."""
         q = self.keys.queue(queue)
@@ -291,38 +289,38 @@ class Broker:
         while count > len(claimed):
             args = [GROUP, consumer, min_idle_ms, count - len(claimed), start]
             with group_errors():
-                cursor, got = await self.scripts.reclaim(keys=[q.stream, q.starts], args=args)
-            claimed += _deliveries(queue, got)
+                cursor, got = await self.scripts.reclaim(
+                    keys=[q.stream_at(priority), q.starts_at(priority)], args=args
+                )
+            claimed += deliveries(queue, got, priority)
             start = text(cursor)
             if start == "0-0":
                 break
         return claimed
 
-    async def release(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> int:
+    async def release(
+        self, queue: str, consumer: str, entry_ids: Sequence[str], priority: int = 0
+    ) -> int:
         """Put entries back at the stream's tail for other workers, with their start counts;
         return how many."""
         if not entry_ids:
             return 0
         q = self.keys.queue(queue)
         args = [GROUP, consumer, STARTS_TTL_MS, *entry_ids]
-        return int(await self.scripts.release(keys=[q.stream, q.starts], args=args))
+        keys = [q.stream_at(priority), q.starts_at(priority)]
+        return int(await self.scripts.release(keys=keys, args=args))
 
-    async def owned(self, queue: str, consumer: str, count: int = 10_000) -> list[str]:
-        """Ids of the entries ``consumer`` holds in ``queue``."""
+    async def owned(
+        self, queue: str, consumer: str, count: int = 10_000, priority: int = 0
+    ) -> list[str]:
+        """Ids of the entries ``consumer`` holds in the stream of ``queue``'s ``priority``."""
         try:
+            stream = self.keys.queue(queue).stream_at(priority)
             rows = await self.client.xpending_range(
-                self.keys.queue(queue).stream, GROUP, "-", "+", count, consumername=consumer
+                stream, GROUP, "-", "+", count, consumername=consumer
             )
         except ResponseError as exc:
             if is_nogroup(exc):
                 return []
             raise
         return [text(row["message_id"]) for row in rows]
-
-
-def _deliveries(queue: str, flat: Sequence[Any]) -> list[RawDelivery]:
-    """Deliveries from a script's flat ``{id, message, deliveries, ...}`` reply."""
-    return [
-        RawDelivery(queue, text(flat[i]), flat[i + 1] or b"", int(flat[i + 2]))
-        for i in range(0, len(flat), 3)
-    ]
