@@ -240,19 +240,8 @@ class Runtime(Registry):
         With ``conf.task_always_eager`` the task runs here at once (countdown and eta are
         not waited for) and the handle is a ready ``EagerResult``; see ``waasp.runtime.eager``.
         """
-        if self.conf.task_always_eager:
-            message = self.build_message(
-                name,
-                args,
-                kwargs,
-                task=task,
-                queue=queue,
-                task_id=task_id,
-                headers=headers,
-                priority=priority,
-            )
-            return await run_eagerly(self, message)
-        eta_s = eta.timestamp() if eta is not None else None
+        eager = self.conf.task_always_eager
+        eta_s = eta.timestamp() if eta is not None and not eager else None
         if eta_s is not None and countdown is None:
             countdown = eta_s - time.time()
         message = self.build_message(
@@ -267,6 +256,8 @@ class Runtime(Registry):
             expires=expires,
             priority=priority,
         )
+        if eager:
+            return await run_eagerly(self, message)
         if before_task_publish.receivers:
             await send_publish(before_task_publish, message)
         body = encode_message(message)
