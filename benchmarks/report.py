@@ -90,6 +90,11 @@ def targets(results: Results) -> list[str]:
     check("latency p99 ≤ 1.5 × raw", r, None if r is None else r <= 1.5)
     late = median("delay", "waasp", "p99")
     check("delay lateness p99 ≤ 5 ms (ms)", late, None if late is None else late <= 5)
+    for scenario in ("enqueue", "bulk", "drain1"):
+        plain, prio = (median(scenario, s, "rate") for s in ("waasp", "waasp-prio"))
+        r = prio / plain if plain and prio is not None else None
+        text = f"{SCENARIOS[scenario].title}, priorities on ≥ 0.9 × the plain path"
+        check(text, r, None if r is None else r >= 0.9)
     growth = median("rss", "waasp", "growth")
     check(
         "worker RSS growth N/10→N within ±10 % (%)",

@@ -9,6 +9,8 @@ from benchmarks.adapters.base import Adapter, Unsupported
 # system -> (module, class, virtualenv)
 SYSTEMS: dict[str, tuple[str, str, str]] = {
     "waasp": ("benchmarks.adapters.waasp", "WaaspAdapter", "main"),
+    # priorities on, to compare with the plain path in the same run (not a peer)
+    "waasp-prio": ("benchmarks.adapters.waasp", "WaaspPriorityAdapter", "main"),
     "raw": ("benchmarks.adapters.raw", "RawAdapter", "main"),
     "celery": ("benchmarks.adapters.celery", "CeleryAdapter", "main"),
     "dramatiq": ("benchmarks.adapters.dramatiq", "DramatiqAdapter", "main"),

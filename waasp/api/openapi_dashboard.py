@@ -45,6 +45,7 @@ DASHBOARD_SCHEMAS: dict[str, Any] = {
             "args": {"type": ["array", "null"]},
             "kwargs": {"type": ["object", "null"]},
             "retries": {"type": ["integer", "null"]},
+            "priority": {"type": "integer", "description": "0 (the best) to 9"},
             "enqueued_at": _TIME_OR_NULL,
             "due_at": {**_TIME_OR_NULL, "description": "when a delayed task is due"},
             "due_in": {"type": ["number", "null"], "description": "seconds, server clock"},

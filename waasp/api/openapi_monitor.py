@@ -89,6 +89,12 @@ MONITOR_SCHEMAS: dict[str, Any] = {
                 "description": "dead letters removed by the dlq_max_len cap (a counter)",
             },
             "paused": {"type": "boolean", "description": "workers do not read it (paused)"},
+            "waiting_by_priority": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": "waiting tasks per priority ('0'..'9') if the queue uses any "
+                "other than 0, else empty",
+            },
         },
     },
     "Worker": {

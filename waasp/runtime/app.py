@@ -25,11 +25,11 @@ from waasp.runtime.dlq import DeadLetters
 from waasp.runtime.eager import run_eagerly
 from waasp.runtime.expiry import Expires, deadline
 from waasp.runtime.hooks import send_publish
-from waasp.runtime.keys import Keys, check_queue_name
+from waasp.runtime.keys import Keys
 from waasp.runtime.message import TaskMessage, encode_message, new_task_id
+from waasp.runtime.priorities import DEFAULT_PRIORITY, check_priority
 from waasp.runtime.registry import Registry
 from waasp.runtime.results import AsyncResult as _AsyncResult
-from waasp.runtime.routing import resolve_queue
 from waasp.runtime.signals import after_task_publish, before_task_publish
 from waasp.runtime.task import Signature, Task
 from waasp.runtime.urls import result_url_for
@@ -81,8 +81,6 @@ class Runtime(Registry):
         self._broker: Broker | None = None
         self._results: ResultBackend | None = None
         self._announced: set[tuple[str, str]] = set()
-        self._routes: dict[tuple[str, str | None, str | None], str] = {}
-        self._routes_for: tuple[int, str] = (0, "")
 
     # -- clients (created lazily, so conf.update may still change URLs) -------------------
 
@@ -174,25 +172,6 @@ class Runtime(Registry):
 
     # -- sending ---------------------------------------------------------------------------
 
-    def route(self, name: str, queue: str | None = None, task: Task | None = None) -> str:
-        """The queue a task goes to (memoised per name: it is on the enqueue hot path; the
-        memo follows ``conf.update`` of ``task_routes`` or ``task_default_queue``)."""
-        own = task.queue if task is not None else None
-        if own is None and task is None and name in self.tasks:
-            own = self.tasks[name].queue
-        conf = self.conf
-        if self._routes_for != (id(conf.task_routes), conf.task_default_queue):
-            self._routes_for = (id(conf.task_routes), conf.task_default_queue)
-            self._routes.clear()
-        key = (name, queue, own)
-        found = self._routes.get(key)
-        if found is None:
-            found = check_queue_name(
-                resolve_queue(name, queue, own, conf.task_routes, conf.task_default_queue)
-            )
-            self._routes[key] = found
-        return found
-
     def build_message(
         self,
         name: str,
@@ -205,12 +184,18 @@ class Runtime(Registry):
         eta: float | None = None,
         headers: Mapping[str, Any] | None = None,
         expires: Expires | None = None,
+        priority: int | None = None,
     ) -> TaskMessage:
         """The message that ``send_task`` would send (``expires``: see ``expiry.py``; the
-        task's own ``expires=`` if None)."""
+        task's own ``expires=`` if None. ``priority`` None: the task's own, else 0; anything
+        but an int 0..9 raises TypeError or ValueError)."""
+        own = task or self.tasks.get(name)
         if expires is None:
-            own = task or self.tasks.get(name)
             expires = own.expires if own is not None else None
+        if priority is None:
+            priority = own.priority if own is not None else DEFAULT_PRIORITY
+        else:
+            check_priority(priority)
         now = time.time()
         return TaskMessage(
             id=task_id or new_task_id(),
@@ -222,6 +207,7 @@ class Runtime(Registry):
             eta=eta,
             headers=dict(headers or {}),
             expires=deadline(expires, now),
+            priority=priority,
         )
 
     async def send_task(
@@ -237,8 +223,12 @@ class Runtime(Registry):
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
         expires: Expires | None = None,
+        priority: int | None = None,
     ) -> _AsyncResult[Any]:
         """Send a task by name (it need not be registered in this process).
+
+        ``priority``: 0 (the best) to 9, lower runs first within a queue; None takes the
+        task's own (``@task(priority=)``, default 0).
 
         An ``eta`` is read on this process's clock: it becomes a countdown from now, which
         the schedule script adds to the Redis server's clock, so a producer whose clock is
@@ -247,12 +237,8 @@ class Runtime(Registry):
         With ``conf.task_always_eager`` the task runs here at once (countdown and eta are
         not waited for) and the handle is a ready ``EagerResult``; see ``waasp.runtime.eager``.
         """
-        if self.conf.task_always_eager:
-            message = self.build_message(
-                name, args, kwargs, task=task, queue=queue, task_id=task_id, headers=headers
-            )
-            return await run_eagerly(self, message)
-        eta_s = eta.timestamp() if eta is not None else None
+        eager = self.conf.task_always_eager
+        eta_s = eta.timestamp() if eta is not None and not eager else None
         if eta_s is not None and countdown is None:
             countdown = eta_s - time.time()
         message = self.build_message(
@@ -265,7 +251,10 @@ class Runtime(Registry):
             eta=eta_s,
             headers=headers,
             expires=expires,
+            priority=priority,
         )
+        if eager:
+            return await run_eagerly(self, message)
         if before_task_publish.receivers:
             await send_publish(before_task_publish, message)
         body = encode_message(message)
@@ -275,11 +264,11 @@ class Runtime(Registry):
         once = self._send_once(task_id) if task_id else None
         if countdown is not None and countdown > 0:
             due = await self.broker.schedule(
-                message.queue, body, delay_ms=countdown * 1000, once=once
+                message.queue, body, delay_ms=countdown * 1000, once=once, priority=message.priority
             )
             sent = due is not None
         else:
-            sent = await self.broker.enqueue(message.queue, body, once)
+            sent = await self.broker.enqueue(message.queue, body, once, message.priority)
         if not sent:
             log.info("task_send_skipped", task_id=message.id, task=name, reason="already_sent")
         if after_task_publish.receivers:
@@ -288,10 +277,11 @@ class Runtime(Registry):
 
     async def send_many(self, signatures: Iterable[Signature]) -> list[_AsyncResult[Any]]:
         """Send many tasks, one round trip per batch of 1000 (no countdown/eta in bulk; a
-        signature's ``expires`` option applies)."""
+        signature's ``expires`` and ``priority`` options apply)."""
         out: list[_AsyncResult[Any]] = []
         batch: SendBatch = []
         once: dict[int, SendOnce] = {}
+        priorities: dict[int, int] = {}
         for sig in signatures:
             options = sig.options
             task_id = options.get("task_id")
@@ -304,27 +294,32 @@ class Runtime(Registry):
                 task_id=task_id,
                 headers=options.get("headers"),
                 expires=options.get("expires"),
+                priority=options.get("priority"),
             )
             if self.conf.task_always_eager:
                 out.append(await run_eagerly(self, message))
                 continue
             if task_id:
                 once[len(batch)] = self._send_once(task_id)
+            if message.priority:
+                priorities[len(batch)] = message.priority
             if before_task_publish.receivers:
                 await send_publish(before_task_publish, message)
             batch.append((message, encode_message(message)))
             out.append(_AsyncResult(message.id, self))
             if len(batch) >= SEND_MANY_BATCH:
-                await self._send_batch(batch, once)
-                batch, once = [], {}
+                await self._send_batch(batch, once, priorities)
+                batch, once, priorities = [], {}, {}
         if batch:
-            await self._send_batch(batch, once)
+            await self._send_batch(batch, once, priorities)
         return out
 
-    async def _send_batch(self, batch: SendBatch, once: dict[int, SendOnce]) -> None:
+    async def _send_batch(
+        self, batch: SendBatch, once: dict[int, SendOnce], priorities: dict[int, int]
+    ) -> None:
         for queue in {m.queue for m, _ in batch}:
             await self._announce(queue)
-        await self.broker.enqueue_many([(m.queue, body) for m, body in batch], once)
+        await self.broker.enqueue_many([(m.queue, body) for m, body in batch], once, priorities)
         for message, _ in batch if after_task_publish.receivers else ():
             await send_publish(after_task_publish, message)
 

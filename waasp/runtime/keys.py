@@ -2,7 +2,8 @@
 
 Layout (prefix ``waasp``, queue ``default``)::
 
-    waasp:{default}:stream     the queue's stream (consumer group ``workers``)
+    waasp:{default}:stream     the queue's stream (consumer group ``workers``): priority 0
+    waasp:{default}:stream:pN  the stream of priority N (1-9), made when first used
     waasp:{default}:delayed    sorted set of delayed/retried messages, scored by due ms
     waasp:{default}:dead       the queue's dead-letter stream
     waasp:{default}:dead:trimmed  how many dead letters the dlq_max_len cap removed
@@ -10,6 +11,7 @@ Layout (prefix ``waasp``, queue ``default``)::
     waasp:{default}:cron:NAME  last fired tick of a beat entry that targets this queue
     waasp:{default}:sent:ID    a send of task id ID was accepted (expires with its result)
     waasp:{default}:starts     hash: entry id -> times its task started without finishing
+    waasp:{default}:starts:pN  the same, for the entries of priority N's stream
     waasp:result:ID            task state and result (on the result backend)
     waasp:chord:ID             hash: a chord's finished members and their results (expires)
     waasp:{workers}:NAME       a worker's heartbeat hash
@@ -43,6 +45,7 @@ import re
 from dataclasses import dataclass
 
 from waasp.runtime.errors import ConfigurationError
+from waasp.runtime.priorities import LEVELS
 
 GROUP = "workers"
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
@@ -70,6 +73,16 @@ class QueueKeys:
     starts: str
     cron_prefix: str
     sent_prefix: str
+    streams: tuple[str, ...]  # by priority: 0 is ``stream``, then ``stream:p1`` to ``:p9``
+    starts_by_priority: tuple[str, ...]  # the same for ``starts``
+
+    def stream_at(self, priority: int) -> str:
+        """The stream of priority ``priority`` (0: the queue's own stream)."""
+        return self.streams[priority]
+
+    def starts_at(self, priority: int) -> str:
+        """The start counts of priority ``priority``'s stream (entry ids are per stream)."""
+        return self.starts_by_priority[priority]
 
     def cron(self, entry: str) -> str:
         """Key of the last fired tick of beat entry ``entry``."""
@@ -93,6 +106,8 @@ def _queue_keys(prefix: str, name: str) -> QueueKeys:
         starts=f"{base}:starts",
         cron_prefix=f"{base}:cron:",
         sent_prefix=f"{base}:sent:",
+        streams=(f"{base}:stream", *(f"{base}:stream:p{p}" for p in LEVELS[1:])),
+        starts_by_priority=(f"{base}:starts", *(f"{base}:starts:p{p}" for p in LEVELS[1:])),
     )
 
 

@@ -38,6 +38,7 @@ class TaskMessage:
     eta: float | None = None
     headers: dict[str, Any] = field(default_factory=dict)
     expires: float | None = None  # epoch seconds: not started by then, it is not run
+    priority: int = 0
 
     def next_attempt(self, eta: float | None) -> TaskMessage:
         """The message for the attempt after this one."""
@@ -108,7 +109,9 @@ def decode_value(raw: bytes) -> Any:
 
 
 def encode_message(message: TaskMessage) -> bytes:
-    """Encode a task message for the stream."""
+    """Encode a task message for the stream. A priority other than 0 is the first field, so
+    that ``lua/promote.lua`` reads it from the start of the bytes (``{"priority":N,``) without
+    decoding them; priority 0 is left out."""
     payload: dict[str, Any] = {
         "id": message.id,
         "task": message.task,
@@ -124,7 +127,11 @@ def encode_message(message: TaskMessage) -> bytes:
         payload["headers"] = message.headers
     if message.expires is not None:
         payload["expires"] = message.expires
-    return _dumps(payload, f"arguments of {message.task}")
+    raw = _dumps(payload, f"arguments of {message.task}")
+    if message.priority:
+        # Spliced in front of the encoded object (it has fields: "id" at least).
+        return b'{"priority":%d,' % message.priority + raw[1:]
+    return raw
 
 
 def message_id_marker(task_id: str) -> bytes:
@@ -159,6 +166,9 @@ def decode_message(raw: bytes) -> TaskMessage:
         raise DecodeError("message field 'eta', 'expires' or 'headers' is of the wrong type")
     # Checked like the others: float("soon") would raise ValueError, and a decode must raise
     # nothing but DecodeError, or a poison message would stop the executor that read it.
+    priority = data.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool) or not 0 <= priority <= 9:
+        raise DecodeError("message field 'priority' is not an int from 0 to 9")
     enqueued_at = data.get("enqueued_at")
     if enqueued_at is None:
         enqueued_at = 0.0
@@ -175,6 +185,7 @@ def decode_message(raw: bytes) -> TaskMessage:
         eta=float(eta) if eta is not None else None,
         headers=headers,
         expires=float(expires) if expires is not None else None,
+        priority=priority,
     )
 
 

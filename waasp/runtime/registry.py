@@ -1,5 +1,5 @@
-"""The registry half of ``Runtime``: tasks by name, and the worker's start-up and shutdown
-hooks."""
+"""The registry half of ``Runtime``: tasks by name, the queue each name routes to, and the
+worker's start-up and shutdown hooks."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast, overlo
 
 from waasp.runtime.errors import NotRegistered
 from waasp.runtime.keys import check_queue_name
+from waasp.runtime.routing import resolve_queue
 from waasp.runtime.task import Task, TaskHost
 
 if TYPE_CHECKING:
+    from waasp.runtime.config import Config
     from waasp.runtime.decorators import BoundTaskDecorator, TaskDecorator
 
 P = ParamSpec("P")
@@ -18,12 +20,17 @@ R = TypeVar("R")
 
 
 class Registry:
-    """Registered tasks and hooks; ``Runtime`` adds the configuration and the clients."""
+    """Registered tasks, hooks and the routing of their names to queues; ``Runtime`` adds
+    the configuration and the clients."""
+
+    conf: Config
 
     def __init__(self) -> None:
         self.tasks: dict[str, Task] = {}
         self.startup_hooks: list[Callable[[], Awaitable[None]]] = []
         self.shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._routes: dict[tuple[str, str | None, str | None], str] = {}
+        self._routes_for: tuple[int, str] = (0, "")
 
     # -- registry --------------------------------------------------------------------------
 
@@ -78,3 +85,22 @@ class Registry:
             return self.tasks[name]
         except KeyError:
             raise NotRegistered(f"task {name!r} is not registered") from None
+
+    def route(self, name: str, queue: str | None = None, task: Task | None = None) -> str:
+        """The queue a task goes to (memoised per name: it is on the enqueue hot path; the
+        memo follows ``conf.update`` of ``task_routes`` or ``task_default_queue``)."""
+        own = task.queue if task is not None else None
+        if own is None and task is None and name in self.tasks:
+            own = self.tasks[name].queue
+        conf = self.conf
+        if self._routes_for != (id(conf.task_routes), conf.task_default_queue):
+            self._routes_for = (id(conf.task_routes), conf.task_default_queue)
+            self._routes.clear()
+        key = (name, queue, own)
+        found = self._routes.get(key)
+        if found is None:
+            found = check_queue_name(
+                resolve_queue(name, queue, own, conf.task_routes, conf.task_default_queue)
+            )
+            self._routes[key] = found
+        return found

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol
 
 from waasp.runtime.errors import MaxRetriesExceededError, Reject, Retry
 from waasp.runtime.expiry import Expires, expires_seconds
+from waasp.runtime.priorities import DEFAULT_PRIORITY, check_priority
 from waasp.runtime.progress import update_state
 from waasp.runtime.rates import parse_rate
 
@@ -54,6 +55,7 @@ class TaskHost(Protocol):
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
         expires: Expires | None = None,
+        priority: int | None = None,
     ) -> AsyncResult[Any]:
         """Send a task by name."""
 
@@ -154,6 +156,7 @@ class Task(Generic[P, R, C]):
         expires: float | timedelta | None = None,
         rate_limit: str | float | None = None,
         max_concurrency: int | None = None,
+        priority: int = DEFAULT_PRIORITY,
     ) -> None:
         self.runtime = runtime
         self.fn = fn
@@ -180,6 +183,8 @@ class Task(Generic[P, R, C]):
         ):
             raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
         self.max_concurrency = max_concurrency
+        # Lower runs first: 0 (the best, the default) to 9, checked here, at decoration.
+        self.priority = check_priority(priority)
         self.is_async = inspect.iscoroutinefunction(fn)
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", name)
@@ -245,9 +250,11 @@ class Task(Generic[P, R, C]):
         task_id: str | None = None,
         headers: Mapping[str, Any] | None = None,
         expires: Expires | None = None,
+        priority: int | None = None,
     ) -> AsyncResult[R]:
         """Send the task with options: ``countdown`` seconds or an ``eta``, a queue, an id,
-        ``expires`` (seconds, a timedelta or a datetime: not started by then, it is not run)."""
+        ``expires`` (seconds, a timedelta or a datetime: not started by then, it is not run),
+        a ``priority`` (0 the best to 9; the task's own when None)."""
         return await self.runtime.send_task(
             self.name,
             tuple(args or ()),
@@ -259,6 +266,7 @@ class Task(Generic[P, R, C]):
             task_id=task_id,
             headers=headers,
             expires=expires,
+            priority=priority,
         )
 
     def retry(

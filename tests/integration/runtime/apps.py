@@ -261,3 +261,38 @@ def sync_sleepy(tag: str, seconds: float) -> str:
     finally:
         client.close()
     return tag
+
+
+def order_key(rt: Runtime, tag: str) -> str:
+    """Key listing the starts of ``in_order`` tagged ``tag``, in the order they started."""
+    return f"{rt.keys.prefix}:test:order:{tag}"
+
+
+@runtime.task(bind=True)
+async def in_order(
+    self: Task, tag: str, label: str, retries: int = 0, *, hold: bool = False
+) -> str:
+    """Record ``LABEL:PRIORITY:RETRIES`` as it starts (the priority of the stream it came
+    from); with ``hold``, wait until ``release_order(tag)``; then retry until it has been
+    retried ``retries`` times."""
+    priority = self.request.delivery_info.get("priority")
+    entry = f"{label}:{priority}:{self.request.retries}"
+    client = runtime.broker.client
+    await client.rpush(order_key(runtime, tag), entry)
+    if hold:
+        await client.blpop([f"{order_key(runtime, tag)}:release"], timeout=60)
+    if self.request.retries < retries:
+        raise self.retry(countdown=0.05)
+    return label
+
+
+async def release_order(rt: Runtime, tag: str) -> None:
+    """Let the ``in_order(..., hold=True)`` task of ``tag`` finish."""
+    await rt.broker.client.rpush(f"{order_key(rt, tag)}:release", 1)
+
+
+@runtime.task(priority=7)
+async def low_priority(tag: str) -> str:
+    """A task whose own priority is 7."""
+    await _note(f"low:{tag}")
+    return tag

@@ -134,10 +134,15 @@ async def test_executors_starting_together_share_one_round_trip(
     start = broker.start
 
     async def counted(
-        queue: str, consumer: str, ids: Sequence[str], most: int, task_ids: Sequence[str] = ()
+        queue: str,
+        consumer: str,
+        ids: Sequence[str],
+        most: int,
+        task_ids: Sequence[str] = (),
+        priority: int = 0,
     ) -> Any:
         calls.append(len(ids))
-        return await start(queue, consumer, ids, most, task_ids)
+        return await start(queue, consumer, ids, most, task_ids, priority)
 
     monkeypatch.setattr(broker, "start", counted)  # counts the calls; Redis is real
     settler = Settler(broker, runtime.results, "c1", lambda _: None)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from waasp.runtime.broker.reads import SlotReads
+from waasp.runtime.broker.slotreads import SlotReads
 
 
 class Slots:

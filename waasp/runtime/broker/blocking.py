@@ -36,12 +36,15 @@ class LeaseRenewals:
             self._renew_slots = self._client.register_script(read_script("slots_renew"))
         return self._client
 
-    def renew(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> list[str]:
-        """Reset the idle time of entries ``consumer`` holds (``lua/renew.lua``); return those
-        another consumer holds now. GroupMissing if the queue's group is gone."""
+    def renew(
+        self, queue: str, consumer: str, entry_ids: Sequence[str], priority: int = 0
+    ) -> list[str]:
+        """Reset the idle time of entries ``consumer`` holds in the stream of ``queue``'s
+        ``priority`` (``lua/renew.lua``); return those another consumer holds now.
+        GroupMissing if the group is gone."""
         if not entry_ids:
             return []
-        stream = self.keys.queue(queue).stream
+        stream = self.keys.queue(queue).stream_at(priority)
         client = self.client
         with group_errors():
             lost = self._renew(keys=[stream], args=[GROUP, consumer, *entry_ids], client=client)

@@ -149,13 +149,11 @@ class DeadLetterStore:
             start = "(" + text(entries[-1][0])
 
     async def replay(self, queue: str, entry_id: str, message: TaskMessage) -> bool:
-        """Move a dead letter back into its queue as ``message``, in one step; False if it is
-        gone (replayed or purged meanwhile)."""
+        """Move a dead letter back into its queue as ``message`` (into the stream of its
+        priority), in one step; False if it is gone (replayed or purged meanwhile)."""
         q = self.keys.queue(queue)
-        new_id = await self.scripts.replay(
-            keys=[q.dead, q.stream], args=[entry_id, encode_message(message)]
-        )
-        return bool(new_id)
+        keys = [q.dead, q.stream_at(message.priority)]
+        return bool(await self.scripts.replay(keys=keys, args=[entry_id, encode_message(message)]))
 
     async def delete(self, queue: str, entry_id: str) -> bool:
         """Delete one dead letter; False if there was none."""

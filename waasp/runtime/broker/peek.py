@@ -15,12 +15,13 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from waasp.runtime.broker.queues import level_streams, levels_in_use, workers_group
+from waasp.runtime.broker.reads import MESSAGE_FIELD
 from waasp.runtime.broker.replies import entry_order, text
 from waasp.runtime.broker.scripts import Scripts, in_pipeline
-from waasp.runtime.keys import GROUP, Keys, QueueKeys
+from waasp.runtime.keys import Keys, QueueKeys
 from waasp.runtime.message import DecodeError, TaskMessage, decode_message, message_id_marker
 
-MESSAGE_FIELD = b"message"
 SCAN_BATCH = 500
 
 
@@ -43,6 +44,7 @@ class PeekedTask:
     raw: bytes
     entry_id: str | None = None  # the stream entry (waiting, in flight, dead)
     due_ms: int | None = None  # when a delayed message is due (epoch ms, server clock)
+    priority: int = 0  # the priority whose stream holds the entry (waiting, in flight)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +76,6 @@ def _glob_escape(value: bytes) -> bytes:
     return bytes(out)
 
 
-def _group(groups: Any) -> dict[Any, Any] | None:
-    """The workers' consumer group from an XINFO GROUPS reply (None: no group, no stream)."""
-    if not isinstance(groups, list):  # the stream is missing: an error reply
-        return None
-    return next((g for g in groups if text(g.get("name")) == GROUP), None)
-
-
 def _last_delivered(group: dict[Any, Any] | None) -> str | None:
     return text(group["last-delivered-id"]) if group else None
 
@@ -100,8 +95,10 @@ class QueuePeek:
     scripts: Scripts
 
     async def contents(self, queue: str, limit: int) -> QueueContents:
-        """The ``limit`` oldest waiting messages and the ``limit`` next due delayed ones, with
-        both totals: two round trips (three on a cluster)."""
+        """The first ``limit`` waiting messages in the order they will be read (the best
+        priority first, each priority oldest first) and the ``limit`` next due delayed ones,
+        with both totals: two round trips (three on a cluster), a few more when the queue uses
+        other priorities."""
         q = self.keys.queue(queue)
         separate = not in_pipeline(self.client)
         if separate:
@@ -109,24 +106,35 @@ class QueuePeek:
         async with self.client.pipeline(transaction=False) as pipe:
             if not separate:
                 pipe.time()
-            pipe.xlen(q.stream)
-            pipe.xinfo_groups(q.stream)
             pipe.zcard(q.delayed)
             pipe.zrange(q.delayed, 0, limit - 1, withscores=True)
+            pipe.exists(*level_streams(self.keys, queue))
+            pipe.xlen(q.stream)
+            pipe.xinfo_groups(q.stream)
             replies = await pipe.execute(raise_on_error=False)
         if not separate:
             clock = replies.pop(0)
             now_ms = int(clock[0]) * 1000 + int(clock[1]) // 1000
-        length, groups, delayed_total, due = replies
-        group = _group(groups)
-        last = _last_delivered(group)
-        in_flight = int(group["pending"]) if group else 0
-        waiting_total = max(int(length) - in_flight, 0)
-        waiting: list[PeekedTask] = []
-        if waiting_total:
-            start = "-" if last is None else f"({last}"
-            entries = await self.client.xrange(q.stream, start, "+", count=limit)
-            waiting = [self._stream_entry(q, Place.WAITING, i, f) for i, f in entries]
+        delayed_total, due, used, *plain = replies
+        levels = (await levels_in_use(self.client, self.keys, [queue]))[queue] if used else ()
+        waiting_total, waiting = 0, list[PeekedTask]()
+        for priority in (0, *levels):
+            stream = q.stream_at(priority)
+            if priority == 0:
+                length, groups = plain
+            else:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    pipe.xlen(stream)
+                    pipe.xinfo_groups(stream)
+                    length, groups = await pipe.execute(raise_on_error=False)
+            group = workers_group(groups)
+            last = _last_delivered(group)
+            ready = max(int(length) - (int(group["pending"]) if group else 0), 0)
+            waiting_total += ready
+            if ready and len(waiting) < limit:
+                start = "-" if last is None else f"({last}"
+                entries = await self.client.xrange(stream, start, "+", count=limit - len(waiting))
+                waiting += [self._stream_entry(q, i, f, priority) for i, f in entries]
         delayed = [
             PeekedTask(queue, Place.DELAYED, _decode(raw), raw, due_ms=int(score))
             for raw, score in due
@@ -150,9 +158,10 @@ class QueuePeek:
             found = await self._find_dead(q, task_id, scan)
         return found
 
-    def _stream_entry(self, q: QueueKeys, place: Place, entry_id: Any, fields: Any) -> PeekedTask:
+    def _stream_entry(self, q: QueueKeys, entry_id: Any, fields: Any, priority: int) -> PeekedTask:
         raw = fields.get(MESSAGE_FIELD, b"") if fields else b""
-        return PeekedTask(q.name, place, _decode(raw), raw, entry_id=text(entry_id))
+        message = _decode(raw)
+        return PeekedTask(q.name, Place.WAITING, message, raw, text(entry_id), priority=priority)
 
     async def _entries(
         self, stream: str, scan: int, *, newest_first: bool
@@ -184,15 +193,19 @@ class QueuePeek:
         return None
 
     async def _find_in_stream(self, q: QueueKeys, task_id: str, scan: int) -> PeekedTask | None:
-        try:
-            last = _last_delivered(_group(await self.client.xinfo_groups(q.stream)))
-        except ResponseError:  # no such stream: nothing waits in it
-            return None
-        hit = await self._match(q.stream, task_id, scan, newest_first=False)
-        if hit is None:
-            return None
-        entry_id, message, raw = hit
-        return PeekedTask(q.name, _stream_place(entry_id, last), message, raw, entry_id)
+        levels = (await levels_in_use(self.client, self.keys, [q.name]))[q.name]
+        for priority in (0, *levels):
+            stream = q.stream_at(priority)
+            try:
+                last = _last_delivered(workers_group(await self.client.xinfo_groups(stream)))
+            except ResponseError:  # no such stream: nothing waits in it
+                continue
+            hit = await self._match(stream, task_id, scan, newest_first=False)
+            if hit is not None:
+                entry_id, message, raw = hit
+                place = _stream_place(entry_id, last)
+                return PeekedTask(q.name, place, message, raw, entry_id, priority=priority)
+        return None
 
     async def _find_delayed(self, q: QueueKeys, task_id: str, scan: int) -> PeekedTask | None:
         pattern = b"*" + _glob_escape(message_id_marker(task_id)) + b"*"

@@ -1,24 +1,21 @@
-"""Deliveries as read from the queues, and reading queues that live in several Redis Cluster
-slots.
-
-XREADGROUP takes streams of one slot only, so a worker on queues in several slots reads each
-slot on its own: every slot at once without blocking, and only when all were empty, a
-blocking read on every slot at once. The first blocking read to return ends the wait; the
-others stay in flight and are collected by a later call, so no slot's wake-up waits for
-another's timeout and no read is abandoned with entries already given to this consumer.
-"""
+"""Reading the queues' streams: plain reads across queues (and the streams of their other
+priorities), and reads of one queue's priorities best first, in one script per queue."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
+from redis.asyncio import Redis
+
+from waasp.runtime.broker.errors import group_errors
 from waasp.runtime.broker.replies import text
+from waasp.runtime.broker.scripts import Scripts, in_pipeline
+from waasp.runtime.keys import GROUP, Keys
 
-T = TypeVar("T")
+MESSAGE_FIELD = b"message"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,76 +26,79 @@ class RawDelivery:
     entry_id: str
     raw: bytes
     deliveries: int = 1
+    priority: int = 0  # the stream it is in: the queue's own (0) or a priority's
+
+    @property
+    def lane(self) -> tuple[str, int]:
+        """The stream it is in, as (queue, priority): entry ids are unique per stream."""
+        return self.queue, self.priority
 
 
-def deliveries_from_reply(queue: str, flat: Sequence[Any]) -> list[RawDelivery]:
-    """Deliveries from a script's flat ``{id, message, deliveries, ...}`` reply."""
+async def read_streams(
+    client: Redis,
+    keys: Keys,
+    queues: Sequence[str],
+    lanes: Sequence[tuple[str, int]],
+    consumer: str,
+    count: int,
+    block_ms: int | None,
+) -> list[RawDelivery]:
+    """One XREADGROUP of the queues' streams and of the streams of ``lanes``."""
+    by_stream = {keys.queue(q).stream: (q, 0) for q in queues}
+    for queue, priority in lanes:
+        by_stream[keys.queue(queue).stream_at(priority)] = (queue, priority)
+    with group_errors():
+        reply = await client.xreadgroup(
+            GROUP, consumer, dict.fromkeys(by_stream, ">"), count=count, block=block_ms
+        )
+    out: list[RawDelivery] = []
+    for stream, entries in reply or ():
+        queue, priority = by_stream[text(stream)]
+        for entry_id, fields in entries:
+            raw = fields.get(MESSAGE_FIELD, b"") if fields else b""
+            out.append(RawDelivery(queue, text(entry_id), raw, priority=priority))
+    return out
+
+
+async def read_best(
+    client: Redis,
+    keys: Keys,
+    scripts: Scripts,
+    queues: Mapping[str, Sequence[int]],
+    consumer: str,
+    count: int,
+) -> list[RawDelivery]:
+    """``lua/read_levels.lua`` on each queue (its priorities: 0 and ``queues[queue]``): one
+    call for one queue, else one pipeline (which checks its scripts first: a second round
+    trip), or on a cluster one call per queue at once."""
+    calls = []
+    for queue, levels in queues.items():
+        q = keys.queue(queue)
+        calls.append(
+            ([q.stream_at(level) for level in (0, *levels)], [GROUP, consumer, count, 0, *levels])
+        )
+    with group_errors():
+        if len(calls) == 1:
+            replies = [await scripts.read_levels(keys=calls[0][0], args=calls[0][1])]
+        elif not in_pipeline(client):  # a cluster: each queue's script on its own node
+            replies = await asyncio.gather(
+                *(scripts.read_levels(keys=streams, args=args) for streams, args in calls)
+            )
+        else:
+            async with client.pipeline(transaction=False) as pipe:
+                for streams, args in calls:
+                    await scripts.read_levels(keys=streams, args=args, client=pipe)
+                replies = await pipe.execute()
     return [
-        RawDelivery(queue, text(flat[i]), flat[i + 1] or b"", int(flat[i + 2]))
+        RawDelivery(queue, text(flat[i + 1]), flat[i + 2] or b"", priority=int(flat[i]))
+        for queue, flat in zip(queues, replies, strict=True)
         for i in range(0, len(flat), 3)
     ]
 
 
-ReadOne = Callable[[Sequence[str], int | None], Coroutine[Any, Any, list[T]]]
-
-
-class SlotReads(Generic[T]):
-    """The blocking reads in flight for one consumer, by the queues (of one slot) they read."""
-
-    def __init__(self) -> None:
-        self._blocked: dict[tuple[str, ...], asyncio.Task[list[T]]] = {}
-
-    async def read(
-        self, read_one: ReadOne[T], groups: Sequence[Sequence[str]], block_ms: int | None
-    ) -> list[T]:
-        """Read every group of queues (``read_one(queues, block_ms)``); see the module."""
-        out = self._collect()
-        if out:
-            return out
-        replies = await asyncio.gather(*(read_one(g, None) for g in groups), return_exceptions=True)
-        out = [item for reply in replies if isinstance(reply, list) for item in reply]
-        if out or not block_ms:
-            _raise_unless(out, replies)
-            return out
-        for group in groups:
-            key = tuple(group)
-            if key not in self._blocked:
-                self._blocked[key] = asyncio.create_task(read_one(group, block_ms))
-        await asyncio.wait(
-            self._blocked.values(), timeout=block_ms / 1000, return_when=asyncio.FIRST_COMPLETED
-        )
-        return self._collect()
-
-    def _collect(self) -> list[T]:
-        out: list[T] = []
-        failed: list[BaseException] = []
-        for key, task in list(self._blocked.items()):
-            if task.done():
-                del self._blocked[key]
-                if task.cancelled():
-                    continue
-                if (exc := task.exception()) is not None:
-                    failed.append(exc)
-                else:
-                    out += task.result()
-        _raise_unless(out, failed)
-        return out
-
-    async def close(self) -> None:
-        """Cancel the reads in flight (what they took is reclaimed or handed back)."""
-        tasks = list(self._blocked.values())
-        self._blocked.clear()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(BaseException):
-                await task
-
-
-def _raise_unless(found: list[T], replies: Sequence[object]) -> None:
-    """Raise the first error of ``replies`` when nothing was ``found`` (entries read win:
-    a failed slot fails again on the next read)."""
-    if not found:
-        for reply in replies:
-            if isinstance(reply, BaseException):
-                raise reply
+def deliveries(queue: str, flat: Sequence[Any], priority: int) -> list[RawDelivery]:
+    """Deliveries from a script's flat ``{id, message, deliveries, ...}`` reply."""
+    return [
+        RawDelivery(queue, text(flat[i]), flat[i + 1] or b"", int(flat[i + 2]), priority)
+        for i in range(0, len(flat), 3)
+    ]

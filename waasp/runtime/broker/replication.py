@@ -19,6 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from waasp.runtime.broker.client import ready
 from waasp.runtime.broker.ops import SendOnce
+from waasp.runtime.broker.reads import MESSAGE_FIELD
 from waasp.runtime.broker.scripts import Scripts
 from waasp.runtime.errors import NotReplicated
 from waasp.runtime.keys import Keys
@@ -28,7 +29,6 @@ from waasp.runtime.keys import Keys
 WAIT_TIMEOUT_MS = 1000
 
 # The field of a stream entry that holds the message.
-MESSAGE_FIELD = b"message"
 
 Write = tuple[str, Sequence[Any]]  # (a key the command touches, the command's arguments)
 
@@ -39,19 +39,25 @@ def script_write(source: str, keys: Sequence[str], args: Sequence[Any]) -> Write
 
 
 def send_writes(
-    keys: Keys, scripts: Scripts, items: Sequence[tuple[str, bytes]], once: Mapping[int, SendOnce]
+    keys: Keys,
+    scripts: Scripts,
+    items: Sequence[tuple[str, bytes]],
+    once: Mapping[int, SendOnce],
+    priorities: Mapping[int, int],
 ) -> list[Write]:
-    """The writes that enqueue ``items`` (queue, body); those whose index is in ``once`` by
-    the ``enqueue_once`` script."""
+    """The writes that enqueue ``items`` (queue, body), each to the stream of its priority in
+    ``priorities`` (0 if absent); those whose index is in ``once`` by the ``enqueue_once``
+    script."""
     enqueue_once = scripts.enqueue_once.script
     writes: list[Write] = []
     for i, (queue, body) in enumerate(items):
         q = keys.queue(queue)
+        stream = q.stream_at(priorities.get(i, 0))
         if (marked := once.get(i)) is None:
-            writes.append((q.stream, ("XADD", q.stream, "*", MESSAGE_FIELD, body)))
+            writes.append((stream, ("XADD", stream, "*", MESSAGE_FIELD, body)))
         else:
             args = [body, marked.ttl_ms]
-            writes.append(script_write(enqueue_once, [q.sent(marked.task_id), q.stream], args))
+            writes.append(script_write(enqueue_once, [q.sent(marked.task_id), stream], args))
     return writes
 
 

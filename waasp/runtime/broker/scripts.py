@@ -25,6 +25,7 @@ class Scripts:
     """The scripts registered on one Redis client, one field per ``lua/<field>.lua``."""
 
     enqueue_once: AsyncScript
+    read_levels: AsyncScript
     schedule: AsyncScript
     promote: AsyncScript
     start: AsyncScript

@@ -16,9 +16,11 @@ from waasp.runtime.broker.scripts import Scripts
 from waasp.runtime.keys import Keys
 
 
-def lease_member(consumer: str, queue: str, entry_id: str) -> str:
-    """The lease of one start: unique to the consumer and the entry."""
-    return f"{consumer}|{queue}|{entry_id}"
+def lease_member(consumer: str, queue: str, entry_id: str, priority: int = 0) -> str:
+    """The lease of one start: unique to the consumer and the entry (whose id is unique in
+    the stream of its queue's ``priority``)."""
+    lane = queue if not priority else f"{queue}|p{priority}"
+    return f"{consumer}|{lane}|{entry_id}"
 
 
 class SlotStore:

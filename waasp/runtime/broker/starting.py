@@ -30,18 +30,19 @@ async def start_entries(
     client: Redis,
     keys: Keys,
     scripts: Scripts,
-    queue: str,
+    lane: tuple[str, int],
     consumer: str,
     entry_ids: Sequence[str],
     max_starts: int,
     task_ids: Sequence[str] = (),
 ) -> StartReply:
-    """Mark the starts (``lua/start.lua``) and read the revokes of ``task_ids`` and the clock
-    of the queue's server."""
+    """Mark the starts (``lua/start.lua``) in the stream of ``lane`` (queue, priority) and
+    read the revokes of ``task_ids`` and the clock of the queue's server."""
+    queue, priority = lane
     q = keys.queue(queue)
     _, details = encode_dead_letter(max_deliveries_letter(b"", max_starts, 0, consumer))
     args = [GROUP, consumer, max_starts, STARTS_TTL_MS, details, MAX_DELIVERIES_MESSAGE]
-    script_keys = [q.stream, q.starts, q.dead]
+    script_keys = [q.stream_at(priority), q.starts_at(priority), q.dead]
     script = scripts.start
     if not in_pipeline(client):
         codes = await script(keys=script_keys, args=[*args, *entry_ids], client=client)

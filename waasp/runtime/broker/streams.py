@@ -27,8 +27,6 @@ from waasp.runtime.broker.dead import DeadLetterStore
 from waasp.runtime.broker.errors import (
     ANY_REDIS_ERROR,
     check_cancelled,
-    group_errors,
-    is_nogroup,
 )
 from waasp.runtime.broker.event_shards import shard_count
 from waasp.runtime.broker.events import EventStore
@@ -36,11 +34,16 @@ from waasp.runtime.broker.hashslots import by_slot
 from waasp.runtime.broker.ops import SendOnce, SettleOp, StartReply
 from waasp.runtime.broker.pauses import PauseStore
 from waasp.runtime.broker.peek import QueuePeek
-from waasp.runtime.broker.queues import QueueStats, idle, queue_stats
+from waasp.runtime.broker.pending import PendingEntries
+from waasp.runtime.broker.queues import QueueStats, idle, levels_in_use, queue_stats
 from waasp.runtime.broker.ratelimit import RateLimiter
-from waasp.runtime.broker.reads import RawDelivery, SlotReads, deliveries_from_reply
-from waasp.runtime.broker.replication import (
+from waasp.runtime.broker.reads import (
     MESSAGE_FIELD,
+    RawDelivery,
+    read_best,
+    read_streams,
+)
+from waasp.runtime.broker.replication import (
     script_write,
     send_writes,
     write_replicated,
@@ -49,10 +52,12 @@ from waasp.runtime.broker.replies import text
 from waasp.runtime.broker.revokes import RevokeStore
 from waasp.runtime.broker.scripts import Scripts, in_pipeline
 from waasp.runtime.broker.server import check_redis_version
+from waasp.runtime.broker.slotreads import SlotReads
 from waasp.runtime.broker.slots import SlotStore
-from waasp.runtime.broker.starting import STARTS_TTL_MS, start_entries
+from waasp.runtime.broker.starting import start_entries
 from waasp.runtime.broker.workers import WorkerRegistry
 from waasp.runtime.keys import GROUP, Keys
+from waasp.runtime.priorities import LEVELS
 
 PROMOTE_BATCH = 1000
 # How long a known-queues set outlives its last registration.
@@ -60,7 +65,7 @@ QUEUES_TTL_S = 30 * 86400
 # How long a queue's start counts outlive the last start: longer than any entry stays pending.
 
 
-class Broker:
+class Broker(PendingEntries):
     """Every Redis command of the runtime, for one key prefix on one Redis server."""
 
     def __init__(self, client: Redis, keys: Keys, min_replicas: int = 0) -> None:
@@ -108,29 +113,35 @@ class Broker:
 
     # -- enqueue ---------------------------------------------------------------------------
 
-    async def enqueue(self, queue: str, body: bytes, once: SendOnce | None = None) -> bool:
-        """Append a message to a queue's stream; with ``once``, only if its task id was not
-        sent already. Return whether it was appended."""
+    async def enqueue(
+        self, queue: str, body: bytes, once: SendOnce | None = None, priority: int = 0
+    ) -> bool:
+        """Append a message to the stream of a queue's ``priority``; with ``once``, only if
+        its task id was not sent already. Return whether it was appended."""
         q = self.keys.queue(queue)
         if self.min_replicas:
             writes = send_writes(
-                self.keys, self.scripts, [(queue, body)], {0: once} if once else {}
+                self.keys, self.scripts, [(queue, body)], {0: once} if once else {}, {0: priority}
             )
             [sent] = await write_replicated(self.client, writes, self.min_replicas)
             return once is None or bool(sent)
         if once is None:
-            await self.client.xadd(q.stream, {MESSAGE_FIELD: body})
+            await self.client.xadd(q.stream_at(priority), {MESSAGE_FIELD: body})
             return True
-        keys = [q.sent(once.task_id), q.stream]
+        keys = [q.sent(once.task_id), q.stream_at(priority)]
         return bool(await self.scripts.enqueue_once(keys=keys, args=[body, once.ttl_ms]))
 
     async def enqueue_many(
-        self, items: Sequence[tuple[str, bytes]], once: Mapping[int, SendOnce] | None = None
+        self,
+        items: Sequence[tuple[str, bytes]],
+        once: Mapping[int, SendOnce] | None = None,
+        priorities: Mapping[int, int] | None = None,
     ) -> None:
         """Append many messages (queue, body) in one round trip; those whose index is in
-        ``once`` only if their task id was not sent (on a cluster, beside the pipeline)."""
+        ``once`` only if their task id was not sent (on a cluster, beside the pipeline); those
+        whose index is in ``priorities`` to that priority's stream."""
         if self.min_replicas:
-            writes = send_writes(self.keys, self.scripts, items, once or {})
+            writes = send_writes(self.keys, self.scripts, items, once or {}, priorities or {})
             await write_replicated(self.client, writes, self.min_replicas)
             return
         together = in_pipeline(self.client)
@@ -139,10 +150,11 @@ class Broker:
             for i, (queue, body) in enumerate(items):
                 q = self.keys.queue(queue)
                 marked = once.get(i) if once else None
+                stream = q.stream_at(priorities.get(i, 0)) if priorities else q.stream
                 if marked is None:
-                    pipe.xadd(q.stream, {MESSAGE_FIELD: body})
+                    pipe.xadd(stream, {MESSAGE_FIELD: body})
                     continue
-                keys, args = [q.sent(marked.task_id), q.stream], [body, marked.ttl_ms]
+                keys, args = [q.sent(marked.task_id), stream], [body, marked.ttl_ms]
                 if together:
                     await self.scripts.enqueue_once(keys=keys, args=args, client=pipe)
                 else:
@@ -158,12 +170,13 @@ class Broker:
         *,
         delay_ms: float,
         once: SendOnce | None = None,
+        priority: int = 0,
     ) -> int | None:
         """Hold a message in the queue's delay set for ``delay_ms`` by the server's clock;
         return the due time (epoch ms), or None when ``once`` says its task id was sent
-        already."""
+        already. The promoter moves it into its priority's stream (the message says which)."""
         q = self.keys.queue(queue)
-        keys, args = [q.delayed, q.stream], [body, delay_ms, q.wake]
+        keys, args = [q.delayed, q.stream_at(priority)], [body, delay_ms, q.wake]
         if once is not None:
             keys.append(q.sent(once.task_id))
             args.append(once.ttl_ms)
@@ -182,6 +195,11 @@ class Broker:
             pipe.expire(self.keys.queues, QUEUES_TTL_S)
             await pipe.execute()
 
+    async def levels(self, queues: Sequence[str]) -> dict[str, tuple[int, ...]]:
+        """The priorities other than 0 each queue has used (their streams exist), best first,
+        in one round trip."""
+        return await levels_in_use(self.client, self.keys, queues)
+
     async def known_queues(self) -> list[str]:
         """The queue names recorded so far, sorted."""
         return sorted(text(q) for q in await self.client.smembers(self.keys.queues))
@@ -194,55 +212,56 @@ class Broker:
         consumers = Counter(queue for worker in live for queue in worker.get("queues", ()))
         return await queue_stats(self.client, self.keys, queues, consumers, self.scripts)
 
-    async def idle(self, queues: Sequence[str]) -> bool:
-        """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle)."""
-        return await idle(self.client, self.keys, queues)
+    async def idle(self, queues: Sequence[str], lanes: Sequence[tuple[str, int]] = ()) -> bool:
+        """Tell whether nothing is delayed or held in ``queues`` (a missing group is not idle),
+        nor held in the streams of ``lanes`` (queue, priority other than 0)."""
+        return await idle(self.client, self.keys, queues, lanes)
 
     # -- consume ---------------------------------------------------------------------------
 
-    async def ensure_group(self, queue: str) -> None:
-        """Create the queue's stream and consumer group if either is missing."""
+    async def ensure_group(self, queue: str, priority: int = 0) -> None:
+        """Create the stream of a queue's ``priority`` and its consumer group if either is
+        missing (from the stream's start: a priority's entries may precede its group)."""
         try:
             await self.client.xgroup_create(
-                self.keys.queue(queue).stream, GROUP, id="0", mkstream=True
+                self.keys.queue(queue).stream_at(priority), GROUP, id="0", mkstream=True
             )
         except ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
 
     async def read(
-        self, queues: Sequence[str], consumer: str, count: int, block_ms: int | None
+        self,
+        queues: Sequence[str],
+        consumer: str,
+        count: int,
+        block_ms: int | None,
+        lanes: Sequence[tuple[str, int]] = (),
     ) -> list[RawDelivery]:
         """Read up to ``count`` new entries from each of ``queues`` for ``consumer`` (COUNT
-        applies per stream); GroupMissing if a queue's group is gone. ``block_ms`` None
-        does not wait. On a cluster, queues in several slots are read slot by slot (``reads``).
-        """
+        applies per stream), and from the streams of ``lanes`` (queue, priority other than
+        0); GroupMissing if a queue's group is gone. ``block_ms`` None does not wait. On a
+        cluster, queues in several slots are read slot by slot (``slotreads.py``)."""
         groups = by_slot(queues, lambda q: self.keys.queue(q).stream, self.cluster)
         if len(groups) <= 1:
-            return await self._read(queues, consumer, count, block_ms)
+            return await read_streams(
+                self.client, self.keys, queues, lanes, consumer, count, block_ms
+            )
         reads = self._slot_reads.setdefault(consumer, SlotReads())
 
         async def read_one(group: Sequence[str], block: int | None) -> list[RawDelivery]:
-            return await self._read(group, consumer, count, block)
+            ours = [lane for lane in lanes if lane[0] in group]
+            return await read_streams(self.client, self.keys, group, ours, consumer, count, block)
 
         return await reads.read(read_one, groups, block_ms)
 
-    async def _read(
-        self, queues: Sequence[str], consumer: str, count: int, block_ms: int | None
+    async def read_best(
+        self, queues: Mapping[str, Sequence[int]], consumer: str, count: int
     ) -> list[RawDelivery]:
-        streams = {self.keys.queue(q).stream: ">" for q in queues}
-        by_stream = {self.keys.queue(q).stream: q for q in queues}
-        with group_errors():
-            reply = await self.client.xreadgroup(
-                GROUP, consumer, streams, count=count, block=block_ms
-            )
-        out: list[RawDelivery] = []
-        for stream, entries in reply or ():
-            queue = by_stream[text(stream)]
-            for entry_id, fields in entries:
-                raw = fields.get(MESSAGE_FIELD, b"") if fields else b""
-                out.append(RawDelivery(queue, text(entry_id), raw))
-        return out
+        """Read up to ``count`` new entries from each queue, the best priority first
+        (``lua/read_levels.lua``), without waiting: ``queues`` maps each queue to its
+        priorities other than 0. One round trip for all (one per queue on a cluster)."""
+        return await read_best(self.client, self.keys, self.scripts, queues, consumer, count)
 
     async def start(
         self,
@@ -251,22 +270,33 @@ class Broker:
         entry_ids: Sequence[str],
         max_starts: int,
         task_ids: Sequence[str] = (),
+        priority: int = 0,
     ) -> StartReply:
-        """Count the starts of entries whose tasks ``consumer`` is about to run; say, per
-        entry, whether it may run (see ``StartVerdict``). With them, read which of
-        ``task_ids`` are revoked and the server's clock (for expiry): see ``starting.py``."""
+        """Count the starts of entries whose tasks ``consumer`` is about to run, in the stream
+        of ``queue``'s ``priority``; say, per entry, whether it may run (see ``StartVerdict``).
+        With them, read which of ``task_ids`` are revoked and the server's clock (for
+        expiry): see ``starting.py``."""
         return await start_entries(
-            self.client, self.keys, self.scripts, queue, consumer, entry_ids, max_starts, task_ids
+            self.client,
+            self.keys,
+            self.scripts,
+            (queue, priority),
+            consumer,
+            entry_ids,
+            max_starts,
+            task_ids,
         )
 
-    async def settle(self, queue: str, consumer: str, ops: Sequence[SettleOp]) -> list[str]:
+    async def settle(
+        self, queue: str, consumer: str, ops: Sequence[SettleOp], priority: int = 0
+    ) -> list[str]:
         """Acknowledge finished entries ``consumer`` still owns, with their retries and dead
         letters, atomically; return the ids of those it no longer owned (left unsettled)."""
         q = self.keys.queue(queue)
         args: list[Any] = [GROUP, q.wake, consumer]
         for op in ops:
             args += op.script_args()
-        keys = [q.stream, q.delayed, q.dead, q.starts]
+        keys = [q.stream_at(priority), q.delayed, q.dead, q.starts_at(priority)]
         if self.min_replicas:
             write = script_write(self.scripts.settle.script, keys, args)
             [lost] = await write_replicated(self.client, [write], self.min_replicas)
@@ -277,7 +307,8 @@ class Broker:
     async def promote(self, queue: str) -> tuple[int, int]:
         """Move due messages into the stream; return (moved, µs until next due or -1)."""
         q = self.keys.queue(queue)
-        moved, wait = await self.scripts.promote(keys=[q.delayed, q.stream], args=[PROMOTE_BATCH])
+        keys = [q.delayed, *(q.stream_at(p) for p in LEVELS)]
+        moved, wait = await self.scripts.promote(keys=keys, args=[PROMOTE_BATCH])
         return int(moved), int(wait)
 
     async def listen_wakes(self, queues: Sequence[str], woken: Callable[[], None]) -> None:
@@ -298,41 +329,3 @@ class Broker:
                 await pubsub.aclose()
 
     # -- leases (renewals run from a thread: blocking.py) ----------------------------------
-
-    async def reclaim(
-        self, queue: str, consumer: str, min_idle_ms: int, count: int
-    ) -> list[RawDelivery]:
-        """Claim entries idle longer than ``min_idle_ms`` (their holder died or stalled)."""
-        q = self.keys.queue(queue)
-        claimed: list[RawDelivery] = []
-        start = "0-0"
-        while count > len(claimed):
-            args = [GROUP, consumer, min_idle_ms, count - len(claimed), start]
-            with group_errors():
-                cursor, got = await self.scripts.reclaim(keys=[q.stream, q.starts], args=args)
-            claimed += deliveries_from_reply(queue, got)
-            start = text(cursor)
-            if start == "0-0":
-                break
-        return claimed
-
-    async def release(self, queue: str, consumer: str, entry_ids: Sequence[str]) -> int:
-        """Put entries back at the stream's tail for other workers, with their start counts;
-        return how many."""
-        if not entry_ids:
-            return 0
-        q = self.keys.queue(queue)
-        args = [GROUP, consumer, STARTS_TTL_MS, *entry_ids]
-        return int(await self.scripts.release(keys=[q.stream, q.starts], args=args))
-
-    async def owned(self, queue: str, consumer: str, count: int = 10_000) -> list[str]:
-        """Ids of the entries ``consumer`` holds in ``queue``."""
-        try:
-            rows = await self.client.xpending_range(
-                self.keys.queue(queue).stream, GROUP, "-", "+", count, consumername=consumer
-            )
-        except ResponseError as exc:
-            if is_nogroup(exc):
-                return []
-            raise
-        return [text(row["message_id"]) for row in rows]

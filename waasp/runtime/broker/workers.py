@@ -44,17 +44,19 @@ class WorkerRegistry:
             pipe.zrem(self.keys.workers, name)
             await pipe.execute()
 
-    async def forget_consumer(self, queue: str, consumer: str) -> bool:
-        """Delete a leaving worker's consumer in ``queue``'s group unless it still holds
-        entries (``lua/forget_consumer.lua``); True if it is gone."""
-        stream = self.keys.queue(queue).stream
+    async def forget_consumer(self, queue: str, consumer: str, priority: int = 0) -> bool:
+        """Delete a leaving worker's consumer in the group of ``queue``'s ``priority`` unless
+        it still holds entries (``lua/forget_consumer.lua``); True if it is gone."""
+        stream = self.keys.queue(queue).stream_at(priority)
         return bool(await self.scripts.forget_consumer(keys=[stream], args=[GROUP, consumer]))
 
-    async def reap_consumers(self, queue: str, live: Sequence[str], min_idle_ms: int) -> list[str]:
-        """Delete the consumers of ``queue``'s group that are not ``live`` workers, hold no
-        entries and were idle longer than ``min_idle_ms`` (``lua/reap_consumers.lua``);
-        return their names."""
-        stream = self.keys.queue(queue).stream
+    async def reap_consumers(
+        self, queue: str, live: Sequence[str], min_idle_ms: int, priority: int = 0
+    ) -> list[str]:
+        """Delete the consumers of the group of ``queue``'s ``priority`` that are not ``live``
+        workers, hold no entries and were idle longer than ``min_idle_ms``
+        (``lua/reap_consumers.lua``); return their names."""
+        stream = self.keys.queue(queue).stream_at(priority)
         reaped = await self.scripts.reap_consumers(keys=[stream], args=[GROUP, min_idle_ms, *live])
         return [text(name) for name in reaped]
 

@@ -49,6 +49,7 @@ def peeked_dict(item: PeekedTask, now_ms: int | None = None) -> dict[str, Any]:
         "args": list(message.args) if message else None,
         "kwargs": message.kwargs if message else None,
         "retries": message.retries if message else None,
+        "priority": message.priority if message else item.priority,
         "enqueued_at": iso_time(message.enqueued_at) if message and message.enqueued_at else None,
         "due_at": None if item.due_ms is None else iso_time(item.due_ms / 1000),
         "due_in": due_in,

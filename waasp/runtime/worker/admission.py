@@ -10,6 +10,10 @@ one script call per capped task and per rate bucket.
 A start of a capped task holds a lease (``broker/slots.py``) until its task ends; the
 watchdog renews the leases with the entries', so a dead worker's slots come back after the
 visibility timeout.
+
+A batch is of one lane (a queue's priority stream): a delivery handed back returns to its own
+stream, and a deferred one is held with its message, which names its priority, so the
+promoter puts it back in the right stream.
 """
 
 from __future__ import annotations
@@ -85,17 +89,22 @@ class Admission:
         self.lease_ms = lease_ms
         self.paused = paused
         self._lock = threading.Lock()  # the watchdog thread reads the leases
-        self._leases: dict[tuple[str, str], tuple[str, str]] = {}  # entry -> (task, member)
+        # (lane, entry id) -> (task, member)
+        self._leases: dict[tuple[tuple[str, int], str], tuple[str, str]] = {}
         self._ended: list[tuple[str, str]] = []  # leases to give back
 
-    async def admit(self, queue: str, deliveries: Sequence[RawDelivery]) -> dict[str, StartVerdict]:
-        """Decide a batch of one queue; return the verdicts of the deliveries that may not
-        start now (handed back or deferred already), by entry id."""
+    async def admit(
+        self, lane: tuple[str, int], deliveries: Sequence[RawDelivery]
+    ) -> dict[str, StartVerdict]:
+        """Decide a batch of one lane (queue, priority); return the verdicts of the deliveries
+        that may not start now (handed back or deferred already), by entry id."""
+        queue, priority = lane
         if queue in self.paused():
-            await self.broker.release(queue, self.consumer, [d.entry_id for d in deliveries])
+            ids = [d.entry_id for d in deliveries]
+            await self.broker.release(queue, self.consumer, ids, priority)
             return {d.entry_id: StartVerdict.PAUSED for d in deliveries}
         candidates = [self._candidate(d) for d in deliveries]
-        await self._take_slots(queue, candidates)
+        await self._take_slots(candidates)
         waiting = [c for c in candidates if c.delay_ms is None and c.message is not None]
         if queue in self.queue_rates:
             await self._take_rate(f"queue:{queue}", self.queue_rates[queue], waiting)
@@ -111,7 +120,8 @@ class Admission:
         if not deferred:
             return {}
         await self.release([c.delivery for c in deferred])
-        await self.broker.settle(queue, self.consumer, [c.deferred_op() for c in deferred])
+        ops = [c.deferred_op() for c in deferred]
+        await self.broker.settle(queue, self.consumer, ops, priority)
         log.debug("deliveries_deferred", queue=queue, count=len(deferred))
         return {c.delivery.entry_id: StartVerdict.DEFERRED for c in deferred}
 
@@ -122,11 +132,12 @@ class Admission:
             return _Candidate(delivery, None, None)  # the executor dead-letters it
         return _Candidate(delivery, message, self.tasks.get(message.task))
 
-    async def _take_slots(self, queue: str, candidates: list[_Candidate]) -> None:
+    async def _take_slots(self, candidates: list[_Candidate]) -> None:
         by_task: dict[str, list[_Candidate]] = defaultdict(list)
         for c in candidates:
             if c.task is not None and c.task.max_concurrency is not None:
-                c.member = lease_member(self.consumer, queue, c.delivery.entry_id)
+                queue, priority = c.delivery.lane
+                c.member = lease_member(self.consumer, queue, c.delivery.entry_id, priority)
                 by_task[c.task.name].append(c)
         for name, items in by_task.items():
             limit = items[0].task.max_concurrency if items[0].task else None
@@ -137,7 +148,7 @@ class Admission:
                 assert c.member is not None
                 if ok:
                     with self._lock:
-                        self._leases[(queue, c.delivery.entry_id)] = (name, c.member)
+                        self._leases[(c.delivery.lane, c.delivery.entry_id)] = (name, c.member)
                 else:
                     c.member = None
                     c.delay_ms = int(random.uniform(*CAP_BACKOFF) * 1000)
@@ -159,7 +170,7 @@ class Admission:
         """The task of ``delivery`` ended (or will never start): its lease is to be given
         back at the next ``flush``."""
         with self._lock:
-            lease = self._leases.pop((delivery.queue, delivery.entry_id), None)
+            lease = self._leases.pop((delivery.lane, delivery.entry_id), None)
             if lease is not None:
                 self._ended.append(lease)
 

@@ -145,6 +145,7 @@ class Executor:
                 "queue": delivery.queue,
                 "entry_id": delivery.entry_id,
                 "deliveries": delivery.deliveries,
+                "priority": delivery.priority,  # the stream it came from
                 "worker": self.worker,
             },
             hostname=self.worker,

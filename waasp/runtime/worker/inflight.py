@@ -18,7 +18,8 @@ class Inflight:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._held: dict[str, dict[str, RawDelivery]] = defaultdict(dict)
+        # By (queue, priority): entry ids are unique within one stream only.
+        self._held: dict[tuple[str, int], dict[str, RawDelivery]] = defaultdict(dict)
         self._count = 0
         self._freed = asyncio.Event()
         self._lock = threading.Lock()
@@ -37,7 +38,7 @@ class Inflight:
     def add(self, delivery: RawDelivery) -> bool:
         """Hold a delivery; False if it was already held (a duplicate claim)."""
         with self._lock:
-            entries = self._held[delivery.queue]
+            entries = self._held[delivery.lane]
             if delivery.entry_id in entries:
                 return False
             entries[delivery.entry_id] = delivery
@@ -48,19 +49,19 @@ class Inflight:
         """Let go of settled deliveries and wake a reader waiting for room."""
         with self._lock:
             for delivery in deliveries:
-                if self._held[delivery.queue].pop(delivery.entry_id, None) is not None:
+                if self._held[delivery.lane].pop(delivery.entry_id, None) is not None:
                     self._count -= 1
         self._freed.set()
 
-    def holds(self, queue: str, entry_id: str) -> bool:
-        """Tell whether an entry is still held."""
+    def holds(self, lane: tuple[str, int], entry_id: str) -> bool:
+        """Tell whether an entry of the stream ``lane`` (queue, priority) is still held."""
         with self._lock:
-            return entry_id in self._held.get(queue, {})
+            return entry_id in self._held.get(lane, {})
 
-    def ids_by_queue(self) -> dict[str, list[str]]:
-        """Held entry ids per queue."""
+    def ids_by_lane(self) -> dict[tuple[str, int], list[str]]:
+        """Held entry ids per stream, as (queue, priority)."""
         with self._lock:
-            return {queue: list(entries) for queue, entries in self._held.items() if entries}
+            return {lane: list(entries) for lane, entries in self._held.items() if entries}
 
     async def wait_free(self) -> None:
         """Return once at least one slot is free."""

@@ -36,10 +36,13 @@ class LeaseKeeper:
         *,
         dlq_max_len: int,
         outages: Outages | None = None,
+        lanes: Callable[[], Sequence[tuple[str, int]]] | None = None,
     ) -> None:
         self.broker = broker
         self.consumer = consumer
         self.queues = list(queues)
+        # Every stream to keep, as (queue, priority): the queues' and their priorities'.
+        self.lanes = lanes or (lambda: [(queue, 0) for queue in self.queues])
         self.inflight = inflight
         self.timeout_ms = int(visibility_timeout * 1000)
         self.interval = max(visibility_timeout / 4, 0.02)
@@ -71,27 +74,30 @@ class LeaseKeeper:
         dead worker's tasks waiting for the whole backlog. A claim may therefore exceed the
         prefetch bound by a quarter of it, never more than twice the bound in all.
         """
-        for queue in self.queues:
+        for queue, priority in self.lanes():
             inflight = self.inflight
             overflow = min(max(inflight.capacity // 4, 1), 2 * inflight.capacity - inflight.count)
             free = max(inflight.free, overflow)
             if free <= 0:
                 return
-            claimed = await self.broker.reclaim(queue, self.consumer, self.timeout_ms, free)
+            claimed = await self.broker.reclaim(
+                queue, self.consumer, self.timeout_ms, free, priority
+            )
             if claimed:
-                log.info("entries_reclaimed", queue=queue, count=len(claimed))
+                log.info("entries_reclaimed", queue=queue, priority=priority, count=len(claimed))
                 self.on_claimed(claimed)
 
     async def tidy(self) -> None:
         """Delete dead workers' consumers that hold nothing (their entries were reclaimed
         above), and cap the dead-letter streams."""
         live = {self.consumer, *await self.broker.workers.names()}
-        for queue in self.queues:
+        for queue, priority in self.lanes():
             try:
                 reaped = await self.broker.workers.reap_consumers(
-                    queue, sorted(live), self.timeout_ms
+                    queue, sorted(live), self.timeout_ms, priority
                 )
-                await self.broker.dead.trim(queue, self.dlq_max_len)
+                if priority == 0:
+                    await self.broker.dead.trim(queue, self.dlq_max_len)
             except REDIS_REFUSALS as exc:
                 # housekeeping: a refusal (OOM, READONLY...) is retried at the next pass
                 log.warning("tidy_failed", queue=queue, error=str(exc))

@@ -120,11 +120,11 @@ class Settler:
         records += [o.record for _, o in finished if o.record is not None]
         if records:
             await self._persist(functools.partial(self.results.store_many, records), "results")
-        ops: dict[str, list[SettleOp]] = defaultdict(list)
+        ops: dict[tuple[str, int], list[SettleOp]] = defaultdict(list)
         for delivery, outcome in finished:
-            ops[delivery.queue].append(outcome.op)
-        for queue, queue_ops in ops.items():
-            settle = functools.partial(self._settle, queue, queue_ops, finished)
+            ops[delivery.lane].append(outcome.op)
+        for lane, lane_ops in ops.items():
+            settle = functools.partial(self._settle, lane, lane_ops, finished)
             await self._persist(settle, "acks")
         if finished:
             self.on_settled([delivery for delivery, _ in finished])
@@ -137,15 +137,19 @@ class Settler:
         )
 
     async def _settle(
-        self, queue: str, ops: list[SettleOp], finished: list[tuple[RawDelivery, Outcome]]
+        self,
+        lane: tuple[str, int],
+        ops: list[SettleOp],
+        finished: list[tuple[RawDelivery, Outcome]],
     ) -> None:
-        lost = set(await self.broker.settle(queue, self.consumer, ops))
+        queue, priority = lane
+        lost = set(await self.broker.settle(queue, self.consumer, ops, priority))
         if not lost:
             return
         # Another worker claimed these entries while this one stalled, and settles them; on
         # the result backend its records take precedence over this one's.
         for delivery, outcome in finished:
-            if delivery.queue == queue and delivery.entry_id in lost:
+            if delivery.lane == lane and delivery.entry_id in lost:
                 meta = outcome.record.meta if outcome.record is not None else None
                 log.warning(
                     "outcome_discarded",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import structlog
 
@@ -46,10 +46,13 @@ class Drain:
         leases: LeaseKeeper,
         heartbeat: Heartbeat,
         timeout: float,
+        lanes: Callable[[], Sequence[tuple[str, int]]] | None = None,
     ) -> None:
         self.broker = broker
         self.name = name
         self.queues = queues
+        # Every stream it read, as (queue, priority): the queues' and their priorities'.
+        self.lanes = lanes or (lambda: [(queue, 0) for queue in self.queues])
         self.buffer = buffer
         self.executor = executor
         self.settler = settler
@@ -108,23 +111,23 @@ class Drain:
     async def hand_back(self) -> None:
         """Give whatever this consumer still holds back to the stream for other workers."""
         # Never started, abandoned, or read just as the reader was cancelled.
-        for queue in self.queues:
+        for queue, priority in self.lanes():
             try:
-                ids = await self.broker.owned(queue, self.name)
-                released = await self.broker.release(queue, self.name, ids)
+                ids = await self.broker.owned(queue, self.name, priority=priority)
+                released = await self.broker.release(queue, self.name, ids, priority)
             except ANY_REDIS_ERROR as exc:
-                log.warning("hand_back_failed", queue=queue, error=str(exc))
+                log.warning("hand_back_failed", queue=queue, priority=priority, error=str(exc))
                 continue
             if released:
-                log.info("entries_handed_back", queue=queue, count=released)
+                log.info("entries_handed_back", queue=queue, priority=priority, count=released)
 
     async def leave_groups(self) -> None:
         """Delete this worker's consumers, unless one still holds entries."""
         # A clean exit deletes them so groups do not collect one per worker that ever ran;
         # one that still holds entries stays for the reaper.
-        for queue in self.queues:
+        for queue, priority in self.lanes():
             try:
-                gone = await self.broker.workers.forget_consumer(queue, self.name)
+                gone = await self.broker.workers.forget_consumer(queue, self.name, priority)
             except ANY_REDIS_ERROR as exc:
                 log.warning("consumer_not_deleted", queue=queue, error=str(exc))
                 continue

@@ -42,6 +42,7 @@ log = structlog.get_logger("waasp.runtime.worker.starts")
 # A start's verdict, the delivery's message (None if undecodable) and, if it must not run
 # although its start was counted, why: revoked or expired.
 Verdict = tuple[StartVerdict, TaskMessage | None, str | None]
+Waiter = asyncio.Future[Verdict]  # an executor waiting for its start's verdict
 
 
 class StartGate:
@@ -68,14 +69,14 @@ class StartGate:
         self.max_starts = max_starts
         self.inflight = inflight
         self.settler = settler
-        self._waiting: list[tuple[RawDelivery, asyncio.Future[Verdict]]] = []
+        self._waiting: list[tuple[RawDelivery, Waiter]] = []
         self._wake = asyncio.Event()
 
     async def begin(self, delivery: RawDelivery) -> bool:
         """Count this start and tell whether the task may run; wait while Redis is away, since
         a task must not run before its start is counted. A delivery that may not run is let
         go here (if dead-lettered, recorded FAILURE; if revoked or expired, REVOKED)."""
-        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        future: Waiter = asyncio.get_running_loop().create_future()
         self._waiting.append((delivery, future))
         self._wake.set()
         try:
@@ -125,35 +126,40 @@ class StartGate:
             await self.admission.flush()
             batch = [(d, f) for d, f in self._waiting if not f.done()]
             self._waiting = []
-            by_queue: dict[str, list[tuple[RawDelivery, asyncio.Future[Verdict]]]] = defaultdict(
-                list
-            )
+            by_lane: dict[tuple[str, int], list[tuple[RawDelivery, Waiter]]] = defaultdict(list)
             for delivery, future in batch:
-                by_queue[delivery.queue].append((delivery, future))
+                by_lane[delivery.lane].append((delivery, future))
             try:
-                for queue, items in by_queue.items():
-                    verdicts = await self._mark(queue, [d for d, _ in items])
-                    for (_, future), verdict in zip(items, verdicts, strict=True):
-                        if not future.done():
-                            future.set_result(verdict)
+                # Every lane's marks first, then the answers: executors of one batch wake
+                # together even when it spans priorities, so they stay in step.
+                answers: list[tuple[tuple[RawDelivery, Waiter], Verdict]] = []
+                for lane, items in by_lane.items():
+                    verdicts = await self._mark(lane, [d for d, _ in items])
+                    answers += zip(items, verdicts, strict=True)
+                for (_, future), verdict in answers:
+                    if not future.done():
+                        future.set_result(verdict)
             finally:
                 for _, future in batch:
                     future.cancel()  # the worker is stopping: what was not answered never runs
             check_cancelled()  # redis-py can return normally from a command cancelled mid-flight
 
-    async def _mark(self, queue: str, deliveries: list[RawDelivery]) -> list[Verdict]:
+    async def _mark(self, lane: tuple[str, int], deliveries: list[RawDelivery]) -> list[Verdict]:
+        queue, priority = lane
         messages = {d.entry_id: decoded(d) for d in deliveries}
         # A task must not run before its start is counted: wait Redis out (a refusal that
         # waiting cannot cure stops the worker, as in every other loop). Each step may be
         # repeated: a lease already held is kept, an entry settled already is left alone.
         while True:
             try:
-                refused = await self.admission.admit(queue, deliveries)
+                refused = await self.admission.admit(lane, deliveries)
                 admitted = [d for d in deliveries if d.entry_id not in refused]
                 ids = [d.entry_id for d in admitted]
                 task_ids = [m.id for d in admitted if (m := messages[d.entry_id]) is not None]
                 reply = (
-                    await self.broker.start(queue, self.consumer, ids, self.max_starts, task_ids)
+                    await self.broker.start(
+                        queue, self.consumer, ids, self.max_starts, task_ids, priority
+                    )
                     if ids
                     else None
                 )

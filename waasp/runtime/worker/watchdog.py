@@ -78,12 +78,13 @@ class Watchdog:
     def renew(self) -> bool:
         """Renew every held entry once; False if Redis failed (said once per outage)."""
         try:
-            for queue, ids in self.inflight.ids_by_queue().items():
-                lost = self.renewals.renew(queue, self.consumer, ids)
-                lost = [entry_id for entry_id in lost if self.inflight.holds(queue, entry_id)]
+            for (queue, priority), ids in self.inflight.ids_by_lane().items():
+                lost = self.renewals.renew(queue, self.consumer, ids, priority)
+                lane = (queue, priority)
+                lost = [entry_id for entry_id in lost if self.inflight.holds(lane, entry_id)]
                 if lost:
                     # Another worker claimed them while this one was silent: both may run them.
-                    log.warning("leases_lost", queue=queue, entry_ids=lost)
+                    log.warning("leases_lost", queue=queue, priority=priority, entry_ids=lost)
             for task, members in self.slots().items():
                 self.renewals.renew_slots(task, self.lease_ms, members)
         except REDIS_ERRORS as exc:

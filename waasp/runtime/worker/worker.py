@@ -133,6 +133,7 @@ class Worker:
             self._enqueue_local,
             dlq_max_len=conf.dlq_max_len,
             outages=self.outages,
+            lanes=self.reader.lanes,
         )
         self.clock = LoopClock()
         self.watchdog = Watchdog(
@@ -164,6 +165,7 @@ class Worker:
             leases=self.leases,
             heartbeat=self.heartbeat,
             timeout=self.shutdown_timeout,
+            lanes=self.reader.lanes,
         )
         self.counts = {SUCCESS.value: 0, FAILURE.value: 0, RETRY.value: 0, REVOKED.value: 0}
         self._stop = asyncio.Event()
@@ -252,8 +254,8 @@ class Worker:
             try:
                 if check_server:
                     await self.broker.check_server()  # an old server: one line, no start
-                for queue in self.queues:
-                    await self.broker.ensure_group(queue)
+                for queue, priority in self.reader.lanes():
+                    await self.broker.ensure_group(queue, priority)
                 await self.broker.register_queues(self.queues)
                 await self.pauses.refresh()  # a queue paused before the start is never read
                 if not self._policy_checked:
@@ -334,4 +336,6 @@ class Worker:
     async def _idle(self) -> bool:
         if self.inflight.count or self.settler.pending:
             return False
-        return await self.broker.idle(self.queues)
+        if await self.reader.refresh_levels(force=True):
+            return False  # a priority first used since the last read may hold tasks
+        return await self.broker.idle(self.queues, self.reader.extra_lanes())

@@ -32,13 +32,21 @@ const openFailures = new Set();
 export const taskHref = (id) => `#task/${encodeURIComponent(id)}`;
 const queueHref = (name) => `#queue/${encodeURIComponent(name)}`;
 
+// Waiting tasks; per priority in the cell's title when the queue uses priorities.
+function waitingCell(q) {
+  const td = cell(q.waiting, "num waiting");
+  const levels = Object.entries(q.waiting_by_priority || {});
+  if (levels.length) td.title = levels.map(([p, n]) => `priority ${p}: ${n}`).join("\n");
+  return td;
+}
+
 function renderQueues(queues) {
   fillTable(
     "queues",
     queues,
     (q) => [
       cell(link(q.name, queueHref(q.name)), "name"),
-      cell(q.waiting, "num waiting"),
+      waitingCell(q),
       cell(q.in_flight, "num in-flight"),
       cell(q.delayed, "num delayed"),
       cell(q.dead, "num dead"),
