@@ -2,16 +2,20 @@
 cluster-wide figures, read from Redis at scrape time by a collector.
 
 Each app has its own registry (never prometheus-client's global one), so several apps in one
-process — tests, ``waasp up`` — never mix their figures.
+process — tests, ``waasp up`` — never mix their figures. Under ``waasp serve --processes N``
+each process counts into prometheus-client's multiprocess directory (``PROMETHEUS_MULTIPROC_DIR``,
+set by the parent) and a scrape of any of them reads every process's files, so the figures
+are the sums over all of them (``waasp_api_processes`` says how many serve).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Iterable
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -19,6 +23,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from waasp.models import CheckResult
@@ -27,6 +32,8 @@ from waasp.monitoring import RuntimeSnapshot
 # A check answers in about a millisecond; these resolve that, and the slow tail.
 CHECK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 UNMATCHED_ROUTE = "unmatched"
+# Read by prometheus-client when it is first imported: set, every metric lives in files there.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class RuntimeCollector(Collector):
@@ -131,8 +138,33 @@ class Metrics:
             ["task"],
             registry=self.registry,
         )
+        self.api_processes = Gauge(
+            "waasp_api_processes",
+            "API processes serving on this address (waasp serve --processes)",
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        self.api_processes.set(1)
         self.runtime = RuntimeCollector()
-        self.registry.register(self.runtime)
+        directory = os.environ.get(MULTIPROC_ENV)
+        # What a scrape reads: every process's files when several serve, else this registry.
+        self.scraped = self.registry
+        if directory:
+            self.scraped = CollectorRegistry()
+            MultiProcessCollector(self.scraped, path=directory)  # type: ignore[no-untyped-call]
+        self.scraped.register(self.runtime)
+        # Children by label values, looked up once: ``labels()`` locks and validates each call.
+        self._requests: dict[tuple[str, str, int], Counter] = {}
+        self._decisions: dict[str, Counter] = {}
+
+    def request_done(self, route: str, method: str, status: int) -> None:
+        """Count an HTTP request by route template, method and status."""
+        key = (route, method, status)
+        child = self._requests.get(key)
+        if child is None:
+            child = self.http_requests.labels(route=route, method=method, status=str(status))
+            self._requests[key] = child
+        child.inc()
 
     def enqueue_failed(self, task: str, count: int = 1) -> None:
         """Count tasks that could not be enqueued."""
@@ -140,7 +172,10 @@ class Metrics:
 
     def check_decided(self, outcome: str, seconds: float) -> None:
         """Count a check's outcome and observe how long it took."""
-        self.check_decisions.labels(outcome=outcome).inc()
+        child = self._decisions.get(outcome)
+        if child is None:
+            child = self._decisions[outcome] = self.check_decisions.labels(outcome=outcome)
+        child.inc()
         self.check_latency.observe(seconds)
 
     def render(self, snapshot: RuntimeSnapshot | None, accept: str = "") -> tuple[bytes, str]:
@@ -149,7 +184,7 @@ class Metrics:
         returns (body, content type)."""
         encode, content_type = choose_encoder(accept)
         self.runtime.snapshot = snapshot
-        return encode(self.registry), content_type
+        return encode(self.scraped), content_type
 
 
 async def observed_check(metrics: Metrics, check: Awaitable[CheckResult]) -> CheckResult:
