@@ -79,7 +79,8 @@ def counts_by_pid(metrics_dir: Path, name: str) -> dict[int, float]:
     found: dict[int, float] = {}
     for path in metrics_dir.glob("counter_*.db"):
         pid = int(path.stem.removeprefix("counter_"))
-        for family in MultiProcessCollector.merge([str(path)], accumulate=True):
+        merged = MultiProcessCollector.merge([str(path)], accumulate=True)  # type: ignore[no-untyped-call]
+        for family in merged:
             for sample in family.samples:
                 if sample.name == name:
                     found[pid] = found.get(pid, 0.0) + sample.value
