@@ -63,12 +63,17 @@ class Children:
                     *self.command, env=self.env, stdout=asyncio.subprocess.PIPE
                 )
             )
-        urls = await asyncio.gather(*(self._ready(proc) for proc in self.procs))
+        answers = await asyncio.gather(
+            *(self._ready(proc) for proc in self.procs), return_exceptions=True
+        )
+        for answer in answers:
+            if isinstance(answer, BaseException):
+                raise answer
         for proc in self.procs:
             assert proc.stdout is not None
             # Nothing more is expected there; keep reading so a child can never block on it.
             self._drains.append(asyncio.create_task(_drain(proc.stdout)))
-        return urls[0]
+        return str(answers[0])
 
     async def _ready(self, proc: asyncio.subprocess.Process) -> str:
         assert proc.stdout is not None

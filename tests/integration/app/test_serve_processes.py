@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.integration.app.conftest import delete_prefix
 from tests.integration.app.test_cli import cli_env, waasp
 from tests.servers import free_port
+from waasp.embedded._process import pid_alive
 from waasp.runtime import Runtime
 
 TOKEN = "processes-test-token"
@@ -100,14 +101,6 @@ async def scraped(session: aiohttp.ClientSession, url: str) -> dict[str, float]:
     return out
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 async def delete_keys(redis_url: str, prefix: str) -> None:
     runtime = Runtime("waasp", broker_url=redis_url, key_prefix=prefix, environ={})
     try:
@@ -150,7 +143,7 @@ async def test_two_processes_answer_on_one_port_and_metrics_add_up(
     assert len(pids) == 2 and all(per_pid[pid] > 0 for pid in pids), per_pid
     assert sum(per_pid.values()) == checks
     assert await pg.fetchval("SELECT count(*) FROM audit_logs WHERE action = 'blocked'") == checks
-    assert not any(alive(pid) for pid in pids)
+    assert not any(pid_alive(pid) for pid in pids)
 
 
 @pytest.mark.slow
@@ -167,7 +160,7 @@ async def test_a_child_that_dies_stops_the_others_and_the_parent_exits_1(
         assert len(pids) == 2, pids
         os.kill(pids[0], signal.SIGKILL)
         assert await asyncio.wait_for(served.proc.wait(), START_TIMEOUT) == 1
-    assert not alive(pids[1])
+    assert not pid_alive(pids[1])
 
 
 async def test_bad_process_counts_are_refused(app_database_url: str) -> None:
@@ -176,3 +169,22 @@ async def test_bad_process_counts_are_refused(app_database_url: str) -> None:
         result = await waasp(app_database_url, "serve", "--processes", bad)
         assert result.code == 2, result
         assert "--processes" in result.err and "Traceback" not in result.err
+
+
+@pytest.mark.slow
+@pytest.mark.faults
+async def test_children_of_a_killed_parent_stop(
+    app_database_url: str, tmp_path: Path, redis_url: str
+) -> None:
+    """SIGKILL the parent (it cannot stop its children): they notice and stop by themselves,
+    leaving the port free."""
+    prefix = f"test{secrets.token_hex(5)}"
+    async with serve_processes(app_database_url, tmp_path, redis_url, prefix) as served:
+        pids = [int(path.stem.rpartition("_")[2]) for path in served.metrics_dir.glob("gauge_*.db")]
+        served.proc.kill()
+        await served.proc.wait()
+        for _ in range(300):  # each child looks for its parent once a second
+            if not any(pid_alive(pid) for pid in pids):
+                break
+            await asyncio.sleep(0.1)
+        assert not any(pid_alive(pid) for pid in pids), pids
