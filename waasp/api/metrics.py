@@ -113,46 +113,46 @@ class Metrics:
     """
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry = CollectorRegistry()  # what /metrics exports
+        directory = os.environ.get(MULTIPROC_ENV)
+        # Under ``--processes`` every value lives in a file there, and a scrape reads them all
+        # (summed); this process's metric objects then register elsewhere, not to count twice.
+        counted = CollectorRegistry() if directory else self.registry
+        if directory:
+            MultiProcessCollector(self.registry, path=directory)  # type: ignore[no-untyped-call]
         self.http_requests = Counter(
             "waasp_http_requests",
             "HTTP requests by route, method and status",
             ["route", "method", "status"],
-            registry=self.registry,
+            registry=counted,
         )
         self.check_decisions = Counter(
             "waasp_check_decisions",
             "Check decisions by outcome (allowed, limited, blocked, error)",
             ["outcome"],
-            registry=self.registry,
+            registry=counted,
         )
         self.check_latency = Histogram(
             "waasp_check_latency_seconds",
             "Time to decide a check, audit included",
             buckets=CHECK_BUCKETS,
-            registry=self.registry,
+            registry=counted,
         )
         self.enqueue_failures = Counter(
             "waasp_enqueue_failures",
             "Background tasks that could not be enqueued",
             ["task"],
-            registry=self.registry,
+            registry=counted,
         )
         self.api_processes = Gauge(
             "waasp_api_processes",
             "API processes serving on this address (waasp serve --processes)",
             multiprocess_mode="livesum",
-            registry=self.registry,
+            registry=counted,
         )
         self.api_processes.set(1)
         self.runtime = RuntimeCollector()
-        directory = os.environ.get(MULTIPROC_ENV)
-        # What a scrape reads: every process's files when several serve, else this registry.
-        self.scraped = self.registry
-        if directory:
-            self.scraped = CollectorRegistry()
-            MultiProcessCollector(self.scraped, path=directory)  # type: ignore[no-untyped-call]
-        self.scraped.register(self.runtime)
+        self.registry.register(self.runtime)
         # Children by label values, looked up once: ``labels()`` locks and validates each call.
         self._requests: dict[tuple[str, str, int], Counter] = {}
         self._decisions: dict[str, Counter] = {}
@@ -184,7 +184,7 @@ class Metrics:
         returns (body, content type)."""
         encode, content_type = choose_encoder(accept)
         self.runtime.snapshot = snapshot
-        return encode(self.scraped), content_type
+        return encode(self.registry), content_type
 
 
 async def observed_check(metrics: Metrics, check: Awaitable[CheckResult]) -> CheckResult:
