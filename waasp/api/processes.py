@@ -41,6 +41,8 @@ log = structlog.get_logger(__name__)
 READY = "listening "
 STOP_GRACE = SHUTDOWN_TIMEOUT + 10.0
 PARENT_POLL = 1.0
+# How long a child's exit may come before the signal that stops us all (see ``supervise``).
+SIGNAL_GRACE = 1.0
 
 
 class Children:
@@ -153,6 +155,10 @@ async def supervise(
             exited.result()  # raises ChildExited
             return 1  # not reached: first_exit only ends by raising
         except ChildExited as exc:
+            # Ctrl-C signals the whole process group: a child may stop before we hear of it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), SIGNAL_GRACE)
+                return 0
             log.error("api_process_exited", pid=exc.pid, status=exc.status, stopping="all")
             return 1
         finally:

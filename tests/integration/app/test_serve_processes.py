@@ -62,6 +62,7 @@ async def serve_processes(
             PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
         ),
         stdout=asyncio.subprocess.PIPE,
+        start_new_session=True,  # a process group of its own, as a terminal gives it
     )
     try:
         assert proc.stdout is not None
@@ -188,3 +189,17 @@ async def test_children_of_a_killed_parent_stop(
                 break
             await asyncio.sleep(0.1)
         assert not any(pid_alive(pid) for pid in pids), pids
+
+
+@pytest.mark.slow
+async def test_ctrl_c_to_the_process_group_is_a_clean_stop(
+    app_database_url: str, tmp_path: Path, redis_url: str
+) -> None:
+    """SIGINT to the whole group (Ctrl-C in a terminal) reaches parent and children at once:
+    a child stopping first is not taken for a crash, and the parent exits 0."""
+    prefix = f"test{secrets.token_hex(5)}"
+    async with serve_processes(app_database_url, tmp_path, redis_url, prefix) as served:
+        pids = [int(path.stem.rpartition("_")[2]) for path in served.metrics_dir.glob("gauge_*.db")]
+        os.killpg(served.proc.pid, signal.SIGINT)
+        assert await asyncio.wait_for(served.proc.wait(), START_TIMEOUT) == 0
+    assert not any(pid_alive(pid) for pid in pids), pids
