@@ -139,8 +139,8 @@ def _channel(value: object, field: str) -> str | None:
     return folded or None
 
 
-# A deployment checks a handful of channels over and over, and the Unicode checks cost more
-# than a check's own Python work (14 µs); refusals raise, so they are never cached.
+# A deployment checks a handful of channels over and over, and their Unicode checks cost
+# about 14 µs a check (0.1 µs cached); refusals raise, so they are never cached.
 _cached_channel = functools.lru_cache(maxsize=1024)(_channel)
 
 
