@@ -34,6 +34,7 @@ from redis.asyncio import Redis
 from yarl import URL
 
 from waasp.db.migrate import migrate
+from waasp.logging import configure_logging
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWN = 10_000
@@ -471,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.role == "load":
         run_load(options.url, options.connections, options.duration)
         return 0
+    configure_logging("console", "warning")  # stdout is the table (the harness keeps it)
     print(asyncio.run(benchmark(options)))
     return 0
 
