@@ -44,15 +44,9 @@ async def serve_processes(
     """Run ``waasp serve --processes count``; wait for its one "WAASP API on" line."""
     port = free_port()
     metrics_dir = tmp_path / "metrics"
+    serve = ["serve", "--port", str(port), "--processes", str(count)]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "waasp",
-        "serve",
-        "--port",
-        str(port),
-        "--processes",
-        str(count),
+        *[sys.executable, "-m", "waasp", *serve],
         env=cli_env(
             database_url,
             WAASP_DATA_DIR=str(tmp_path),
