@@ -2,11 +2,13 @@
 
     python -m benchmarks.check [--duration 8] [--rounds 3] [--connections 16,64]
 
-Both servers run as subprocesses against one seeded scratch database; the load comes from
-another process (wrk when installed, else this module's asyncio load generator). Senders
-alternate known/unknown 50/50. Each (connections, server) pair runs ``--rounds`` times,
-interleaved, and the round with the median req/s is reported. The minimal endpoint does what
-a straightforward handler would: request.json(), one SELECT, one audit INSERT, json_response.
+The servers run as subprocesses against one seeded scratch database: ``waasp serve`` in one
+process, ``waasp serve --processes 2``, and the minimal endpoint (one process). The load
+comes from another process (wrk when installed, else this module's asyncio load generator).
+Senders alternate known/unknown 50/50. Each (connections, server) pair runs ``--rounds``
+times, interleaved; the table gives the median round's req/s and every round's p50 and p99.
+The minimal endpoint does what a straightforward handler would: request.json(), one SELECT,
+one audit INSERT, json_response.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from redis.asyncio import Redis
 from yarl import URL
 
 from waasp.db.migrate import migrate
+from waasp.logging import configure_logging
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWN = 10_000
@@ -289,45 +292,71 @@ async def wait_ready(url: str) -> None:
     raise RuntimeError(f"{url} never became ready")
 
 
-def table(results: dict[tuple[int, str], Measurement]) -> str:
-    """The Markdown table of the median rounds, with the ratios against the minimal endpoint."""
+TARGETS = ("waasp", "waasp x2", "minimal")
+
+
+def table(results: dict[tuple[int, str], list[Measurement]]) -> str:
+    """The Markdown table: the median round's req/s and its ratio to the minimal endpoint,
+    and every round's p50 and p99 (milliseconds)."""
     lines = [
-        "| connections | WAASP req/s | minimal req/s | req/s ratio (≥ 0.8) | WAASP p50 ms "
-        "| minimal p50 ms | WAASP p99 ms | minimal p99 ms | p99 ratio (≤ 1.3) | met |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: |",
+        "| connections | server | req/s (median round) | vs minimal | p50 ms per round "
+        "| p99 ms per round | worst p99 vs minimal |",
+        "| ---: | --- | ---: | ---: | --- | --- | ---: |",
     ]
     for conns in sorted({c for c, _ in results}):
-        w, m = results[conns, "waasp"], results[conns, "minimal"]
-        rps_ratio, p99_ratio = w.rps / m.rps, w.p99_ms / m.p99_ms
-        met = "yes" if rps_ratio >= 0.8 and p99_ratio <= 1.3 else "NO"
-        lines.append(
-            f"| {conns} | {w.rps:,.0f} | {m.rps:,.0f} | {rps_ratio:.2f} | {w.p50_ms:.2f} "
-            f"| {m.p50_ms:.2f} | {w.p99_ms:.2f} | {m.p99_ms:.2f} | {p99_ratio:.2f} | {met} |"
-        )
+        base = results[conns, "minimal"]
+        base_rps = median_round(base).rps
+        base_p99 = max(m.p99_ms for m in base)
+        for target in TARGETS:
+            rounds = results[conns, target]
+            rps = median_round(rounds).rps
+            p50s = " / ".join(f"{m.p50_ms:.2f}" for m in rounds)
+            p99s = " / ".join(f"{m.p99_ms:.2f}" for m in rounds)
+            worst = max(m.p99_ms for m in rounds) / base_p99
+            lines.append(
+                f"| {conns} | {target} | {rps:,.0f} | {rps / base_rps:.2f} | {p50s} | {p99s} "
+                f"| {worst:.2f} |"
+            )
     return "\n".join(lines)
+
+
+def median_round(rounds: list[Measurement]) -> Measurement:
+    """The round with the median req/s."""
+    return sorted(rounds, key=lambda r: r.rps)[len(rounds) // 2]
 
 
 async def run_rounds(
     options: argparse.Namespace, ports: dict[str, int], conns: int, tool: str
-) -> dict[str, Measurement]:
-    """Warm both servers up, run interleaved rounds, return each server's median round."""
-    runs: dict[str, list[Measurement]] = {"waasp": [], "minimal": []}
-    for target in runs:  # warm both pools and both plan caches
+) -> dict[str, list[Measurement]]:
+    """Warm every server up, run interleaved rounds, return each server's rounds."""
+    runs: dict[str, list[Measurement]] = {target: [] for target in ports}
+    for target in runs:  # warm the pools and the plan caches
         await measure(f"http://127.0.0.1:{ports[target]}/api/v1/check", conns, options.warmup, tool)
     for round_no in range(options.rounds):
-        order = ["waasp", "minimal"] if round_no % 2 == 0 else ["minimal", "waasp"]
+        order = list(runs)[round_no % len(runs) :] + list(runs)[: round_no % len(runs)]
         for target in order:
             url = f"http://127.0.0.1:{ports[target]}/api/v1/check"
             m = await measure(url, conns, options.duration, tool)
             if m.errors:
                 raise RuntimeError(f"{target} answered {m.errors} errors")
             print(
-                f"  {conns:>3} conns {target:>7}: {m.rps:8,.0f} req/s "
+                f"  {conns:>3} conns {target:>8}: {m.rps:8,.0f} req/s "
                 f"p50 {m.p50_ms:6.2f} ms p99 {m.p99_ms:6.2f} ms",
                 file=sys.stderr,
             )
             runs[target].append(m)
-    return {target: sorted(ms, key=lambda r: r.rps)[len(ms) // 2] for target, ms in runs.items()}
+    return runs
+
+
+WAASP_ENV = {
+    "WAASP_API_TOKEN": "benchmark-token",
+    # Every request comes from one address: the per-address limit is lifted, so the figure
+    # is the check's (its Redis round trip still runs).
+    "WAASP_CHECK_RATE": "1000000000",
+    "WAASP_CHECK_BURST": "1000000000",
+    "WAASP_LOG_LEVEL": "warning",
+    "WAASP_LOG_FORMAT": "json",
+}
 
 
 async def benchmark(options: argparse.Namespace) -> str:
@@ -342,25 +371,17 @@ async def benchmark(options: argparse.Namespace) -> str:
     try:
         await migrate(dsn)
         await seed(dsn)
-        ports = {"waasp": free_port(), "minimal": free_port()}
-        procs.append(
-            await start(
-                ["-m", "waasp", "serve", "--port", str(ports["waasp"])],
-                {
-                    "WAASP_DATABASE_URL": dsn,
-                    # Blocked checks enqueue notifications: under a scratch prefix, deleted after.
-                    "WAASP_KEY_PREFIX": prefix,
-                    "WAASP_REDIS_URL": options.redis_url,
-                    "WAASP_API_TOKEN": "benchmark-token",
-                    # Every request comes from one address: the per-address limit is lifted,
-                    # so the figure is the check's (its Redis round trip still runs).
-                    "WAASP_CHECK_RATE": "1000000000",
-                    "WAASP_CHECK_BURST": "1000000000",
-                    "WAASP_LOG_LEVEL": "warning",
-                    "WAASP_LOG_FORMAT": "json",
-                },
-            )
-        )
+        ports = {target: free_port() for target in TARGETS}
+        env = {
+            **WAASP_ENV,
+            "WAASP_DATABASE_URL": dsn,
+            # Blocked checks enqueue notifications: under a scratch prefix, deleted after.
+            "WAASP_KEY_PREFIX": prefix,
+            "WAASP_REDIS_URL": options.redis_url,
+        }
+        for target, processes in (("waasp", 1), ("waasp x2", 2)):
+            serve = ["-m", "waasp", "serve", "--port", str(ports[target])]
+            procs.append(await start([*serve, "--processes", str(processes)], env))
         procs.append(
             await start(
                 [
@@ -376,6 +397,7 @@ async def benchmark(options: argparse.Namespace) -> str:
             )
         )
         await wait_ready(f"http://127.0.0.1:{ports['waasp']}/readyz")
+        await wait_ready(f"http://127.0.0.1:{ports['waasp x2']}/readyz")
         await wait_ready(f"http://127.0.0.1:{ports['minimal']}/healthz")
         tool = options.loadgen
         if tool == "auto":
@@ -384,10 +406,10 @@ async def benchmark(options: argparse.Namespace) -> str:
             f"load generator: {tool}; {options.rounds} rounds of {options.duration}s",
             file=sys.stderr,
         )
-        results: dict[tuple[int, str], Measurement] = {}
+        results: dict[tuple[int, str], list[Measurement]] = {}
         for conns in options.connections:
-            for target, median in (await run_rounds(options, ports, conns, tool)).items():
-                results[conns, target] = median
+            for target, rounds in (await run_rounds(options, ports, conns, tool)).items():
+                results[conns, target] = rounds
         return table(results)
     finally:
         for proc in procs:
@@ -450,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.role == "load":
         run_load(options.url, options.connections, options.duration)
         return 0
+    configure_logging("console", "warning")  # stdout is the table (the harness keeps it)
     print(asyncio.run(benchmark(options)))
     return 0
 

@@ -304,8 +304,9 @@ def run(args: Any) -> Results:
 
 
 def run_check(args: Any) -> dict[str, Any]:
-    """The check endpoint's scenario: ``python -m benchmarks.check`` (``waasp serve`` against a
-    minimal aiohttp + asyncpg endpoint, 16 and 64 connections), its Markdown table kept."""
+    """The check endpoint's scenario: ``python -m benchmarks.check`` (``waasp serve`` in 1 and
+    2 processes against a minimal aiohttp + asyncpg endpoint, 16 and 64 connections), its
+    Markdown table kept."""
     done = subprocess.run(
         [
             sys.executable,

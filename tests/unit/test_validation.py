@@ -135,3 +135,17 @@ def test_any_text_is_accepted_or_refused_cleanly(value: str) -> None:
         assert result.sender_id == value.strip()
         assert "\x00" not in value and 0 < len(value) <= 255
         assert result.channel is None or result.channel == channels.canonical(value[:60])
+
+
+def test_channels_are_validated_once_and_refusals_every_time() -> None:
+    """A channel seen before is answered from the cache, with the same canonical spelling;
+    a refused one is refused every time (refusals are never cached)."""
+    first = validation.channel(" WhatsApp-Cache-Test ")
+    hits = validation._cached_channel.cache_info().hits
+    assert validation.channel(" WhatsApp-Cache-Test ") == first == "whatsapp-cache-test"
+    assert validation._cached_channel.cache_info().hits == hits + 1
+    for _ in range(2):
+        with pytest.raises(ValidationError):
+            validation.channel("p\u0430y")  # a Cyrillic a among Latin letters
+    with pytest.raises(ValidationError):
+        validation.channel(["not", "text"])  # not a string: never reaches the cache

@@ -40,12 +40,19 @@ async def read_json(request: web.Request) -> Any:
     # Refuse early on the declared length, before reading a byte of it.
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
         raise too_large()
-    try:
-        async with asyncio.timeout(request.app[SETTINGS].http_body_timeout):
-            body = await request.read()  # raises 413 past client_max_size for chunked bodies
-    except TimeoutError:
-        raise HttpError(408, "request body not received in time", close=True) from None
+    body = await _body(request)
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ValidationError("body", f"invalid JSON: {exc}") from None
+
+
+async def _body(request: web.Request) -> bytes:
+    if request.content.is_eof():
+        # All of it came with the head (a check's body, usually): no timer to arm.
+        return await request.read()
+    try:
+        async with asyncio.timeout(request.app[SETTINGS].http_body_timeout):
+            return await request.read()  # raises 413 past client_max_size for chunked bodies
+    except TimeoutError:
+        raise HttpError(408, "request body not received in time", close=True) from None

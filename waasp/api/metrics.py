@@ -2,16 +2,21 @@
 cluster-wide figures (the runtime dashboard's collector, read from Redis at scrape time).
 
 Each app has its own registry (never prometheus-client's global one), so several apps in one
-process — tests, ``waasp up`` — never mix their figures.
+process — tests, ``waasp up`` — never mix their figures. Under ``waasp serve --processes N``
+each process counts into prometheus-client's multiprocess directory (``PROMETHEUS_MULTIPROC_DIR``,
+set by the parent) and a scrape of any of them reads every process's files, so the figures
+are the sums over all of them (``waasp_api_processes`` says how many serve).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable
 
 from aiohttp import web
-from prometheus_client import Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from waasp.models import CheckResult
 from waasp.runtime.dashboard import RuntimeMetrics
@@ -19,6 +24,8 @@ from waasp.runtime.dashboard import RuntimeMetrics
 # A check answers in about a millisecond; these resolve that, and the slow tail.
 CHECK_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 UNMATCHED_ROUTE = "unmatched"
+# Read by prometheus-client when it is first imported: set, every metric lives in files there.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics(RuntimeMetrics):
@@ -29,31 +36,56 @@ class Metrics(RuntimeMetrics):
     """
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # self.registry (what /metrics exports), the runtime's collector
+        directory = os.environ.get(MULTIPROC_ENV)
+        # Under ``--processes`` every value lives in a file there, and a scrape reads them all
+        # (summed); this process's metric objects then register elsewhere, not to count twice.
+        counted = CollectorRegistry() if directory else self.registry
+        if directory:
+            MultiProcessCollector(self.registry, path=directory)  # type: ignore[no-untyped-call]
         self.http_requests = Counter(
             "waasp_http_requests",
             "HTTP requests by route, method and status",
             ["route", "method", "status"],
-            registry=self.registry,
+            registry=counted,
         )
         self.check_decisions = Counter(
             "waasp_check_decisions",
             "Check decisions by outcome (allowed, limited, blocked, error)",
             ["outcome"],
-            registry=self.registry,
+            registry=counted,
         )
         self.check_latency = Histogram(
             "waasp_check_latency_seconds",
             "Time to decide a check, audit included",
             buckets=CHECK_BUCKETS,
-            registry=self.registry,
+            registry=counted,
         )
         self.enqueue_failures = Counter(
             "waasp_enqueue_failures",
             "Background tasks that could not be enqueued",
             ["task"],
-            registry=self.registry,
+            registry=counted,
         )
+        self.api_processes = Gauge(
+            "waasp_api_processes",
+            "API processes serving on this address (waasp serve --processes)",
+            multiprocess_mode="livesum",
+            registry=counted,
+        )
+        self.api_processes.set(1)
+        # Children by label values, looked up once: ``labels()`` locks and validates each call.
+        self._requests: dict[tuple[str, str, int], Counter] = {}
+        self._decisions: dict[str, Counter] = {}
+
+    def request_done(self, route: str, method: str, status: int) -> None:
+        """Count an HTTP request by route template, method and status."""
+        key = (route, method, status)
+        child = self._requests.get(key)
+        if child is None:
+            child = self.http_requests.labels(route=route, method=method, status=str(status))
+            self._requests[key] = child
+        child.inc()
 
     def enqueue_failed(self, task: str, count: int = 1) -> None:
         """Count tasks that could not be enqueued."""
@@ -61,7 +93,10 @@ class Metrics(RuntimeMetrics):
 
     def check_decided(self, outcome: str, seconds: float) -> None:
         """Count a check's outcome and observe how long it took."""
-        self.check_decisions.labels(outcome=outcome).inc()
+        child = self._decisions.get(outcome)
+        if child is None:
+            child = self._decisions[outcome] = self.check_decisions.labels(outcome=outcome)
+        child.inc()
         self.check_latency.observe(seconds)
 
 

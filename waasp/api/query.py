@@ -41,6 +41,8 @@ QUERY_PARAMETERS = documented_query(OPENAPI)
 @web.middleware
 async def query_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse unknown and repeated query parameters before the handler (and its auth) runs."""
+    if not request.rel_url.raw_query_string:  # most requests: nothing to look up
+        return await handler(request)
     route = route_label(request)
     if route != UNMATCHED_ROUTE and request.query:
         method = "GET" if request.method == "HEAD" else request.method

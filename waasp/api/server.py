@@ -49,9 +49,15 @@ class ListenError(WaaspError):
     """The API's address cannot be bound (in use, not ours, not allowed)."""
 
 
-def listen(host: str, port: int) -> list[socket.socket]:
+def listen(
+    host: str, port: int, *, reuse_port: bool = False, backlog: int | None = LISTEN_BACKLOG
+) -> list[socket.socket]:
     """Bind and listen on every address of host:port now; raise ListenError, one line,
-    when that fails. Port 0 takes one free port, the same for every address."""
+    when that fails. Port 0 takes one free port, the same for every address.
+
+    ``reuse_port`` sets SO_REUSEPORT, so other processes doing the same share the port (the
+    kernel spreads connections over their listeners); ``backlog=None`` binds without
+    listening, which holds the port for them without taking any connection."""
     shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         found = socket.getaddrinfo(
@@ -65,11 +71,14 @@ def listen(host: str, port: int) -> list[socket.socket]:
             sock = socket.socket(family, kind, proto)
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             chosen = sockets[0].getsockname()[1] if port == 0 and len(sockets) > 1 else port
             sock.bind((address[0], chosen, *address[2:]))
-            sock.listen(LISTEN_BACKLOG)
+            if backlog is not None:
+                sock.listen(backlog)
             sock.setblocking(False)
     except OSError as exc:
         for sock in sockets:

@@ -73,6 +73,17 @@ def port(value: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def process_count(value: str) -> int:
+    """An argparse type: how many processes (a whole number, at least 1)."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {count}")
+    return count
+
+
 def page(args: argparse.Namespace, high: int) -> tuple[int, int]:
     """The ``--limit`` (1 to ``high``) and ``--offset`` (0 or more) of a listing."""
     if not 1 <= args.limit <= high:

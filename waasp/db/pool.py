@@ -53,6 +53,16 @@ def unavailable(exc: BaseException) -> DependencyUnavailable:
     return DependencyUnavailable("postgresql", detail)
 
 
+async def keep_session(_conn: asyncpg.Connection) -> None:
+    """The pool's reset: nothing beyond asyncpg's own rollback of an open transaction.
+
+    asyncpg's default reset sends ``RESET ALL; UNLISTEN *; CLOSE ALL; advisory unlock`` on
+    every release, one more round trip per query. WAASP never changes a pooled connection's
+    session (no SET, LISTEN, cursors or advisory locks outside ``waasp migrate``'s own
+    connection), so there is nothing to reset, and a check is a single round trip.
+    """
+
+
 class Database:
     """A lazily connecting asyncpg pool with error mapping."""
 
@@ -80,6 +90,7 @@ class Database:
             command_timeout=self._command_timeout,
             # Idle connections go after a minute; a restarted server leaves none stale for long.
             max_inactive_connection_lifetime=60.0,
+            reset=keep_session,
         )
 
     async def close(self) -> None:

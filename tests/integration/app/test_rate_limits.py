@@ -12,8 +12,9 @@ import pytest
 
 from tests.integration.app.conftest import AUTH, ServeFactory, delete_prefix
 from tests.integration.app.test_monitor_api import closed_port
-from waasp.api.throttle import client_bucket
-from waasp.runtime import Runtime
+from waasp.api.errors import HttpError
+from waasp.api.throttle import CheckThrottle, client_bucket
+from waasp.runtime import RateLimiter, Runtime
 
 
 @pytest.fixture
@@ -112,3 +113,44 @@ async def test_checks_go_on_when_the_broker_is_down(serve: ServeFactory) -> None
         assert loop.time() - started < 3
     finally:
         await down.close()
+
+
+async def test_acquire_many_answers_each_take_in_one_call(
+    twin_runtimes: tuple[Runtime, Runtime],
+) -> None:
+    """Seven takes from a bucket of 5 in one call: the first five pass, the last two are
+    refused with a wait and counted as refusals, as seven ``acquire`` calls would be."""
+    limiter = twin_runtimes[0].rate_limiter()
+    answers = await limiter.acquire_many("many", 10.0, 5, 7)
+    assert answers[:5] == [0.0] * 5
+    assert all(0 < wait <= 0.2 for wait in answers[5:]) and len(answers) == 7
+    assert await limiter.take_denied("many") == 2
+
+
+class CountingLimiter(RateLimiter):
+    """The runtime's limiter, counting its round trips."""
+
+    def __init__(self, limiter: RateLimiter) -> None:
+        super().__init__(limiter.client, limiter.prefix)
+        self.calls = 0
+
+    async def acquire_many(self, bucket: str, rate: float, burst: int, count: int) -> list[float]:
+        self.calls += 1
+        return await super().acquire_many(bucket, rate, burst, count)
+
+
+async def test_concurrent_checks_from_one_address_share_round_trips(
+    twin_runtimes: tuple[Runtime, Runtime],
+) -> None:
+    """Twenty checks at once from one address, burst 5: exactly five pass and fifteen get a
+    429, in fewer round trips than checks."""
+    limiter = CountingLimiter(twin_runtimes[0].rate_limiter())
+    throttle = CheckThrottle(limiter, 0.01, 5)
+    outcomes = await asyncio.gather(
+        *(throttle.admit("192.0.2.7") for _ in range(20)), return_exceptions=True
+    )
+    refused = [o for o in outcomes if isinstance(o, HttpError)]
+    assert outcomes.count(None) == 5 and len(refused) == 15
+    assert all(error.status == 429 for error in refused)
+    assert 1 <= limiter.calls < 20
+    assert not throttle._callers and not throttle._waiting  # nothing left behind

@@ -67,6 +67,16 @@ class RateLimiter:
         )
         return RateDecision(int(wait_ms) == 0, int(wait_ms) / 1000, int(denied))
 
+    async def acquire_many(self, bucket: str, rate: float, burst: int, count: int) -> list[float]:
+        """Take one token ``count`` times from ``bucket`` in one round trip, each take
+        answered on its own as ``acquire`` would (in order): 0.0 allowed, else the seconds
+        until it would be (and counted as a refusal)."""
+        if rate <= 0 or burst < 1 or count < 1:
+            raise ValueError("rate must be > 0, burst and count >= 1")
+        args = [repr(float(rate)), burst, 1, 0, 0, *([0] * count)]
+        _, _, *waits = await self._take(keys=[self.key(bucket)], args=args)
+        return [int(wait) / 1000 for wait in waits]
+
     async def reserve(self, bucket: str, rate: float, claims: Sequence[int]) -> Reservations:
         """Take one token per entry of ``claims`` from ``bucket`` (``rate`` per second, a
         burst of 1, as Celery's rate limits), reserving the next free slot for each take that
