@@ -165,8 +165,20 @@ async def latency(session: Session, n: int) -> Metrics:
     await session.warm_up()
     await paced(n, LATENCY_RATE, lambda now: adapter.send("late", now))
     await session.probe.wait(n + 1, 60, session.workers)
-    values = await session.probe.lateness_ms()
-    return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values)}
+    return spread(await session.probe.lateness_ms())
+
+
+async def latency_drained(session: Session, n: int, drained: int) -> Metrics:
+    """As ``latency``, but the same worker has just drained ``drained`` pre-queued no-ops:
+    what a drain leaves behind (expiring keys, a long stream, a grown heap) shows here."""
+    adapter = session.adapter
+    await adapter.open()
+    await adapter.prequeue(drained, "noop")
+    session.start_workers(1, LATENCY_CONCURRENCY)
+    await session.probe.wait(drained, max(120.0, drained / 50), session.workers)
+    await paced(n, LATENCY_RATE, lambda now: adapter.send("late", now))
+    await session.probe.wait(drained + n, 60, session.workers)
+    return spread(await session.probe.lateness_ms())
 
 
 async def delay(session: Session, n: int) -> Metrics:
@@ -177,7 +189,41 @@ async def delay(session: Session, n: int) -> Metrics:
     await session.warm_up()
     await paced(n, LATENCY_RATE, lambda now: adapter.send_delayed(1.0, now, now + 1.0))
     await session.probe.wait(n + 1, 60, session.workers)
-    values = await session.probe.lateness_ms()
+    return spread(await session.probe.lateness_ms())
+
+
+async def delay_burst(session: Session, n: int) -> Metrics:
+    """Lateness of n tasks sent back to back, each with a 1-second delay."""
+    adapter = session.adapter
+    await adapter.open()
+    session.start_workers(1, LATENCY_CONCURRENCY)
+    await session.warm_up()
+    for _ in range(n):
+        now = time.time()
+        await adapter.send_delayed(1.0, now, now + 1.0)
+    await session.probe.wait(n + 1, 60, session.workers)
+    return spread(await session.probe.lateness_ms())
+
+
+async def delay_mass(session: Session, n: int) -> Metrics:
+    """Lateness of n delayed tasks all due within the same second (a retry storm): their due
+    times are spread evenly over one second that starts after every send is done."""
+    adapter = session.adapter
+    await adapter.open()
+    session.start_workers(1, LATENCY_CONCURRENCY)
+    await session.warm_up()
+    base = time.time() + 3.0 + n / 2000  # sending one by one runs at a few thousand per second
+    for i in range(n):
+        now = time.time()
+        due = base + i / n
+        await adapter.send_delayed(due - now, now, due)
+    sent_late = time.time() > base
+    await session.probe.wait(n + 1, 60 + n / 100, session.workers)
+    return {**spread(await session.probe.lateness_ms()), "sent_late": float(sent_late)}
+
+
+def spread(values: list[float]) -> Metrics:
+    """p50, p99 and max of latencies in milliseconds."""
     return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values)}
 
 
@@ -206,7 +252,10 @@ SCENARIOS: dict[str, Callable[..., Awaitable[Metrics]]] = {
     "bulk": enqueue_bulk,
     "drain": drain,
     "latency": latency,
+    "latency_drained": latency_drained,
     "delay": delay,
+    "delay_burst": delay_burst,
+    "delay_mass": delay_mass,
     "sleep": sleep_mix,
 }
 

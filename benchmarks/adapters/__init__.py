@@ -10,6 +10,7 @@ from benchmarks.adapters.base import Adapter, Unsupported
 SYSTEMS: dict[str, tuple[str, str, str]] = {
     "waasp": ("benchmarks.adapters.waasp", "WaaspAdapter", "main"),
     "raw": ("benchmarks.adapters.raw", "RawAdapter", "main"),
+    "rawbatch": ("benchmarks.adapters.raw", "RawBatchedAdapter", "main"),
     "celery": ("benchmarks.adapters.celery", "CeleryAdapter", "main"),
     "dramatiq": ("benchmarks.adapters.dramatiq", "DramatiqAdapter", "main"),
     "taskiq": ("benchmarks.adapters.taskiq", "TaskiqAdapter", "main"),
