@@ -72,7 +72,8 @@ class Promoter:
             guard.worked()
             if full:
                 continue  # a storm of due messages: the next batch at once
-            # Nothing delayed: until a schedule's wake-up, or the safety net.
+            # Until the earliest due time (with nothing delayed, the safety net), or until a
+            # schedule wakes it for an earlier one.
             wait = MAX_SLEEP if sleep is None else min(sleep, MAX_SLEEP)
             due = max(loop.time() + wait, began + MIN_ROUND)
             with contextlib.suppress(TimeoutError):
