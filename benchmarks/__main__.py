@@ -35,19 +35,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--systems",
         type=_names(list(SYSTEMS)),
-        default=list(SYSTEMS),
-        help="comma-separated (default: all)",
+        default=None,
+        help="comma-separated (default: all; with --quick: waasp,raw,rawbatch)",
     )
     run.add_argument(
         "--scenarios",
         type=_names(harness.DEFAULT_SCENARIOS),
-        default=harness.DEFAULT_SCENARIOS,
-        help="comma-separated (default: all)",
+        default=None,
+        help="comma-separated (default: all; with --quick: all but sleep, rss and check)",
+    )
+    run.add_argument(
+        "--quick",
+        action="store_true",
+        help="waasp and the raw loops only, without the slow scenarios: for iterating",
     )
     run.add_argument("--tasks", type=int, default=10_000, help="N for enqueue and drain")
     run.add_argument("--reps", type=int, default=3)
     run.add_argument("--latency-tasks", type=int, default=1000)
     run.add_argument("--delay-tasks", type=int, default=200)
+    run.add_argument("--mass-tasks", type=int, default=10_000, help="N_mass for delay_mass")
     run.add_argument("--sleep-tasks", type=int, default=500)
     run.add_argument("--rss-tasks", type=int, default=100_000)
     run.add_argument(
@@ -67,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main() -> None:
     args = build_parser().parse_args()
+    if args.systems is None:
+        args.systems = harness.QUICK_SYSTEMS if args.quick else list(SYSTEMS)
+    if args.scenarios is None:
+        args.scenarios = harness.QUICK_SCENARIOS if args.quick else harness.DEFAULT_SCENARIOS
     if "raw" not in args.systems:
         sys.stderr.write("note: without raw, no ratios to raw Redis are given\n")
     results = harness.run(args)
@@ -81,7 +91,16 @@ def main() -> None:
         "params": {
             k: v
             for k, v in vars(args).items()
-            if k in ("tasks", "reps", "latency_tasks", "delay_tasks", "sleep_tasks", "rss_tasks")
+            if k
+            in (
+                "tasks",
+                "reps",
+                "latency_tasks",
+                "delay_tasks",
+                "mass_tasks",
+                "sleep_tasks",
+                "rss_tasks",
+            )
         },
         "versions": {
             **harness.versions(Path(sys.executable)),

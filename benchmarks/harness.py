@@ -98,11 +98,32 @@ SCENARIOS: dict[str, Scenario] = {
             PERCENTILES,
         ),
         Scenario(
+            "latency_drained",
+            "enqueue-to-start latency at 200 tasks/s, right after the worker drained N",
+            "latency_drained",
+            lambda a: {"n": a.latency_tasks, "drained": a.tasks},
+            PERCENTILES,
+        ),
+        Scenario(
             "delay",
-            "lateness of 1 s-delayed tasks",
+            "lateness of 1 s-delayed tasks, sent at 200/s",
             "delay",
             lambda a: {"n": a.delay_tasks},
-            PERCENTILES[:2],
+            PERCENTILES,
+        ),
+        Scenario(
+            "delay_burst",
+            "lateness of 1 s-delayed tasks, sent back to back",
+            "delay_burst",
+            lambda a: {"n": a.delay_tasks},
+            PERCENTILES,
+        ),
+        Scenario(
+            "delay_mass",
+            "lateness of N_mass delayed tasks due within one second",
+            "delay_mass",
+            lambda a: {"n": a.mass_tasks},
+            PERCENTILES,
         ),
         Scenario(
             "sleep",
@@ -129,6 +150,9 @@ SCENARIOS: dict[str, Scenario] = {
 }
 CHECK = "check"
 DEFAULT_SCENARIOS = [*SCENARIOS, CHECK]
+# ``--quick``: waasp and the two raw loops, without the scenarios that take minutes
+QUICK_SYSTEMS = ["waasp", "raw", "rawbatch"]
+QUICK_SCENARIOS = [s for s in SCENARIOS if s not in ("sleep", "rss")]
 
 
 @dataclass
@@ -146,9 +170,13 @@ class Results:
         else:
             self.values.setdefault(scenario, {}).setdefault(system, []).append(metrics)
 
+    def reps(self, scenario: str, system: str, metric: str) -> list[float]:
+        """One metric's value in every repetition, in the order they ran."""
+        return [m[metric] for m in self.values.get(scenario, {}).get(system, []) if metric in m]
+
     def stats(self, scenario: str, system: str, metric: str) -> dict[str, float] | None:
         """Median, min and max of one metric over the repetitions."""
-        reps = [m[metric] for m in self.values.get(scenario, {}).get(system, []) if metric in m]
+        reps = self.reps(scenario, system, metric)
         if not reps:
             return None
         return {

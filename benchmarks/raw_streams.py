@@ -1,8 +1,10 @@
-"""The baseline: a minimal redis-py Streams loop doing what a task queue must do.
+"""The baselines: minimal redis-py Streams loops doing what a task queue must do.
 
-XADD to enqueue; XREADGROUP COUNT 100 to consume; per message XACK + XDEL + SET result EX 3600.
-One message at a time, no concurrency, no retries, no delays: the floor of Redis round trips a
-queue with stored results pays, which is what every other system is compared to.
+XADD to enqueue; XREADGROUP COUNT 100 to consume; then either per message XACK + XDEL + SET
+result EX 3600 (``consume``: the floor of round trips a queue with stored results pays), or one
+pipeline of XACK + XDEL + a SET per message for the whole batch of up to 100 (``consume_batched``:
+the ceiling a runtime that batches its settles can approach). No concurrency, no retries, no
+delays. The client is configured as waasp configures its own (``connect``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import sys
 import time
 import uuid
+from typing import Any
 
 import orjson
 from redis.asyncio import Redis
@@ -19,6 +22,20 @@ from redis.asyncio import Redis
 from benchmarks import probe
 
 GROUP = "raw"
+
+
+def connect(url: str) -> Redis:
+    """A client configured as waasp's (``waasp.runtime.broker.client``): redis-py's
+    maintenance notifications off. At redis-py 8's default ("auto") they cost a raw loop
+    more than half its enqueue rate, which would make the baseline a handicapped one."""
+    options: dict[str, Any] = {}
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:  # older redis-py has none
+        pass
+    else:
+        options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+    return Redis.from_url(url, **options)
 
 
 async def ensure_group(client: Redis, stream: str) -> None:
@@ -71,12 +88,36 @@ async def consume(client: Redis, stream: str, results: str) -> None:
                     probe.done()
 
 
-async def _serve(url: str, stream: str, results: str) -> None:
-    client = Redis.from_url(url)
+async def consume_batched(client: Redis, stream: str, results: str) -> None:
+    """Consume forever: XREADGROUP COUNT 100, then one pipeline of XACK + XDEL of the batch
+    and a SET ``results:<id>`` per message: one round trip per batch to settle it."""
+    consumer = f"c{os.getpid()}"
+    while True:
+        reply = await client.xreadgroup(GROUP, consumer, {stream: ">"}, count=100, block=1000)
+        for _, entries in reply or ():
+            ids, noops = [], 0
+            pipe = client.pipeline(transaction=False)
+            for entry_id, fields in entries:
+                message = orjson.loads(fields[b"message"])
+                if "sent_at" in message:
+                    probe.late(message["sent_at"], message.get("due_at"))
+                else:
+                    noops += 1
+                ids.append(entry_id)
+                pipe.set(f"{results}:{message['id']}", b"null", ex=3600)
+            pipe.xack(stream, GROUP, *ids)
+            pipe.xdel(stream, *ids)
+            await pipe.execute()
+            for _ in range(noops):
+                probe.done()
+
+
+async def _serve(url: str, stream: str, results: str, batched: bool) -> None:
+    client = connect(url)
     await ensure_group(client, stream)
-    await consume(client, stream, results)
+    await (consume_batched if batched else consume)(client, stream, results)
 
 
 if __name__ == "__main__":
-    # python -m benchmarks.raw_streams URL STREAM RESULT_PREFIX: a consumer process
-    asyncio.run(_serve(sys.argv[1], sys.argv[2], sys.argv[3]))
+    # python -m benchmarks.raw_streams URL STREAM RESULT_PREFIX [--batched]: a consumer process
+    asyncio.run(_serve(sys.argv[1], sys.argv[2], sys.argv[3], "--batched" in sys.argv[4:]))

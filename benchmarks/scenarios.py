@@ -157,27 +157,78 @@ async def drain(session: Session, n: int, processes: int) -> Metrics:
     return {"rate": n / (last - first), "cold": n / (last - spawned)}
 
 
-async def latency(session: Session, n: int) -> Metrics:
-    """Enqueue-to-start latency of tasks sent at a steady 200/s to one idle worker."""
+async def lateness(
+    session: Session, n: int, send: Callable[[Adapter], Awaitable[object]], timeout: float = 60
+) -> Metrics:
+    """One idle worker; ``send`` enqueues n ``late`` tasks; how late each started."""
     adapter = session.adapter
     await adapter.open()
     session.start_workers(1, LATENCY_CONCURRENCY)
     await session.warm_up()
+    await send(adapter)
+    await session.probe.wait(n + 1, timeout, session.workers)
+    return spread(await session.probe.lateness_ms())
+
+
+async def latency(session: Session, n: int) -> Metrics:
+    """Enqueue-to-start latency of tasks sent at a steady 200/s to one idle worker."""
+    return await lateness(
+        session, n, lambda a: paced(n, LATENCY_RATE, lambda now: a.send("late", now))
+    )
+
+
+async def latency_drained(session: Session, n: int, drained: int) -> Metrics:
+    """As ``latency``, but the same worker has just drained ``drained`` pre-queued no-ops:
+    what a drain leaves behind (expiring keys, a long stream, a grown heap) shows here."""
+    adapter = session.adapter
+    await adapter.open()
+    await adapter.prequeue(drained, "noop")
+    session.start_workers(1, LATENCY_CONCURRENCY)
+    await session.probe.wait(drained, max(120.0, drained / 50), session.workers)
     await paced(n, LATENCY_RATE, lambda now: adapter.send("late", now))
-    await session.probe.wait(n + 1, 60, session.workers)
-    values = await session.probe.lateness_ms()
-    return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values)}
+    await session.probe.wait(drained + n, 60, session.workers)
+    return spread(await session.probe.lateness_ms())
 
 
 async def delay(session: Session, n: int) -> Metrics:
     """Lateness of tasks sent with a 1-second delay, at 200/s."""
-    adapter = session.adapter
-    await adapter.open()
-    session.start_workers(1, LATENCY_CONCURRENCY)
-    await session.warm_up()
-    await paced(n, LATENCY_RATE, lambda now: adapter.send_delayed(1.0, now, now + 1.0))
-    await session.probe.wait(n + 1, 60, session.workers)
-    values = await session.probe.lateness_ms()
+
+    def send(a: Adapter) -> Awaitable[None]:
+        return paced(n, LATENCY_RATE, lambda now: a.send_delayed(1.0, now, now + 1.0))
+
+    return await lateness(session, n, send)
+
+
+async def delay_burst(session: Session, n: int) -> Metrics:
+    """Lateness of n tasks sent back to back, each with a 1-second delay."""
+
+    async def send(a: Adapter) -> None:
+        for _ in range(n):
+            now = time.time()
+            await a.send_delayed(1.0, now, now + 1.0)
+
+    return await lateness(session, n, send)
+
+
+async def delay_mass(session: Session, n: int) -> Metrics:
+    """Lateness of n delayed tasks all due within the same second (a retry storm): their due
+    times are spread evenly over one second that starts after every send is done."""
+    sent_late = False
+
+    async def send(a: Adapter) -> None:
+        nonlocal sent_late
+        base = time.time() + 3.0 + n / 2000  # one by one runs at a few thousand per second
+        for i in range(n):
+            now = time.time()
+            await a.send_delayed(base + i / n - now, now, base + i / n)
+        sent_late = time.time() > base
+
+    metrics = await lateness(session, n, send, timeout=60 + n / 100)
+    return {**metrics, "sent_late": float(sent_late)}
+
+
+def spread(values: list[float]) -> Metrics:
+    """p50, p99 and max of latencies in milliseconds."""
     return {"p50": percentile(values, 50), "p99": percentile(values, 99), "max": max(values)}
 
 
@@ -206,7 +257,10 @@ SCENARIOS: dict[str, Callable[..., Awaitable[Metrics]]] = {
     "bulk": enqueue_bulk,
     "drain": drain,
     "latency": latency,
+    "latency_drained": latency_drained,
     "delay": delay,
+    "delay_burst": delay_burst,
+    "delay_mass": delay_mass,
     "sleep": sleep_mix,
 }
 

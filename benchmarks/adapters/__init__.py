@@ -12,6 +12,7 @@ SYSTEMS: dict[str, tuple[str, str, str]] = {
     # priorities on, to compare with the plain path in the same run (not a peer)
     "waasp-prio": ("benchmarks.adapters.waasp", "WaaspPriorityAdapter", "main"),
     "raw": ("benchmarks.adapters.raw", "RawAdapter", "main"),
+    "rawbatch": ("benchmarks.adapters.raw", "RawBatchedAdapter", "main"),
     "celery": ("benchmarks.adapters.celery", "CeleryAdapter", "main"),
     "dramatiq": ("benchmarks.adapters.dramatiq", "DramatiqAdapter", "main"),
     "taskiq": ("benchmarks.adapters.taskiq", "TaskiqAdapter", "main"),

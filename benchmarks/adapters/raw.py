@@ -1,10 +1,8 @@
-"""Raw Redis: the redis-py Streams loop of ``benchmarks.raw_streams``."""
+"""Raw Redis: the redis-py Streams loops of ``benchmarks.raw_streams``, per message and batched."""
 
 from __future__ import annotations
 
 import sys
-
-from redis.asyncio import Redis
 
 from benchmarks import raw_streams
 from benchmarks.adapters.base import Adapter, Unsupported
@@ -17,7 +15,7 @@ class RawAdapter(Adapter):
 
     def __init__(self, url: str, prefix: str, probe_key: str) -> None:
         super().__init__(url, prefix, probe_key)
-        self.client = Redis.from_url(url)
+        self.client = raw_streams.connect(url)
         self.stream = f"{prefix}:stream"
 
     async def open(self) -> None:
@@ -46,3 +44,13 @@ class RawAdapter(Adapter):
             self.stream,
             f"{self.prefix}:result",
         ]
+
+
+class RawBatchedAdapter(RawAdapter):
+    """The batched raw loop: one XACK + XDEL + SETs pipeline per XREADGROUP of up to 100."""
+
+    name = "rawbatch"
+    notes = "no delays, no concurrency: one pipeline settles each batch of up to 100"
+
+    def worker_argv(self, concurrency: int) -> list[str]:
+        return [*super().worker_argv(concurrency), "--batched"]

@@ -141,7 +141,7 @@ async def test_terminate_cancels_a_running_async_task(runtime: Runtime) -> None:
     result = await apps.sleepy.delay("long", 60.0)
     worker = Worker(runtime, ["default"], 1)
     async with running(worker):
-        await wait_until(lambda: _ran(runtime, "sleepy:long"), timeout=20)
+        await wait_until(lambda: _started(result, runtime, "sleepy:long"), timeout=20)
         report = await result.revoke(terminate=True)
         assert report.terminate
         await assert_revoked(result, "terminated")
@@ -206,6 +206,12 @@ async def test_revoke_checks_its_input(runtime: Runtime) -> None:
 
 async def _ran(runtime: Runtime, tag: str) -> bool:
     return await runs(runtime, tag) > 0
+
+
+async def _started(result: AsyncResult, runtime: Runtime, tag: str) -> bool:
+    """The task runs and its STARTED record is written (the worker writes it a moment after
+    the start): a revoke now finds it running."""
+    return await _ran(runtime, tag) and await result.state() == STARTED
 
 
 async def test_a_replayed_dead_letter_runs_despite_an_old_revoke_and_deadline(
@@ -296,7 +302,7 @@ async def test_task_revoked_is_sent_for_a_dropped_and_a_terminated_task(runtime:
         await dropped.revoke()
         long = await apps.sleepy.delay("stopped", 60.0)
         async with running(Worker(runtime, ["default"], 1)):
-            await wait_until(lambda: _ran(runtime, "sleepy:stopped"), timeout=20)
+            await wait_until(lambda: _started(long, runtime, "sleepy:stopped"), timeout=20)
             await long.revoke(terminate=True)
             await assert_revoked(long, "terminated")
     finally:

@@ -33,10 +33,11 @@ from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.reads import RawDelivery
 from waasp.runtime.broker.results import ResultBackend
 from waasp.runtime.broker.revokes import RevokeMark
-from waasp.runtime.broker.streams import Broker
+from waasp.runtime.broker.streams import PROMOTE_BATCH, Broker
 
 __all__ = [
     "ANY_REDIS_ERROR",
+    "PROMOTE_BATCH",
     "REDIS_ERRORS",
     "REDIS_REFUSALS",
     "UNKNOWN_TASK",

@@ -20,6 +20,7 @@ from waasp.runtime.monitor import (
     task_detail,
     workers,
 )
+from waasp.runtime.worker.heap import freeze_startup_heap
 from waasp.runtime.worker.worker import Worker
 
 
@@ -35,6 +36,7 @@ async def run_worker(runtime: Runtime, args: argparse.Namespace) -> int:
         strict=args.strict,
     )
     install_stop_handlers(worker.stop)
+    freeze_startup_heap()  # this process is the worker's: see worker/heap.py
     await worker.run()
     return 0
 

@@ -28,8 +28,9 @@ import structlog
 
 from waasp.runtime.broker import ANY_REDIS_ERROR, Broker, RawDelivery, SettleOp, StartVerdict
 from waasp.runtime.broker.slots import lease_member
-from waasp.runtime.message import DecodeError, TaskMessage, decode_message
+from waasp.runtime.message import DecodeError, TaskMessage
 from waasp.runtime.task import Task
+from waasp.runtime.worker.outcomes import message_of
 
 log = structlog.get_logger("waasp.runtime.worker.admission")
 
@@ -127,7 +128,7 @@ class Admission:
 
     def _candidate(self, delivery: RawDelivery) -> _Candidate:
         try:
-            message = decode_message(delivery.raw)
+            message = message_of(delivery.raw)
         except DecodeError:
             return _Candidate(delivery, None, None)  # the executor dead-letters it
         return _Candidate(delivery, message, self.tasks.get(message.task))

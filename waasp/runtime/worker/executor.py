@@ -26,7 +26,6 @@ from waasp.runtime.message import (
     ResultRecord,
     TaskMessage,
     TaskMeta,
-    decode_message,
     encode_meta,
 )
 from waasp.runtime.progress import ProgressSink, reset_sink, set_sink
@@ -39,6 +38,7 @@ from waasp.runtime.worker.outcomes import (
     Outcome,
     dead_outcome,
     decoded,
+    message_of,
     remote_error,
     render,
     revoked_outcome,
@@ -107,7 +107,7 @@ class Executor:
 
     async def _run(self, delivery: RawDelivery) -> Outcome:
         try:
-            message = decode_message(delivery.raw)
+            message = message_of(delivery.raw)
         except DecodeError as exc:
             log.error(
                 "message_undecodable",
