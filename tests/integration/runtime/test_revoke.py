@@ -174,7 +174,7 @@ async def test_terminate_discards_a_running_sync_tasks_result(runtime: Runtime) 
     discarded: REVOKED, reason terminated."""
     result = await apps.sync_sleepy.delay("thread", 1.0)
     async with running(Worker(runtime, ["default"], 1)):
-        await wait_until(lambda: _ran(runtime, "sync-sleepy:thread"), timeout=20)
+        await wait_until(lambda: _started(result, runtime, "sync-sleepy:thread"), timeout=20)
         await result.revoke(terminate=True)
         await assert_revoked(result, "terminated")
     assert await runs(runtime, "sync-sleepy-done:thread") == 1  # it did run to its end
