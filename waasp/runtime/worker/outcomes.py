@@ -123,8 +123,8 @@ def max_deliveries_outcome(delivery: RawDelivery, worker: str, starts: int) -> O
 
 
 # Admission, the start gate and the executor each need a delivery's message: decoded once,
-# not three times (it was ~10 % of a drain's time). Keyed by the payload, whose hash Python
-# keeps on the bytes object; the bound exceeds any prefetch a worker holds in practice, and a
+# not three times (a decode is about 10 % of a drain's time). Keyed by the payload, whose hash
+# Python keeps on the bytes object; the bound exceeds any prefetch a worker holds in practice, and a
 # miss only costs a decode. TaskMessage is frozen, so sharing one is safe.
 @functools.lru_cache(maxsize=4096)
 def message_of(raw: bytes) -> TaskMessage:

@@ -103,7 +103,6 @@ class StartGate:
                 log.error("delivery_dead_lettered", reason="max_deliveries", starts=self.max_starts)
                 outcome = max_deliveries_outcome(delivery, self.consumer, self.max_starts)
                 self.settler.settled_elsewhere(delivery, outcome)
-                message = decoded(delivery)
                 if self.flow is not None and message is not None and in_workflow(message):
                     # Dead-lettered already: best effort, so its chain or chord fails visibly.
                     await self.flow.advance(message, outcome)
