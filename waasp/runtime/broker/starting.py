@@ -1,10 +1,9 @@
 """The start mark: count the starts of entries a worker is about to run, and read, with them,
 which of their tasks are revoked and the server's clock (for expiry).
 
-On one server the three go in one round trip (``evalsha`` in a plain pipeline: redis-py's
-pipelined Script would first ask SCRIPT EXISTS, a second round trip on every start batch). On
-a cluster the revokes live in another slot and pipelines take neither scripts nor TIME, so the
-script runs on the queue's node with its clock read there, and the revokes are read apart.
+On one server the three are one script call, one round trip on the path of every task's start.
+On a cluster the revokes live in another slot, so the script reads only the clock of the
+queue's node, and the revokes are read apart.
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
+from waasp.runtime.broker.client import is_cluster
 from waasp.runtime.broker.ops import StartReply, StartVerdict
-from waasp.runtime.broker.scripts import Scripts, in_pipeline
+from waasp.runtime.broker.scripts import Scripts
 from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.message import (
     MAX_DELIVERIES_MESSAGE,
@@ -43,30 +42,20 @@ async def start_entries(
     _, details = encode_dead_letter(max_deliveries_letter(b"", max_starts, 0, consumer))
     args = [GROUP, consumer, max_starts, STARTS_TTL_MS, details, MAX_DELIVERIES_MESSAGE]
     script_keys = [q.stream_at(priority), q.starts_at(priority), q.dead]
-    script = scripts.start
-    if not in_pipeline(client):
-        codes = await script(keys=script_keys, args=[*args, *entry_ids], client=client)
-        now_ms = await scripts.clock_ms(client, q.stream)
-        scores = await client.zmscore(keys.revoked, list(task_ids)) if task_ids else []
-        return _reply(codes, scores, now_ms / 1000)
-    for attempt in (1, 2):
-        async with client.pipeline(transaction=False) as pipe:
-            pipe.evalsha(script.sha, len(script_keys), *script_keys, *args, *entry_ids)
-            pipe.time()
-            if task_ids:
-                pipe.zmscore(keys.revoked, list(task_ids))
-            try:
-                codes, (seconds, micros), *revoked = await pipe.execute()
-            except NoScriptError:
-                if attempt == 2:
-                    raise
-                script.sha = await client.script_load(script.script)
-                continue
-        return _reply(codes, revoked[0] if revoked else [], seconds + micros / 1e6)
-    raise AssertionError("unreachable")
-
-
-def _reply(codes: Sequence[object], scores: Sequence[object], now: float) -> StartReply:
-    return StartReply(
-        [StartVerdict(int(str(c))) for c in codes], [s is not None for s in scores], now
+    together = bool(task_ids) and not is_cluster(client)
+    if together:
+        script_keys.append(keys.revoked)
+    codes, (seconds, micros), flags = await scripts.start(
+        keys=script_keys,
+        args=[*args, len(entry_ids), *entry_ids, *(task_ids if together else ())],
+        client=client,
     )
+    now = int(seconds) + int(micros) / 1e6
+    if together:
+        return _reply(codes, [int(f) == 1 for f in flags], now)
+    scores = await client.zmscore(keys.revoked, list(task_ids)) if task_ids else []
+    return _reply(codes, [s is not None for s in scores], now)
+
+
+def _reply(codes: Sequence[object], revoked: list[bool], now: float) -> StartReply:
+    return StartReply([StartVerdict(int(str(c))) for c in codes], revoked, now)
