@@ -121,14 +121,19 @@ class Executor:
             log.error("task_unknown", task=message.task, task_id=message.id)
             error = RemoteError("NotRegistered", f"task {message.task!r} is not registered")
             return dead_outcome(delivery, "unknown_task", error, self.worker, message)
-        with structlog.contextvars.bound_contextvars(
+        # Bound and reset by token: bound_contextvars would first copy every bound variable
+        # to restore them afterwards, on every task's path.
+        tokens = structlog.contextvars.bind_contextvars(
             task_id=message.id, task=message.task, queue=delivery.queue
-        ):
+        )
+        try:
             outcome = await self._run_task(task, message, delivery)
             # Before the acknowledgement: see worker/flow.py.
             if self.flow is not None and in_workflow(message):
                 await self.flow.advance(message, outcome)
             return outcome
+        finally:
+            structlog.contextvars.reset_contextvars(**tokens)
 
     async def _run_task(self, task: Task, message: TaskMessage, delivery: RawDelivery) -> Outcome:
         started = time.time()
