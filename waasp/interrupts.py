@@ -11,7 +11,6 @@ from __future__ import annotations
 import signal
 import sys
 from types import FrameType
-from typing import Any
 
 _noted: list[int] = []
 
@@ -24,7 +23,7 @@ def note_interrupts() -> None:
     signal.signal(signal.SIGINT, _interrupt)
     report = sys.unraisablehook
 
-    def unraisable(args: Any) -> None:
+    def unraisable(args: sys.UnraisableHookArgs) -> None:
         if not (_noted and issubclass(args.exc_type, KeyboardInterrupt)):
             report(args)
 
