@@ -26,6 +26,7 @@ from waasp.api.connections import (
 )
 from waasp.api.keys import SETTINGS
 from waasp.errors import WaaspError
+from waasp.interrupts import interrupted
 
 __all__ = [
     "MAX_FIELD_SIZE",
@@ -96,7 +97,8 @@ def serve_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> N
 
     SIGHUP too: a closed terminal must stop what ``waasp up`` started, not orphan it. A signal
     that comes before the loop runs is noted and sets ``stop`` at once, rather than breaking
-    the start of the loop with a KeyboardInterrupt.
+    the start of the loop with a KeyboardInterrupt; so does a Ctrl-C noted while the command
+    loaded whose KeyboardInterrupt something swallowed (see waasp.interrupts).
     """
     early: list[int] = []
     for sig in STOP_SIGNALS:
@@ -107,7 +109,7 @@ def serve_until_signalled(work: Callable[[asyncio.Event], Awaitable[None]]) -> N
         loop = asyncio.get_running_loop()
         for sig in STOP_SIGNALS:
             loop.add_signal_handler(sig, stop.set)
-        if early:
+        if early or interrupted():
             stop.set()
         await work(stop)
 

@@ -18,6 +18,7 @@ from waasp.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, Command, error
 from waasp.db.pool import SCHEMA_ERRORS, UNAVAILABLE_ERRORS, unavailable
 from waasp.errors import SettingsError, ValidationError, WaaspError
 from waasp.instance import environ_with_instance
+from waasp.interrupts import interrupted, note_interrupts, restore_default
 from waasp.logging import configure_logging
 from waasp.settings import Settings
 
@@ -47,12 +48,21 @@ def _explain(exc: BaseException) -> tuple[str, bool]:
     return f"unexpected {type(exc).__name__}: {exc}", False
 
 
+# They hand SIGINT to ``serve_until_signalled``, which acts on one noted while they loaded.
+SERVING = frozenset({"serve", "up"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    note_interrupts()  # ``python -m waasp`` did already; the ``waasp`` script did not
     try:
         args = build_parser().parse_args(argv)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    if interrupted():  # a Ctrl-C that something swallowed while this loaded
+        return EXIT_INTERRUPTED
+    if args.command not in SERVING:
+        restore_default()
     handler: Command = args.handler
     try:
         # Every command but ``up`` itself finds the servers of a running ``up`` on its own.
