@@ -13,21 +13,18 @@ import sys
 from types import FrameType
 
 _noted: list[int] = []
+_replaced = [sys.unraisablehook]  # the hook ours replaced, when it was installed
 
 
 def note_interrupts() -> None:
     """From now on, remember every SIGINT as well as raising KeyboardInterrupt; a remembered
     one that a finalizer swallowed is not reported as an error."""
-    if signal.getsignal(signal.SIGINT) is _interrupt:
-        return
-    signal.signal(signal.SIGINT, _interrupt)
-    report = sys.unraisablehook
-
-    def unraisable(args: sys.UnraisableHookArgs) -> None:
-        if not (_noted and issubclass(args.exc_type, KeyboardInterrupt)):
-            report(args)
-
-    sys.unraisablehook = unraisable
+    if signal.getsignal(signal.SIGINT) is not _interrupt:
+        signal.signal(signal.SIGINT, _interrupt)
+    # Wrapped once: ``main`` may note and restore again and again in one process (tests).
+    if sys.unraisablehook is not _unraisable:
+        _replaced[0] = sys.unraisablehook
+        sys.unraisablehook = _unraisable
 
 
 def interrupted() -> bool:
@@ -40,6 +37,11 @@ def restore_default() -> None:
     into a cancellation of its main task."""
     if signal.getsignal(signal.SIGINT) is _interrupt:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _unraisable(args: sys.UnraisableHookArgs) -> None:
+    if not (_noted and issubclass(args.exc_type, KeyboardInterrupt)):
+        _replaced[0](args)
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
