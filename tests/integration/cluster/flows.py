@@ -65,7 +65,9 @@ async def run_flow(
         workers.start("flow", concurrency=1 if task_seconds else 8, env=env)
     try:
         report = await _flow(ledger, total, fail_over, settle_timeout)
-        assert all(w.alive() for w in workers.started), "a worker exited"
+        for worker in workers.started:
+            tail = worker.log.read_text(errors="replace")[-4000:] if worker.log.exists() else ""
+            assert worker.alive(), f"worker {worker.name} exited:\n{tail}"
     finally:
         workers.reap()
     print(report.line(label))

@@ -17,9 +17,11 @@ from tests.clusters import Cluster, start_cluster
 from tests.integration.runtime import apps
 from tests.integration.runtime.conftest import ROOT, WorkerFactory, wait_until, worker_env
 from waasp.runtime import Runtime
-from waasp.runtime.broker.client import connect, connect_blocking
+from waasp.runtime.broker import ANY_REDIS_ERROR, Fault, classify
+from waasp.runtime.broker.client import connect, connect_blocking, ready
 from waasp.runtime.broker.event_shards import EVENT_SHARDS
 from waasp.runtime.broker.events import EventBatch, EventKind, TaskEvent
+from waasp.runtime.broker.replication import write_replicated
 from waasp.runtime.monitor import contents, inspection, queries
 
 
@@ -218,3 +220,45 @@ async def test_sigterm_stops_a_worker_reading_three_masters(
         await apps.add.apply_async((1, 1), queue=queue)
     stats = await inspection.queue_stats(runtime, queues)
     assert [(s.waiting, s.in_flight) for s in stats] == [(1, 0)] * 3
+
+
+def _move_slot(cluster: Cluster, slot: int, to_port: int) -> None:
+    """Give the empty hash slot ``slot`` to the master on ``to_port``, telling every master."""
+    masters = cluster.masters()
+    [target] = [n for n in masters if n.port == to_port]
+    with target.client() as client:
+        target_id = client.execute_command("CLUSTER", "MYID").decode()
+    for node in sorted(masters, key=lambda n: n.port != to_port):  # the new owner first
+        with node.client() as client:
+            client.execute_command("CLUSTER", "SETSLOT", slot, "NODE", target_id)
+
+
+async def test_a_replicated_write_after_its_slot_moved_is_retried(
+    cluster: Cluster, key_prefix: str
+) -> None:
+    """A write that waits for replicas is sent by the runtime itself to the master its slot
+    map names (replication.py). Sent after the slot moved (a failover), its MOVED reply is an
+    outage that the calling loop waits out, not a bug that stops the worker, and the retry
+    reaches the new master."""
+    client = connect(cluster.url)
+    blocking = connect_blocking(cluster.url)
+    try:
+        await ready(client)
+        key = f"{key_prefix}:moved"
+        slot = blocking.keyslot(key)
+        owner = blocking.get_node_from_key(key).port
+        [other] = [n.port for n in cluster.masters() if n.port != owner][:1]
+        write = [(key, ("SET", key, "1"))]
+        _move_slot(cluster, slot, other)
+        try:
+            with pytest.raises(ANY_REDIS_ERROR) as raised:
+                await write_replicated(client, write, 0)
+            assert classify(raised.value) is Fault.OUTAGE
+            assert await write_replicated(client, write, 0) == [True]
+            assert client.get_node_from_key(key).port == other
+        finally:
+            await client.delete(key)
+            _move_slot(cluster, slot, owner)
+    finally:
+        blocking.close()
+        await client.aclose()

@@ -6,12 +6,14 @@ import asyncio
 
 import pytest
 from redis.exceptions import (
+    AskError,
     BusyLoadingError,
     ClusterDownError,
     ClusterError,
     ConnectionError,
     DataError,
     MasterDownError,
+    MovedError,
     OutOfMemoryError,
     ReadOnlyError,
     RedisClusterException,
@@ -47,6 +49,8 @@ SCRIPT = " script: 0c8e2c4f32ece42e736d358c06f72c7fe8e4b223, on @user_script:12.
         (ResponseError("MASTERDOWN Link with MASTER is down"), Fault.OUTAGE),
         (ResponseError("TRYAGAIN Multiple keys request during rehashing of slot"), Fault.OUTAGE),
         (ResponseError("CLUSTERDOWN The cluster is down"), Fault.OUTAGE),
+        (MovedError("3999 127.0.0.1:7001"), Fault.OUTAGE),
+        (AskError("3999 127.0.0.1:7001"), Fault.OUTAGE),
         (
             ReadOnlyError("You can't write against a read only replica.", status_code="READONLY"),
             Fault.REPLICA,

@@ -2,9 +2,10 @@
 
 ``classify`` sorts what Redis or its client raised into what a loop does about it: wait and
 retry (a lost connection, and replies such as OOM, LOADING, BUSY, MISCONF, NOREPLICAS that
-end when the server recovers), drop the pooled connections (READONLY: the server turned
-replica), recreate the stream and group (NOGROUP), or stop, because waiting cannot cure it
-(a script's own error, WRONGTYPE, an unknown command): a programming error.
+end when the server recovers, or MOVED while a cluster's slots change hands), drop the pooled
+connections (READONLY: the server turned replica), recreate the stream and group (NOGROUP),
+or stop, because waiting cannot cure it (a script's own error, WRONGTYPE, an unknown
+command): a programming error.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from enum import StrEnum
 
 from redis.exceptions import (
+    AskError,
     ClusterError,
     InvalidResponse,
     RedisClusterException,
@@ -120,8 +122,10 @@ def classify(exc: BaseException) -> Fault:
     """What a loop does about ``exc``, raised by a Redis command or its client."""
     if isinstance(exc, GroupMissing):
         return Fault.GROUP_MISSING
-    # CLUSTERDOWN, MASTERDOWN, TRYAGAIN; too few replicas acknowledged a write
-    if isinstance(exc, ClusterError | TryAgainError | NotReplicated):
+    # CLUSTERDOWN, MASTERDOWN, TRYAGAIN; too few replicas acknowledged a write; MOVED or ASK
+    # where the runtime sends to a master itself (replication.py): the slot map changed (a
+    # failover), and the client reloads it before the retry.
+    if isinstance(exc, ClusterError | TryAgainError | NotReplicated | AskError):
         return Fault.OUTAGE
     if isinstance(exc, ResponseError):
         code = reply_code(exc)
