@@ -1,17 +1,21 @@
 """The promoter moves due delayed messages into their stream: all of a mass-due storm, in due
-order; a burst in the order it was scheduled; and one scheduled earlier than everything it
-waits for, without waiting for its next look."""
+order; a burst in the order it was scheduled; one scheduled earlier than everything it waits
+for, without waiting for its next look; and those due within its lead ahead of time, with
+their due time, which the worker holds them until."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 
 import pytest
 
 import waasp.runtime.worker.promoter
-from tests.integration.runtime.conftest import wait_until
-from waasp.runtime import Runtime
+from tests.integration.runtime import apps
+from tests.integration.runtime.conftest import runs, start_times, wait_until
+from waasp.runtime import Runtime, Worker
+from waasp.runtime.broker import PROMOTE_LEAD_MS
 from waasp.runtime.worker.promoter import Promoter
 
 STORM = 10_000
@@ -99,3 +103,45 @@ async def test_an_earlier_due_time_wakes_a_sleeping_promoter(
         with pytest.raises(asyncio.CancelledError):
             await task
     assert await runtime.broker.client.zrange(q.delayed, 0, -1) == [b"later"]
+
+
+async def test_messages_due_within_the_lead_are_promoted_with_their_due_time(
+    runtime: Runtime,
+) -> None:
+    """One promotion moves what is due and what falls due within PROMOTE_LEAD_MS; the second
+    carries its due time (the server's clock) into its entry, and both read paths (a plain
+    read, and the priorities' script) hand it over."""
+    q = runtime.keys.queue("default")
+    now = await server_ms(runtime)
+    soon = now + PROMOTE_LEAD_MS / 2
+    await runtime.broker.client.zadd(q.delayed, {b"due": now - 1, b"soon": soon})
+    promoted = await runtime.broker.promote("default")
+    assert promoted.moved == 2 and promoted.wait_us == -1
+    assert now / 1000 <= promoted.now < now / 1000 + 5
+    entries = await runtime.broker.client.xrange(q.stream)
+    assert [fields for _, fields in entries] == [
+        {b"message": b"due"},
+        {b"message": b"soon", b"due": str(math.ceil(soon * 1000)).encode()},
+    ]
+    await runtime.broker.ensure_group("default")
+    read = await runtime.broker.read(["default"], "c1", 1, None)
+    best = await runtime.broker.read_best({"default": ()}, "c1", 1)
+    assert [(d.raw, d.due_us) for d in read + best] == [
+        (b"due", 0),
+        (b"soon", math.ceil(soon * 1000)),
+    ]
+
+
+async def test_a_task_promoted_ahead_starts_no_sooner_than_due(runtime: Runtime) -> None:
+    """Tasks delayed by 50 ms reach a worker's stream up to PROMOTE_LEAD_MS early; the worker
+    holds each until its due time (read off the server's clock) before it starts it."""
+    sent: dict[str, float] = {}
+    for i in range(40):
+        tag = f"held-{i}"
+        sent[tag] = await server_ms(runtime) / 1000
+        await apps.ping.apply_async((tag,), countdown=0.05)
+    await Worker(runtime, ["default"], 8, burst=True).run()
+    for tag, at in sent.items():
+        assert await runs(runtime, f"ping:{tag}") == 1
+        [started] = await start_times(runtime, f"ping:{tag}")
+        assert started >= at + 0.05, (tag, started - at)

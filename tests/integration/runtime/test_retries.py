@@ -154,7 +154,7 @@ async def test_racing_promoters_move_each_task_once(runtime: Runtime) -> None:
 
     async def promote(n: int) -> None:
         while await runtime.broker.client.zcard(q.delayed):
-            count, _ = await brokers[n].promote("default")
+            count = (await brokers[n].promote("default")).moved
             moved[n] += count
 
     try:

@@ -26,18 +26,26 @@ from waasp.runtime.broker.events import (
     TaskCounters,
     TaskEvent,
 )
-from waasp.runtime.broker.ops import SendOnce, SettleKind, SettleOp, StartReply, StartVerdict
+from waasp.runtime.broker.ops import (
+    Promoted,
+    SendOnce,
+    SettleKind,
+    SettleOp,
+    StartReply,
+    StartVerdict,
+)
 from waasp.runtime.broker.outages import LoopGuard, Outages, refused_alone
 from waasp.runtime.broker.peek import PeekedTask, Place, QueueContents
 from waasp.runtime.broker.queues import QueueStats
 from waasp.runtime.broker.reads import RawDelivery
 from waasp.runtime.broker.results import ResultBackend
 from waasp.runtime.broker.revokes import RevokeMark
-from waasp.runtime.broker.streams import PROMOTE_BATCH, Broker
+from waasp.runtime.broker.streams import PROMOTE_BATCH, PROMOTE_LEAD_MS, Broker
 
 __all__ = [
     "ANY_REDIS_ERROR",
     "PROMOTE_BATCH",
+    "PROMOTE_LEAD_MS",
     "REDIS_ERRORS",
     "REDIS_REFUSALS",
     "UNKNOWN_TASK",
@@ -53,6 +61,7 @@ __all__ = [
     "Outages",
     "PeekedTask",
     "Place",
+    "Promoted",
     "QueueContents",
     "QueueStats",
     "RawDelivery",

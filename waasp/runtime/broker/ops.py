@@ -39,6 +39,16 @@ class StartReply:
     now: float
 
 
+@dataclass(frozen=True, slots=True)
+class Promoted:
+    """The answer of ``Broker.promote``: how many messages moved, microseconds until the
+    next one is to move (-1: none is delayed), and the server's clock (epoch seconds)."""
+
+    moved: int
+    wait_us: int
+    now: float
+
+
 class SettleKind(StrEnum):
     """How a finished delivery leaves its stream: the verbs of ``lua/settle.lua``."""
 

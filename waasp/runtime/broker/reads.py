@@ -16,6 +16,8 @@ from waasp.runtime.broker.scripts import Scripts, in_pipeline
 from waasp.runtime.keys import GROUP, Keys
 
 MESSAGE_FIELD = b"message"
+# The due time (epoch µs, the server's clock) of a message promoted before it (promote.lua).
+DUE_FIELD = b"due"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,7 @@ class RawDelivery:
     raw: bytes
     deliveries: int = 1
     priority: int = 0  # the stream it is in: the queue's own (0) or a priority's
+    due_us: int = 0  # promoted before its due time (epoch µs, Redis's clock): hold it till then
 
     @property
     def lane(self) -> tuple[str, int]:
@@ -55,8 +58,16 @@ async def read_streams(
     for stream, entries in reply or ():
         queue, priority = by_stream[text(stream)]
         for entry_id, fields in entries:
-            raw = fields.get(MESSAGE_FIELD, b"") if fields else b""
-            out.append(RawDelivery(queue, text(entry_id), raw, priority=priority))
+            if not fields:
+                out.append(RawDelivery(queue, text(entry_id), b"", priority=priority))
+                continue
+            due = fields.get(DUE_FIELD)
+            raw = fields.get(MESSAGE_FIELD, b"")
+            out.append(
+                RawDelivery(
+                    queue, text(entry_id), raw, priority=priority, due_us=int(due) if due else 0
+                )
+            )
     return out
 
 
@@ -90,9 +101,15 @@ async def read_best(
                     await scripts.read_levels(keys=streams, args=args, client=pipe)
                 replies = await pipe.execute()
     return [
-        RawDelivery(queue, text(flat[i + 1]), flat[i + 2] or b"", priority=int(flat[i]))
+        RawDelivery(
+            queue,
+            text(flat[i + 1]),
+            flat[i + 2] or b"",
+            priority=int(flat[i]),
+            due_us=int(flat[i + 3]),
+        )
         for queue, flat in zip(queues, replies, strict=True)
-        for i in range(0, len(flat), 3)
+        for i in range(0, len(flat), 4)
     ]
 
 

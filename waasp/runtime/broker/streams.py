@@ -31,7 +31,7 @@ from waasp.runtime.broker.errors import (
 from waasp.runtime.broker.event_shards import shard_count
 from waasp.runtime.broker.events import EventStore
 from waasp.runtime.broker.hashslots import by_slot
-from waasp.runtime.broker.ops import SendOnce, SettleOp, StartReply
+from waasp.runtime.broker.ops import Promoted, SendOnce, SettleOp, StartReply
 from waasp.runtime.broker.pauses import PauseStore
 from waasp.runtime.broker.peek import QueuePeek
 from waasp.runtime.broker.pending import PendingEntries
@@ -60,6 +60,9 @@ from waasp.runtime.keys import GROUP, Keys
 from waasp.runtime.priorities import LEVELS
 
 PROMOTE_BATCH = 1000
+# How long before its due time a delayed message is promoted (lua/promote.lua): enough for
+# the promotion, the read and the hand-over of a burst to be done by then.
+PROMOTE_LEAD_MS = 25
 # How long a known-queues set outlives its last registration.
 QUEUES_TTL_S = 30 * 86400
 # How long a queue's start counts outlive the last start: longer than any entry stays pending.
@@ -304,12 +307,15 @@ class Broker(PendingEntries):
             lost = await self.scripts.settle(keys=keys, args=args)
         return [text(i) for i in lost]
 
-    async def promote(self, queue: str) -> tuple[int, int]:
-        """Move due messages into the stream; return (moved, µs until next due or -1)."""
+    async def promote(self, queue: str) -> Promoted:
+        """Move messages due within ``PROMOTE_LEAD_MS`` into the stream (those not yet due
+        with their due time, for the reader to hold them until then)."""
         q = self.keys.queue(queue)
         keys = [q.delayed, *(q.stream_at(p) for p in LEVELS)]
-        moved, wait = await self.scripts.promote(keys=keys, args=[PROMOTE_BATCH])
-        return int(moved), int(wait)
+        moved, wait, now = await self.scripts.promote(
+            keys=keys, args=[PROMOTE_BATCH, PROMOTE_LEAD_MS]
+        )
+        return Promoted(int(moved), int(wait), int(now) / 1e6)
 
     async def listen_wakes(self, queues: Sequence[str], woken: Callable[[], None]) -> None:
         """Call ``woken`` once subscribed to the queues' wake channels (an earlier due time

@@ -1,19 +1,24 @@
-"""Move delayed and retried messages into their streams when due.
+"""Move delayed and retried messages into their streams as they fall due.
 
-It sleeps until the earliest due time, measured on the Redis server's clock, and wakes
-early when a schedule publishes an earlier one: no fixed polling interval adds latency. Each
-call moves up to ``PROMOTE_BATCH`` due messages; while more are due it calls again at once.
+It sleeps until the earliest due time less ``PROMOTE_LEAD_MS``, measured on the Redis
+server's clock, and wakes early when a schedule publishes an earlier one: no fixed polling
+interval adds latency. Each call moves up to ``PROMOTE_BATCH`` messages due within the lead
+(those not yet due carry their due time: the reader holds them, ``holds.py``); while more
+are due it calls again at once. Each reply's server time keeps the worker's estimate of that
+server's clock (``ServerClock``) current.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Sequence
 
 import structlog
 
 from waasp.runtime.broker import ANY_REDIS_ERROR, PROMOTE_BATCH, Broker, Outages
+from waasp.runtime.worker.holds import ServerClock
 
 log = structlog.get_logger("waasp.runtime.worker.promoter")
 
@@ -33,10 +38,16 @@ class Promoter:
     """Promotes due messages of ``queues``."""
 
     def __init__(
-        self, broker: Broker, queues: Sequence[str], *, outages: Outages | None = None
+        self,
+        broker: Broker,
+        queues: Sequence[str],
+        *,
+        outages: Outages | None = None,
+        clock: ServerClock | None = None,
     ) -> None:
         self.broker = broker
         self.queues = list(queues)
+        self.clock = clock or ServerClock()
         self._wake = asyncio.Event()
         self._outages = outages or Outages()
 
@@ -57,14 +68,16 @@ class Promoter:
             full = False  # a batch was full: more are due now
             try:
                 for queue in self.queues:
-                    sent = loop.time()
-                    moved, wait_us = await self.broker.promote(queue)
-                    if moved:
-                        log.debug("delayed_promoted", queue=queue, count=moved)
-                    full = full or moved >= PROMOTE_BATCH
-                    if wait_us >= 0:
+                    sent = time.time()
+                    promoted = await self.broker.promote(queue)
+                    received = time.time()
+                    self.clock.observe(queue, promoted.now, sent, received)
+                    if promoted.moved:
+                        log.debug("delayed_promoted", queue=queue, count=promoted.moved)
+                    full = full or promoted.moved >= PROMOTE_BATCH
+                    if promoted.wait_us >= 0:
                         # Measured on the server about half a round trip ago.
-                        wait = wait_us / 1e6 - (loop.time() - sent) / 2
+                        wait = promoted.wait_us / 1e6 - (received - sent) / 2
                         sleep = wait if sleep is None else min(sleep, wait)
             except ANY_REDIS_ERROR as exc:
                 await guard.failed(exc)

@@ -12,6 +12,7 @@ import structlog
 from waasp.runtime.broker import ANY_REDIS_ERROR, Broker, RawDelivery
 from waasp.runtime.worker.executor import Executor
 from waasp.runtime.worker.heartbeat import Heartbeat
+from waasp.runtime.worker.holds import Holds
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.settler import Settler
 
@@ -41,6 +42,7 @@ class Drain:
         queues: Sequence[str],
         buffer: asyncio.Queue[RawDelivery | None],
         *,
+        holds: Holds,
         executor: Executor,
         settler: Settler,
         leases: LeaseKeeper,
@@ -54,6 +56,7 @@ class Drain:
         # Every stream it read, as (queue, priority): the queues' and their priorities'.
         self.lanes = lanes or (lambda: [(queue, 0) for queue in self.queues])
         self.buffer = buffer
+        self.holds = holds
         self.executor = executor
         self.settler = settler
         self.leases = leases
@@ -73,6 +76,7 @@ class Drain:
         """
         reader.cancel()
         self.leases.reclaiming = False
+        self.holds.close()  # not due yet: handed back below
         while not self.buffer.empty():
             self.buffer.get_nowait()  # never started: handed back below
         for _ in executors:

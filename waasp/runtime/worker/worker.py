@@ -33,6 +33,7 @@ from waasp.runtime.worker.eviction import check_eviction_policy
 from waasp.runtime.worker.executor import Executor
 from waasp.runtime.worker.flow import Flow
 from waasp.runtime.worker.heartbeat import Heartbeat, LoopClock
+from waasp.runtime.worker.holds import Holds
 from waasp.runtime.worker.inflight import Inflight
 from waasp.runtime.worker.leases import LeaseKeeper
 from waasp.runtime.worker.pauses import PauseWatch
@@ -91,6 +92,7 @@ class Worker:
         )
         self.inflight = Inflight(self.concurrency * multiplier)
         self.buffer: asyncio.Queue[RawDelivery | None] = asyncio.Queue()
+        self.holds = Holds(self.buffer.put_nowait)  # promoted before they are due
         # The worker's own clients, with read timeouts so a stalled connection raises.
         self.broker, self.results = runtime.worker_clients()
         self.outages = Outages((self.broker.reconnect, self.results.reconnect), worker=self.name)
@@ -145,7 +147,9 @@ class Worker:
             self._culprit,
             self.admission.leases_by_task,
         )
-        self.promoter = Promoter(self.broker, self.queues, outages=self.outages)
+        self.promoter = Promoter(
+            self.broker, self.queues, outages=self.outages, clock=self.holds.clock
+        )
         self.heartbeat = Heartbeat(
             self.broker,
             self.name,
@@ -160,6 +164,7 @@ class Worker:
             self.name,
             self.queues,
             self.buffer,
+            holds=self.holds,
             executor=self.executor,
             settler=self.settler,
             leases=self.leases,
@@ -327,7 +332,7 @@ class Worker:
 
     def _enqueue_local(self, deliveries: list[RawDelivery]) -> None:
         for delivery in deliveries:
-            if self.inflight.add(delivery):
+            if self.inflight.add(delivery) and not self.holds.hold(delivery):
                 self.buffer.put_nowait(delivery)
 
     def _settled(self, deliveries: list[RawDelivery]) -> None:
