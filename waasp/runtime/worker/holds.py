@@ -44,11 +44,6 @@ class Holds:
         self._release = release
         self._timers: set[asyncio.TimerHandle] = set()
 
-    @property
-    def count(self) -> int:
-        """How many deliveries are held."""
-        return len(self._timers)
-
     def hold(self, delivery: RawDelivery) -> bool:
         """Hold ``delivery`` if it is not due yet; tell whether it was held."""
         if not delivery.due_us:
