@@ -97,6 +97,29 @@ async def test_worker_runs_tasks_after_garbage(runtime: Runtime, worker: WorkerP
     assert worker.alive(), worker.output()
 
 
+@pytest.mark.parametrize(
+    "due", [b"\xa3\xed", b"1e5", b"-5", b"9" * 400, b"9" * 5000, b"4102444800000000"]
+)
+async def test_a_hostile_due_field_neither_stops_nor_stalls_the_worker(
+    runtime: Runtime, worker: WorkerProcess, due: bytes
+) -> None:
+    """A ``due`` field (promote.lua writes it: the time to hold an entry until) that is not a
+    plausible due time, or is one far off, on a real task and on garbage: the task runs (held
+    at most briefly), the garbage is dead-lettered, and the worker lives."""
+    sent = await apps.add.apply_async((2, 3), queue="parked")  # no worker reads "parked"
+    [(_, fields)] = await runtime.broker.client.xrange(runtime.keys.queue("parked").stream)
+    stream = runtime.keys.queue("default").stream
+    await runtime.broker.client.xadd(stream, {b"message": fields[b"message"], b"due": due})
+    await runtime.broker.client.xadd(stream, {b"message": b"\x80", b"due": due})
+    assert await sent.get(timeout=15) == 5
+
+    async def dead_lettered() -> bool:
+        return await dead_letters(runtime) == 1 and await stream_state(runtime) == (0, 0)
+
+    await wait_until(dead_lettered)
+    assert worker.alive(), worker.output()
+
+
 class _Payload:
     """What an attacker pickles: unpickling it would create ``marker``."""
 

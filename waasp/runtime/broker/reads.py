@@ -18,6 +18,7 @@ from waasp.runtime.keys import GROUP, Keys
 MESSAGE_FIELD = b"message"
 # The due time (epoch µs, the server's clock) of a message promoted before it (promote.lua).
 DUE_FIELD = b"due"
+MAX_DUE_US = 1 << 62  # far beyond any real due time, well inside a float's range
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +62,9 @@ async def read_streams(
             if not fields:
                 out.append(RawDelivery(queue, text(entry_id), b"", priority=priority))
                 continue
-            due = fields.get(DUE_FIELD)
             raw = fields.get(MESSAGE_FIELD, b"")
-            out.append(
-                RawDelivery(
-                    queue, text(entry_id), raw, priority=priority, due_us=int(due) if due else 0
-                )
-            )
+            due = due_time(fields.get(DUE_FIELD))
+            out.append(RawDelivery(queue, text(entry_id), raw, priority=priority, due_us=due))
     return out
 
 
@@ -106,11 +103,23 @@ async def read_best(
             text(flat[i + 1]),
             flat[i + 2] or b"",
             priority=int(flat[i]),
-            due_us=int(flat[i + 3]),
+            due_us=due_time(flat[i + 3]),
         )
         for queue, flat in zip(queues, replies, strict=True)
         for i in range(0, len(flat), 4)
     ]
+
+
+def due_time(raw: Any) -> int:
+    """An entry's due time (epoch µs), 0 if it has none or one that is not a plausible one:
+    anyone can write a stream entry, and a hostile one must not stop the reader."""
+    if not raw:
+        return 0
+    try:
+        due = int(raw)
+    except ValueError:
+        return 0
+    return due if 0 < due < MAX_DUE_US else 0
 
 
 def deliveries(queue: str, flat: Sequence[Any], priority: int) -> list[RawDelivery]:
