@@ -82,6 +82,19 @@ def _wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float) -> 
     raise AssertionError(f"not ready within {timeout}s")
 
 
+def _ended(
+    process: subprocess.Popen[bytes], timeout: float, failure: str, log: Path | None = None
+) -> int:
+    """Wait up to ``timeout`` for ``process`` to exit and return its code; else kill it and
+    fail the test with ``failure`` (and the tail of ``log``)."""
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(30)
+        pytest.fail(f"{failure}:\n{log.read_text()[-3000:]}" if log else failure)
+
+
 def _stop(process: subprocess.Popen[bytes]) -> int:
     process.send_signal(signal.SIGTERM)
     try:
@@ -286,12 +299,7 @@ def test_one_signal_at_any_moment_of_start_up_ends_it(tmp_path: Path) -> None:
             sig = signal.SIGINT if attempt % 2 else signal.SIGTERM
             if process.poll() is None:
                 process.send_signal(sig)
-            try:
-                code = process.wait(90)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(30)
-                pytest.fail(f"attempt {attempt}: one {sig.name} did not end `waasp up`")
+            code = _ended(process, 90, f"attempt {attempt}: one {sig.name} did not end `waasp up`")
         finally:
             if taken is not None:
                 taken.close()

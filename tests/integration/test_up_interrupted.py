@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.embedded.test_embedded import processes_under
-from tests.integration.test_up import ROOT, _start, _wait_gone
+from tests.integration.test_up import ROOT, _ended, _start, _wait_gone
 from tests.servers import free_port
 
 MARK = "sigint-inside-a-finalizer"
@@ -64,12 +63,7 @@ def test_a_swallowed_interrupt_still_ends_start_up(tmp_path: Path, module: str, 
     (hook / "sitecustomize.py").write_text(f"MODULE = {module!r}\n{HOOK}")
     log = tmp_path / "up.log"
     process = _start(tmp_path, free_port(), log, PYTHONPATH=f"{hook}:{ROOT}")
-    try:
-        ended = process.wait(60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(30)
-        pytest.fail(f"the SIGINT at the import of {module} was lost:\n{log.read_text()[-3000:]}")
+    ended = _ended(process, 60, f"the SIGINT at the import of {module} was lost", log)
     text = log.read_text()
     assert MARK in text, "the hook did not fire"
     assert ended == code, text[-3000:]
